@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# One entry point for people and CI. Needs only the .NET 10 SDK; tools and packages are
+# restored here.
+#   ./build.sh example   set up, build, run the main example
+#   ./build.sh test      set up, build, run every test (ends with "N passed, N failed")
+#   ./build.sh build     set up and build only
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+setup() {
+  # paket.dependencies and paket.lock name their package source through this variable, so no
+  # registry host is written in the repository: take the machine's first enabled NuGet source.
+  if [ -z "${FUNCTIONAL_NUGET_SOURCE:-}" ]; then
+    FUNCTIONAL_NUGET_SOURCE=$(dotnet nuget list source --format short | awk '$1 == "E" { print $2; exit }')
+    export FUNCTIONAL_NUGET_SOURCE
+  fi
+  if [ -z "$FUNCTIONAL_NUGET_SOURCE" ]; then
+    echo "No enabled NuGet source: add one with 'dotnet nuget add source' or set FUNCTIONAL_NUGET_SOURCE." >&2
+    exit 1
+  fi
+  dotnet tool restore >/dev/null
+  dotnet paket restore
+}
+
+build() {
+  setup
+  dotnet build Functional.sln -c Release -nologo -v quiet -clp:ErrorsOnly
+}
+
+case "${1:-}" in
+  build) build ;;
+  example)
+    build
+    dotnet fsi examples/regression.fsx
+    ;;
+  test)
+    build
+    dotnet property-tests/bin/Release/net10.0/Functional.PropertyTests.dll --summary
+    ;;
+  *)
+    echo "usage: ./build.sh example | test | build" >&2
+    exit 2
+    ;;
+esac

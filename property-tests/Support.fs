@@ -1,0 +1,53 @@
+/// Helpers shared by the test files.
+module Functional.PropertyTests.Support
+
+open System
+open Expecto
+open TorchSharp
+open Functional.Trees
+open Functional.FSharp.Testing
+
+/// FsCheck settings: few cases (tensors are small but each case runs libtorch), our generators.
+let config =
+    { FsCheckConfig.defaultConfig with
+        maxTest = 25
+        arbitrary = [ typeof<Arbitraries> ] }
+
+/// Element-wise closeness with a message naming what differed.
+let expectClose (message: string) (tolerance: float) (actual: torch.Tensor) (expected: torch.Tensor) =
+    Expect.sequenceEqual actual.shape expected.shape $"{message}: shapes"
+    let diff = if actual.numel () = 0L then 0.0 else (actual - expected).abs().max().item<float> ()
+    if not (diff <= tolerance) then
+        failtestf "%s: max abs difference %g > %g\nactual:   %s\nexpected: %s" message diff tolerance (actual.str ()) (expected.str ())
+
+/// Leaf-wise closeness of two trees with the same paths.
+let expectTreesClose (message: string) (tolerance: float) (actual: TensorTree) (expected: TensorTree) =
+    Expect.sequenceEqual (Seq.sort actual.Paths) (Seq.sort expected.Paths) $"{message}: paths"
+    for p in expected.Paths do
+        expectClose $"{message} at '{p}'" tolerance actual.[p] expected.[p]
+
+/// Asserts that `f` throws `'E` whose message contains every fragment.
+let expectThrowsWith<'E when 'E :> exn> (fragments: string list) (f: unit -> unit) =
+    let error =
+        try
+            f ()
+            None
+        with
+        | :? 'E as e -> Some(e :> exn)
+        | e -> failtestf "expected %s but got %s: %s" typeof<'E>.Name (e.GetType().Name) e.Message
+    match error with
+    | None -> failtestf "expected %s, nothing was thrown" typeof<'E>.Name
+    | Some e ->
+        for fragment in fragments do
+            Expect.stringContains e.Message fragment $"the {typeof<'E>.Name} message should say '{fragment}'"
+
+/// A float64 scalar tensor.
+let scalar (x: float) = torch.tensor(x, dtype = torch.float64)
+
+/// A float64 vector.
+let vector (xs: float list) = torch.tensor(Array.ofList xs, dtype = torch.float64)
+
+/// Runs `f` inside a dispose scope so the tensors a test makes are freed when it ends.
+let scoped (f: unit -> 'T) : 'T =
+    use _ = torch.NewDisposeScope()
+    f ()
