@@ -14,6 +14,7 @@ let allTests =
         TapeTests.tests
         ErrorTests.tests
         MemoryTests.tests
+        ArrowColumnTests.tests
         ExampleTests.tests
     ]
 
