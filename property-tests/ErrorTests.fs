@@ -16,7 +16,10 @@ let tests =
         testCase "a function that does not depend on its input" <| fun () ->
             scoped (fun () ->
                 expectThrowsWith<GradientException> [ "Grad"; "does not depend" ] (fun () -> grad (fun _ -> scalar 1.0) (vector [ 1.0 ]))
-                expectThrowsWith<GradientException> [ "does not depend" ] (fun () -> grad (fun x -> x.detach().sum()) (vector [ 1.0 ])))
+                expectThrowsWith<GradientException> [ "does not depend" ] (fun () -> grad (fun x -> x.detach().sum()) (vector [ 1.0 ]))
+                // An output that needs gradients, but for other tensors than the input.
+                let elsewhere = (vector [ 2.0 ]).requires_grad_ true
+                expectThrowsWith<GradientException> [ "does not depend" ] (fun () -> grad (fun _ -> (elsewhere * 3.0).sum()) (vector [ 1.0 ])))
 
         testCase "a leaf the output does not reach gets a zero gradient" <| fun () ->
             scoped (fun () ->

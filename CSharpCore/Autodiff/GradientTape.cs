@@ -101,10 +101,9 @@ public sealed class GradientTape : IDisposable
         used = true;
         using var gradMode = torch.enable_grad();
         bool createGraph = Tracing.InsideTransform || recording - (isRecording ? 1 : 0) > 0;
-        using var seed = outputGradient is null ? torch.ones_like(target) : null;
-        var gradients = SafeAutograd.Gradients([target], sources.Leaves, [outputGradient ?? seed!], createGraph,
-            retainGraph: true, "GradientTape.Gradient");
-        return TensorTree.FromLeaves(sources.Paths.Zip(gradients));
+        var gradients = SafeAutograd.Gradients([target], sources.Leaves, outputGradient is null ? null : [outputGradient],
+            createGraph, retainGraph: true, "GradientTape.Gradient", ownsInputs: false);
+        return sources.WithLeaves(gradients);
     }
 
     /// <summary>Ends recording: gradients can still be asked for, and tapes opened around this

@@ -41,8 +41,8 @@ public static partial class Transforms
             using (Tracing.Enter()) output = f(fresh);
             var cotangents = output.Paths.Select(p => cotangent[p]).ToArray();
             var gradients = SafeAutograd.Gradients(output.Leaves, fresh.Leaves, cotangents, createGraph,
-                retainGraph: createGraph, nameof(Checkpoint), requireDependence: false);
-            return TensorTree.FromLeaves(savedInputs.Paths.Zip(gradients));
+                retainGraph: createGraph, nameof(Checkpoint), ownsInputs: true, requireDependence: false);
+            return savedInputs.WithLeaves(gradients);
         }
     }
 }

@@ -57,15 +57,11 @@ public static partial class Transforms
         Tensor y;
         using (Tracing.Enter()) y = f(inputs);
         RequireScalar(y, transform);
-        using var seed = torch.ones_like(y);
-        var gradients = SafeAutograd.Gradients([y], inputs.Leaves, [seed], createGraph, retainGraph: createGraph, transform);
+        var gradients = SafeAutograd.Gradients([y], inputs.Leaves, cotangents: null, createGraph, retainGraph: createGraph,
+            transform, ownsInputs: true);
         var value = createGraph ? y : y.detach();
-        if (!createGraph)
-        {
-            y.Dispose();
-            inputs.Dispose();
-        }
-        return (value, TensorTree.FromLeaves(x.Paths.Zip(gradients)));
+        if (!createGraph) inputs.Dispose();
+        return (value, x.WithLeaves(gradients));
     }
 
     static void RequireScalar(Tensor? y, string transform)

@@ -41,8 +41,9 @@ public static partial class Transforms
             using var mode = torch.enable_grad();
             bool createGraph = nested || Tracing.NeedsGraph(cotangent.Leaves);
             var cotangents = attached.Paths.Select(p => cotangent[p]).ToArray();
-            var gradients = SafeAutograd.Gradients(attached.Leaves, inputs.Leaves, cotangents, createGraph, retainGraph: true, transform);
-            return TensorTree.FromLeaves(primals.Paths.Zip(gradients));
+            var gradients = SafeAutograd.Gradients(attached.Leaves, inputs.Leaves, cotangents, createGraph, retainGraph: true,
+                transform, ownsInputs: true);
+            return primals.WithLeaves(gradients);
         }
         return (output, attached, Pullback);
     }
@@ -65,13 +66,13 @@ public static partial class Transforms
         var transposed = pullback(dummy);
         var cotangents = primals.Paths.Select(p => tangents[p]).ToArray();
         var jvp = SafeAutograd.Gradients(transposed.Leaves, dummy.Leaves, cotangents, nested, retainGraph: nested, nameof(Jvp),
-            requireDependence: false);
+            ownsInputs: true, requireDependence: false);
         if (!nested)
         {
             transposed.Dispose();
             dummy.Dispose();
         }
-        return (output, TensorTree.FromLeaves(attached.Paths.Zip(jvp)));
+        return (output, attached.WithLeaves(jvp));
     }
 
     /// <summary><see cref="Jvp(Func{TensorTree, TensorTree}, TensorTree, TensorTree)"/> for a function of one tensor.</summary>

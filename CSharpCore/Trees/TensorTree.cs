@@ -116,6 +116,19 @@ public sealed class TensorTree : IReadOnlyList<KeyValuePair<string, Tensor>>, ID
     /// <summary>The paths, shapes and dtypes of the leaves: what <see cref="Flatten"/> forgets.</summary>
     public TreeStructure Structure => new(paths, leaves.Select(t => t.shape).ToArray(), leaves.Select(t => t.dtype).ToArray());
 
+    /// <summary>A tree with this tree's paths and <paramref name="newLeaves"/>, in the same order.</summary>
+    /// <exception cref="ArgumentException">The count differs or a leaf is null.</exception>
+    public TensorTree WithLeaves(IReadOnlyList<Tensor> newLeaves)
+    {
+        ArgumentNullException.ThrowIfNull(newLeaves);
+        if (newLeaves.Count != leaves.Length)
+            throw new ArgumentException($"The tree has {leaves.Length} leaves but {newLeaves.Count} were given.", nameof(newLeaves));
+        var copy = new Tensor[leaves.Length];
+        for (int i = 0; i < copy.Length; i++)
+            copy[i] = newLeaves[i] ?? throw new ArgumentException($"Leaf '{paths[i]}' is null.", nameof(newLeaves));
+        return new TensorTree(paths, copy, index);
+    }
+
     /// <summary>A tree of the same paths with <paramref name="f"/> applied to every leaf.</summary>
     public TensorTree Map(Func<Tensor, Tensor> f) => Map((_, t) => f(t));
 
