@@ -13,8 +13,8 @@ let private repositoryRoot =
         else up dir.Parent
     up (DirectoryInfo AppContext.BaseDirectory)
 
-/// Runs a command in the repository root; returns its key=value result lines.
-let private run (fileName: string) (arguments: string list) =
+/// Runs a command in the repository root; returns what it printed.
+let private runForOutput (fileName: string) (arguments: string list) =
     let info = ProcessStartInfo(fileName, arguments, WorkingDirectory = repositoryRoot, RedirectStandardOutput = true, RedirectStandardError = true)
     info.Environment.["TERM"] <- "dumb"
     use proc = Process.Start info
@@ -24,7 +24,11 @@ let private run (fileName: string) (arguments: string list) =
         proc.Kill true
         failtestf "%s timed out" fileName
     if proc.ExitCode <> 0 then failtestf "%s exited with %d:\n%s\n%s" fileName proc.ExitCode stdout stderr.Result
-    stdout.Split('\n')
+    stdout
+
+/// Runs a command in the repository root; returns its key=value result lines.
+let private run (fileName: string) (arguments: string list) =
+    (runForOutput fileName arguments).Split('\n')
     |> Array.choose (fun line ->
         match line.Trim().Split('=') with
         | [| key; value |] when key.Length > 0 && not (key.Contains ' ') -> Some(key, value)
@@ -38,6 +42,15 @@ let private expectLearns (results: Map<string, string>) =
         | None -> failtestf "the example printed no %s= line (it printed %A)" key results
     Expect.isLessThan (value "final_loss") (value "initial_loss" / 10.0) "the loss falls by at least 10x"
 
+/// The README's F# block, with its #r paths made absolute, as a script file.
+let private readmeScript () =
+    let readme = File.ReadAllText(Path.Combine(repositoryRoot, "README.md"))
+    let start = readme.IndexOf("```fsharp\n") + "```fsharp\n".Length
+    let code = readme.Substring(start, readme.IndexOf("```", start) - start)
+    let path = Path.Combine(Path.GetTempPath(), $"functional-readme-{Guid.NewGuid():N}.fsx")
+    File.WriteAllText(path, code.Replace("#r \"", $"#r \"{repositoryRoot}/"))
+    path
+
 let tests =
     testList "examples" [
         testCase "C# regression with Grad and a hand-written update loop" <| fun () ->
@@ -46,4 +59,12 @@ let tests =
 
         testCase "F# script regression (dotnet fsi)" <| fun () ->
             expectLearns (run "dotnet" [ "fsi"; "examples/regression.fsx"; "--steps"; "150" ])
+
+        testCase "the README's F# example runs and fits the line" <| fun () ->
+            let script = readmeScript ()
+            try
+                let output = runForOutput "dotnet" [ "fsi"; script ]
+                Expect.stringContains output "slope=3.000 intercept=0.500" "the fitted line"
+            finally
+                File.Delete script
     ]
