@@ -17,7 +17,7 @@ let private floats (values: float32[]) = (FloatArray.Builder()).AppendRange(valu
 let private rows (width: int) (values: float32[]) =
     let child = floats values
     let listType = FixedSizeListType(FloatType.Default, width)
-    FixedSizeListArray(listType, values.Length / width, child, ArrowBuffer.Empty, 0, 0)
+    new FixedSizeListArray(listType, values.Length / width, child, ArrowBuffer.Empty, 0, 0)
 
 let private slice (offset: int) (length: int) (array: IArrowArray) : IArrowArray =
     (array :?> Apache.Arrow.Array).Slice(offset, length)

@@ -75,6 +75,8 @@ let tests =
             expectThrowsWith<ArgumentException> [ "'a'"; "twice" ] (fun () -> TensorTree.Of(struct ("a", scalar 1.0), struct ("a", scalar 2.0)) |> ignore)
             expectThrowsWith<ArgumentException> [ "'a'"; "a/b" ] (fun () -> TensorTree.Of(struct ("a", scalar 1.0), struct ("a/b", scalar 2.0)) |> ignore)
             expectThrowsWith<ArgumentException> [ "empty segment" ] (fun () -> TensorTree.Of(struct ("a//b", scalar 1.0)) |> ignore)
+            expectThrowsWith<ArgumentException> [ "root" ] (fun () -> TensorTree.Of(struct ("", scalar 1.0), struct ("b", scalar 2.0)) |> ignore)
+            expectThrowsWith<ArgumentException> [ "'a/b'"; "a/b/c" ] (fun () -> TensorTree.Of(struct ("a/b/c", scalar 1.0), struct ("a/b", scalar 2.0)) |> ignore)
             let a = TensorTree.Of(struct ("a", scalar 1.0))
             expectThrowsWith<ArgumentException> [ "'a'"; "missing" ] (fun () -> a.Zip(TensorTree.Of(struct ("b", scalar 1.0)), fun x _ -> x) |> ignore)
             expectThrowsWith<Collections.Generic.KeyNotFoundException> [ "'nope'"; "'a'" ] (fun () -> a.["nope"] |> ignore)

@@ -68,17 +68,13 @@ public sealed class TensorTree : IReadOnlyList<KeyValuePair<string, Tensor>>, ID
     static void CheckNoLeafIsANode(string[] paths)
     {
         if (paths.Length < 2) return;
-        var sorted = paths.Order(StringComparer.Ordinal).ToArray();
-        for (int i = 0; i + 1 < sorted.Length; i++)
-            if (TreePath.IsUnder(sorted[i + 1], sorted[i]))
-                throw new ArgumentException(
-                    $"Tree path '{sorted[i]}' is a leaf and also has '{sorted[i + 1]}' below it.");
-        // Sorting puts "a/b" right after "a" unless a path like "a-c" sorts between; check the rest.
         var set = new HashSet<string>(paths, StringComparer.Ordinal);
         foreach (var path in paths)
             for (int cut = path.IndexOf(TreePath.Separator); cut > 0; cut = path.IndexOf(TreePath.Separator, cut + 1))
                 if (set.Contains(path[..cut]))
                     throw new ArgumentException($"Tree path '{path[..cut]}' is a leaf and also has '{path}' below it.");
+        if (set.Contains(""))
+            throw new ArgumentException("The root path '' is a leaf, so the tree can have no other leaves.");
     }
 
     /// <summary>Number of leaves.</summary>
