@@ -1,0 +1,117 @@
+using System.Text;
+using Functional.Trees;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Functional.Layers;
+
+/// <summary>
+/// Layers applied one after the other. Each layer's parameters and state sit under its name
+/// (<c>"dense/kernel"</c>, <c>"dense_1/kernel"</c>, ...); repeated names get a suffix as in Keras.
+/// A Sequential is itself a layer, so models nest.
+/// </summary>
+public sealed class Sequential : ILayer
+{
+    /// <summary>A model of <paramref name="layers"/>, in order.</summary>
+    public Sequential(params ILayer[] layers) : this(layers, null) { }
+
+    /// <summary>A named model of <paramref name="layers"/>, in order.</summary>
+    public Sequential(IEnumerable<ILayer> layers, string? name)
+    {
+        var list = layers.ToList();
+        if (list.Count == 0) throw new ArgumentException("A Sequential model needs at least one layer.", nameof(layers));
+        if (list.Any(l => l is null)) throw new ArgumentException("A Sequential model cannot hold a null layer.", nameof(layers));
+        Name = name ?? "sequential";
+        Layers = UniqueNames(list);
+    }
+
+    /// <inheritdoc/>
+    public string Name { get; }
+
+    /// <summary>The layers with the names their variables are stored under.</summary>
+    public IReadOnlyList<(string Name, ILayer Layer)> Layers { get; }
+
+    static (string, ILayer)[] UniqueNames(List<ILayer> layers)
+    {
+        var used = new Dictionary<string, int>(StringComparer.Ordinal);
+        return layers.Select(layer =>
+        {
+            var name = layer.Name;
+            if (used.TryGetValue(name, out var count))
+            {
+                used[name] = count + 1;
+                name = $"{name}_{count}";
+            }
+            else used[name] = 1;
+            return (name, layer);
+        }).ToArray();
+    }
+
+    /// <inheritdoc/>
+    public long[] OutputShape(long[] inputShape) => Layers.Aggregate(inputShape, (shape, l) => l.Layer.OutputShape(shape));
+
+    /// <inheritdoc/>
+    public Variables Init(torch.Generator rng, long[] inputShape)
+    {
+        var parameters = new List<(string, TensorTree)>();
+        var state = new List<(string, TensorTree)>();
+        var shape = inputShape;
+        foreach (var (name, layer) in Layers)
+        {
+            var v = layer.Init(rng, shape);
+            parameters.Add((name, v.Params));
+            state.Add((name, v.State));
+            shape = layer.OutputShape(shape);
+        }
+        return new Variables(TensorTree.Node([.. parameters]), TensorTree.Node([.. state]));
+    }
+
+    /// <inheritdoc/>
+    public (Tensor Output, TensorTree State) Apply(Variables variables, Tensor input, ApplyContext context)
+    {
+        ArgumentNullException.ThrowIfNull(variables);
+        var x = input;
+        var newState = new List<(string, TensorTree)>(Layers.Count);
+        foreach (var (name, layer) in Layers)
+        {
+            var own = new Variables(variables.Params.Select(name), variables.State.Select(name));
+            (x, var state) = layer.Apply(own, x, context);
+            newState.Add((name, state));
+        }
+        return (x, TensorTree.Node([.. newState]));
+    }
+
+    /// <summary>
+    /// A table of the layers with their output shapes and parameter counts, and the totals, for
+    /// inputs of the given per-example shape (Keras's <c>summary()</c>).
+    /// </summary>
+    public string Summary(long[] inputShape)
+    {
+        using var scope = torch.NewDisposeScope();
+        var rows = new List<(string Layer, string Shape, long Count)>();
+        var shape = inputShape;
+        long total = 0, trainable = 0;
+        using var rng = new torch.Generator(0);
+        foreach (var (name, layer) in Layers)
+        {
+            var v = layer.Init(rng, shape);
+            shape = layer.OutputShape(shape);
+            long count = v.Params.ScalarCount;
+            trainable += count;
+            total += count + v.State.ScalarCount;
+            var kind = layer is Layer l ? l.Kind : layer.GetType().Name;
+            rows.Add(($"{name} ({kind})", ShapeException.FormatBatch(shape), count));
+        }
+        int w1 = Math.Max(20, rows.Max(r => r.Layer.Length) + 2), w2 = Math.Max(16, rows.Max(r => r.Shape.Length) + 2);
+        var text = new StringBuilder();
+        var rule = new string('─', w1 + w2 + 12);
+        text.AppendLine($"Model: {Name}, input {ShapeException.FormatBatch(inputShape)}").AppendLine(rule);
+        text.AppendLine($"{"Layer (type)".PadRight(w1)}{"Output shape".PadRight(w2)}{"Params",12}").AppendLine(rule);
+        foreach (var (layer, s, count) in rows) text.AppendLine($"{layer.PadRight(w1)}{s.PadRight(w2)}{count,12:N0}");
+        text.AppendLine(rule);
+        text.AppendLine($"Total params: {total:N0}");
+        text.AppendLine($"Trainable params: {trainable:N0}");
+        text.AppendLine($"Non-trainable params: {total - trainable:N0}");
+        return text.ToString();
+    }
+}

@@ -1,0 +1,125 @@
+using Functional.Trees;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Functional.Layers;
+
+/// <summary>Which reduction a pooling layer applies.</summary>
+public enum PoolKind
+{
+    /// <summary>Maximum over the window.</summary>
+    Max,
+    /// <summary>Mean over the window (padding not counted).</summary>
+    Average,
+}
+
+/// <summary>
+/// Pooling over 1 or 2 spatial axes, channels first; window and stride per axis (stride
+/// defaults to the window). <see cref="MaxPool2D"/>, <see cref="AveragePool2D"/>,
+/// <see cref="MaxPool1D"/> and <see cref="AveragePool1D"/> are the public faces.
+/// </summary>
+public abstract class Pooling : Layer
+{
+    private protected Pooling(int rank, PoolKind kind, long poolSize, long? stride, Padding padding, string? name) : base(name)
+    {
+        Rank = rank;
+        Reduction = kind;
+        Padding = padding;
+        PoolSize = SpatialShape.Validate([.. Enumerable.Repeat(poolSize, rank)], rank, "pool", padding);
+        Strides = SpatialShape.Validate([.. Enumerable.Repeat(stride ?? poolSize, rank)], rank, "stride", Padding.Valid);
+    }
+
+    /// <summary>Spatial axes: 1 or 2.</summary>
+    public int Rank { get; }
+    /// <summary>Max or average.</summary>
+    public PoolKind Reduction { get; }
+    /// <summary>Window per axis.</summary>
+    public long[] PoolSize { get; }
+    /// <summary>Step per axis.</summary>
+    public long[] Strides { get; }
+    /// <summary>Border handling.</summary>
+    public Padding Padding { get; }
+
+    /// <inheritdoc/>
+    public override long[] OutputShape(long[] inputShape)
+    {
+        if (inputShape.Length != Rank + 1)
+            throw ShapeError(Rank == 1 ? "(batch, channels, length)" : "(batch, channels, height, width)", inputShape);
+        var spatial = new long[Rank];
+        for (int i = 0; i < Rank; i++)
+        {
+            spatial[i] = SpatialShape.Output(inputShape[i + 1], PoolSize[i], Strides[i], SpatialShape.PaddingFor(Padding, PoolSize[i]));
+            if (spatial[i] < 1)
+                throw new ShapeException(
+                    $"Layer '{Name}' ({Kind}): input {ShapeException.FormatBatch(inputShape)} is smaller than the pool ({string.Join(", ", PoolSize)}).");
+        }
+        return [inputShape[0], .. spatial];
+    }
+
+    /// <inheritdoc/>
+    protected override (Tensor Output, TensorTree State) Forward(Variables variables, Tensor input, ApplyContext context)
+    {
+        var padding = PoolSize.Select(k => SpatialShape.PaddingFor(Padding, k)).ToArray();
+        var y = (Rank, Reduction) switch
+        {
+            (1, PoolKind.Max) => torch.nn.functional.max_pool1d(input, PoolSize[0], Strides[0], padding[0]),
+            (1, _) => torch.nn.functional.avg_pool1d(input, PoolSize[0], Strides[0], padding[0], count_include_pad: false),
+            (_, PoolKind.Max) => torch.nn.functional.max_pool2d(input, PoolSize, Strides, padding),
+            _ => torch.nn.functional.avg_pool2d(input, PoolSize, Strides, padding, count_include_pad: false),
+        };
+        return (y, variables.State);
+    }
+}
+
+/// <summary>2-D max pooling: per-example (channels, height, width).</summary>
+public sealed class MaxPool2D(long poolSize = 2, long? stride = null, Padding padding = Padding.Valid, string? name = null)
+    : Pooling(2, PoolKind.Max, poolSize, stride, padding, name)
+{
+    /// <inheritdoc/>
+    public override string Kind => "max_pool2d";
+}
+
+/// <summary>2-D average pooling: per-example (channels, height, width).</summary>
+public sealed class AveragePool2D(long poolSize = 2, long? stride = null, Padding padding = Padding.Valid, string? name = null)
+    : Pooling(2, PoolKind.Average, poolSize, stride, padding, name)
+{
+    /// <inheritdoc/>
+    public override string Kind => "average_pool2d";
+}
+
+/// <summary>1-D max pooling: per-example (channels, length).</summary>
+public sealed class MaxPool1D(long poolSize = 2, long? stride = null, Padding padding = Padding.Valid, string? name = null)
+    : Pooling(1, PoolKind.Max, poolSize, stride, padding, name)
+{
+    /// <inheritdoc/>
+    public override string Kind => "max_pool1d";
+}
+
+/// <summary>1-D average pooling: per-example (channels, length).</summary>
+public sealed class AveragePool1D(long poolSize = 2, long? stride = null, Padding padding = Padding.Valid, string? name = null)
+    : Pooling(1, PoolKind.Average, poolSize, stride, padding, name)
+{
+    /// <inheritdoc/>
+    public override string Kind => "average_pool1d";
+}
+
+/// <summary>Max or mean over every spatial axis, channels first: (channels, ...) to (channels).</summary>
+public sealed class GlobalPool(PoolKind reduction = PoolKind.Average, string? name = null) : Layer(name)
+{
+    /// <summary>Max or average.</summary>
+    public PoolKind Reduction { get; } = reduction;
+
+    /// <inheritdoc/>
+    public override string Kind => Reduction == PoolKind.Max ? "global_max_pool" : "global_average_pool";
+
+    /// <inheritdoc/>
+    public override long[] OutputShape(long[] inputShape) =>
+        inputShape.Length >= 2 ? [inputShape[0]] : throw ShapeError("(batch, channels, spatial...)", inputShape);
+
+    /// <inheritdoc/>
+    protected override (Tensor Output, TensorTree State) Forward(Variables variables, Tensor input, ApplyContext context)
+    {
+        var flat = input.flatten(2);
+        return (Reduction == PoolKind.Max ? flat.amax([2]) : flat.mean([2]), variables.State);
+    }
+}

@@ -1,0 +1,62 @@
+using Functional.Trees;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Functional.Layers;
+
+/// <summary>
+/// <c>activation(x W + b)</c> over the last axis: input (batch, ..., in) to (batch, ..., units).
+/// Parameters: "kernel" (in, units) and "bias" (units).
+/// </summary>
+public sealed class Dense(
+    long units, ActivationFunction? activation = null, bool useBias = true,
+    Initializer? kernelInitializer = null, Initializer? biasInitializer = null, string? name = null) : Layer(name)
+{
+    /// <summary>Output features.</summary>
+    public long Units { get; } = units > 0 ? units : throw new ArgumentOutOfRangeException(nameof(units), units, "Dense needs at least one unit.");
+
+    /// <summary>Applied to the affine output (linear by default).</summary>
+    public ActivationFunction Activation { get; } = activation ?? ActivationFunction.Linear;
+
+    /// <summary>Whether there is a bias.</summary>
+    public bool UseBias { get; } = useBias;
+
+    /// <inheritdoc/>
+    public override string Kind => "dense";
+
+    /// <inheritdoc/>
+    public override long[] OutputShape(long[] inputShape)
+    {
+        if (inputShape.Length == 0) throw ShapeError("(batch, ..., features)", inputShape);
+        return [.. inputShape[..^1], Units];
+    }
+
+    /// <inheritdoc/>
+    public override Variables Init(torch.Generator rng, long[] inputShape)
+    {
+        OutputShape(inputShape);
+        long fanIn = inputShape[^1];
+        var kernel = (kernelInitializer ?? Initializers.GlorotUniform)(rng, [fanIn, Units], fanIn, Units);
+        var parameters = UseBias
+            ? TensorTree.Of(("kernel", kernel), ("bias", (biasInitializer ?? Initializers.Zeros)(rng, [Units], fanIn, Units)))
+            : TensorTree.Of(("kernel", kernel));
+        return new Variables(parameters, TensorTree.Empty);
+    }
+
+    /// <inheritdoc/>
+    protected override void CheckInput(Variables variables, Tensor input)
+    {
+        RequireFloatingPoint(input);
+        long features = variables.Params["kernel"].shape[0];
+        if (input.dim() < 2 || input.shape[^1] != features)
+            throw ShapeError($"(batch, ..., {features})", input.shape[1..]);
+    }
+
+    /// <inheritdoc/>
+    protected override (Tensor Output, TensorTree State) Forward(Variables variables, Tensor input, ApplyContext context)
+    {
+        var p = variables.Params;
+        var y = UseBias ? torch.nn.functional.linear(input, p["kernel"].t(), p["bias"]) : input.matmul(p["kernel"]);
+        return (Activation.Invoke(y), variables.State);
+    }
+}

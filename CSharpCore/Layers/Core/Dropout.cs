@@ -1,0 +1,34 @@
+using Functional.Trees;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Functional.Layers;
+
+/// <summary>
+/// In training, zeroes each element with probability <see cref="Rate"/> and scales the rest by
+/// 1 / (1 - rate); in inference, the identity. The mask comes from the context's generator, so
+/// the same generator state gives the same mask.
+/// </summary>
+public sealed class Dropout(double rate, string? name = null) : Layer(name)
+{
+    /// <summary>The probability of dropping an element, in [0, 1).</summary>
+    public double Rate { get; } = rate is >= 0 and < 1 ? rate : throw new ArgumentOutOfRangeException(nameof(rate), rate, "Dropout rate must be in [0, 1).");
+
+    /// <inheritdoc/>
+    public override string Kind => "dropout";
+
+    /// <inheritdoc/>
+    public override long[] OutputShape(long[] inputShape) => inputShape;
+
+    /// <inheritdoc/>
+    protected override (Tensor Output, TensorTree State) Forward(Variables variables, Tensor input, ApplyContext context)
+    {
+        if (!context.Training || Rate == 0) return (input, variables.State);
+        var rng = context.Rng ?? throw new ArgumentException(
+            $"Layer '{Name}' (dropout) needs a random generator in training: pass ApplyContext.Train(rng).");
+        double keep = 1 - Rate;
+        using var draw = torch.rand(input.shape, generator: rng, dtype: input.dtype, device: input.device);
+        using var mask = draw.lt(keep);
+        return (input * mask / keep, variables.State);
+    }
+}

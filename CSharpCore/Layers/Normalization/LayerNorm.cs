@@ -1,0 +1,40 @@
+using Functional.Trees;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Functional.Layers;
+
+/// <summary>Layer normalisation over the last axis, with "scale" and "offset" parameters.</summary>
+public sealed class LayerNorm(double epsilon = 1e-5, string? name = null) : Layer(name)
+{
+    /// <summary>Added to the variance.</summary>
+    public double Epsilon { get; } = epsilon > 0 ? epsilon : throw new ArgumentOutOfRangeException(nameof(epsilon), epsilon, "epsilon must be positive.");
+
+    /// <inheritdoc/>
+    public override string Kind => "layer_norm";
+
+    /// <inheritdoc/>
+    public override long[] OutputShape(long[] inputShape) =>
+        inputShape.Length >= 1 ? inputShape : throw ShapeError("(batch, ..., features)", inputShape);
+
+    /// <inheritdoc/>
+    public override Variables Init(torch.Generator rng, long[] inputShape)
+    {
+        long features = OutputShape(inputShape)[^1];
+        return new Variables(TensorTree.Of(("scale", torch.ones(features)), ("offset", torch.zeros(features))), TensorTree.Empty);
+    }
+
+    /// <inheritdoc/>
+    protected override void CheckInput(Variables variables, Tensor input)
+    {
+        RequireFloatingPoint(input);
+        long features = variables.Params["scale"].shape[0];
+        if (input.dim() < 2 || input.shape[^1] != features)
+            throw ShapeError($"(batch, ..., {features})", input.shape[1..]);
+    }
+
+    /// <inheritdoc/>
+    protected override (Tensor Output, TensorTree State) Forward(Variables variables, Tensor input, ApplyContext context) =>
+        (torch.nn.functional.layer_norm(input, [input.shape[^1]], variables.Params["scale"], variables.Params["offset"], Epsilon),
+         variables.State);
+}

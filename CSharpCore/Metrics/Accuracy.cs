@@ -1,0 +1,48 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Functional.Metrics;
+
+/// <summary>Share of examples whose highest-scoring class is the integer target (targets (batch)).</summary>
+public sealed class SparseCategoricalAccuracy(string name = "accuracy") : MeanMetric
+{
+    /// <inheritdoc/>
+    public override string Name => name;
+
+    /// <inheritdoc/>
+    protected override Tensor PerExample(Tensor predictions, Tensor targets) => predictions.argmax(-1).eq(targets);
+}
+
+/// <summary>Share of examples whose highest-scoring class is the target's (one-hot targets).</summary>
+public sealed class CategoricalAccuracy(string name = "accuracy") : MeanMetric
+{
+    /// <inheritdoc/>
+    public override string Name => name;
+
+    /// <inheritdoc/>
+    protected override Tensor PerExample(Tensor predictions, Tensor targets) => predictions.argmax(-1).eq(targets.argmax(-1));
+}
+
+/// <summary>Share of elements where (prediction &gt; threshold) equals the 0/1 target.</summary>
+public sealed class BinaryAccuracy(double threshold = 0.5, string name = "accuracy") : MeanMetric
+{
+    /// <inheritdoc/>
+    public override string Name => name;
+
+    /// <inheritdoc/>
+    protected override Tensor PerExample(Tensor predictions, Tensor targets) => predictions.gt(threshold).eq(targets.gt(0.5));
+}
+
+/// <summary>Share of examples whose integer target is among the <paramref name="k"/> highest-scoring classes.</summary>
+public sealed class TopKAccuracy(int k = 5, string? name = null) : MeanMetric
+{
+    /// <inheritdoc/>
+    public override string Name => name ?? $"top_{k}_accuracy";
+
+    /// <inheritdoc/>
+    protected override Tensor PerExample(Tensor predictions, Tensor targets)
+    {
+        var top = predictions.topk(Math.Min(k, (int)predictions.shape[^1]), -1).indexes;
+        return top.eq(targets.unsqueeze(-1)).any(-1);
+    }
+}

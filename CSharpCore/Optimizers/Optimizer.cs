@@ -1,0 +1,50 @@
+using Functional.Trees;
+
+namespace Functional.Optimizers;
+
+/// <summary>
+/// The usual optimizers, each a chain of <see cref="Transform"/>s, and
+/// <see cref="ApplyUpdates"/>. Their first steps follow the published update rules exactly.
+/// </summary>
+public static class Optimizer
+{
+    /// <summary>Stochastic gradient descent, with optional (Nesterov) momentum.</summary>
+    public static GradientTransformation Sgd(double learningRate, double momentum = 0, bool nesterov = false) =>
+        Sgd(Schedules.Constant(learningRate), momentum, nesterov);
+
+    /// <summary>SGD with a learning-rate schedule.</summary>
+    public static GradientTransformation Sgd(Schedule learningRate, double momentum = 0, bool nesterov = false) =>
+        momentum == 0
+            ? Transform.ScaleByLearningRate(learningRate)
+            : Transform.Chain(Transform.Trace(momentum, nesterov), Transform.ScaleByLearningRate(learningRate));
+
+    /// <summary>Adam (Kingma and Ba).</summary>
+    public static GradientTransformation Adam(double learningRate = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8) =>
+        Adam(Schedules.Constant(learningRate), beta1, beta2, epsilon);
+
+    /// <summary>Adam with a learning-rate schedule.</summary>
+    public static GradientTransformation Adam(Schedule learningRate, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8) =>
+        Transform.Chain(Transform.ScaleByAdam(beta1, beta2, epsilon), Transform.ScaleByLearningRate(learningRate));
+
+    /// <summary>AdamW: Adam with decoupled weight decay (Loshchilov and Hutter).</summary>
+    public static GradientTransformation AdamW(double learningRate = 1e-3, double weightDecay = 1e-2,
+        double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8, Func<string, bool>? decayMask = null) =>
+        AdamW(Schedules.Constant(learningRate), weightDecay, beta1, beta2, epsilon, decayMask);
+
+    /// <summary>AdamW with a learning-rate schedule.</summary>
+    public static GradientTransformation AdamW(Schedule learningRate, double weightDecay = 1e-2,
+        double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8, Func<string, bool>? decayMask = null) =>
+        Transform.Chain(Transform.ScaleByAdam(beta1, beta2, epsilon), Transform.AddDecayedWeights(weightDecay, decayMask),
+            Transform.ScaleByLearningRate(learningRate));
+
+    /// <summary>RMSProp.</summary>
+    public static GradientTransformation RmsProp(double learningRate = 1e-3, double decay = 0.9, double epsilon = 1e-7) =>
+        Transform.Chain(Transform.ScaleByRms(decay, epsilon), Transform.ScaleByLearningRate(Schedules.Constant(learningRate)));
+
+    /// <summary>Adagrad.</summary>
+    public static GradientTransformation Adagrad(double learningRate = 1e-2, double initialAccumulator = 0.1, double epsilon = 1e-7) =>
+        Transform.Chain(Transform.ScaleByRss(initialAccumulator, epsilon), Transform.ScaleByLearningRate(Schedules.Constant(learningRate)));
+
+    /// <summary>parameters + updates, leaf by leaf.</summary>
+    public static TensorTree ApplyUpdates(TensorTree parameters, TensorTree updates) => parameters.Zip(updates, (p, u) => p + u);
+}

@@ -1,0 +1,52 @@
+namespace Functional.Training;
+
+/// <summary>
+/// Hooks into <see cref="Model.Fit(IBatchSource, FitOptions?)"/>. Override what you need; call
+/// <see cref="TrainingContext.StopTraining"/> to end training after the current epoch.
+/// </summary>
+public abstract class Callback
+{
+    /// <summary>Before the first epoch.</summary>
+    public virtual void OnTrainBegin(TrainingContext context) { }
+
+    /// <summary>Before each epoch (0-based).</summary>
+    public virtual void OnEpochBegin(TrainingContext context, int epoch) { }
+
+    /// <summary>After each training step, with that batch's loss.</summary>
+    public virtual void OnBatchEnd(TrainingContext context, long step, double loss) { }
+
+    /// <summary>After each epoch, with its logs (loss, metrics, validation values).</summary>
+    public virtual void OnEpochEnd(TrainingContext context, int epoch, IReadOnlyDictionary<string, double> logs) { }
+
+    /// <summary>After the last epoch, or when training stopped.</summary>
+    public virtual void OnTrainEnd(TrainingContext context) { }
+}
+
+/// <summary>What callbacks see of a running Fit.</summary>
+public sealed class TrainingContext(Model model, History history)
+{
+    /// <summary>The model being trained; its <see cref="Model.State"/> is the current state.</summary>
+    public Model Model { get; } = model;
+
+    /// <summary>The history so far.</summary>
+    public History History { get; } = history;
+
+    /// <summary>Set once a callback asked to stop.</summary>
+    public string? StopReason { get; private set; }
+
+    /// <summary>Ends training after the current epoch (or at once, between steps), recording why.</summary>
+    public void StopTraining(string reason) => StopReason ??= reason;
+}
+
+/// <summary>A callback from delegates, for quick hooks.</summary>
+public sealed class LambdaCallback(
+    Action<TrainingContext, int, IReadOnlyDictionary<string, double>>? onEpochEnd = null,
+    Action<TrainingContext, long, double>? onBatchEnd = null) : Callback
+{
+    /// <inheritdoc/>
+    public override void OnEpochEnd(TrainingContext context, int epoch, IReadOnlyDictionary<string, double> logs) =>
+        onEpochEnd?.Invoke(context, epoch, logs);
+
+    /// <inheritdoc/>
+    public override void OnBatchEnd(TrainingContext context, long step, double loss) => onBatchEnd?.Invoke(context, step, loss);
+}

@@ -1,0 +1,48 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Functional.Training;
+
+/// <summary>How progress is shown.</summary>
+public enum Verbosity
+{
+    /// <summary>A bar when the output is a terminal, one line per epoch otherwise (CI, files).</summary>
+    Auto,
+    /// <summary>Nothing.</summary>
+    Silent,
+    /// <summary>One line per epoch.</summary>
+    Lines,
+    /// <summary>An updating bar per epoch.</summary>
+    Bar,
+}
+
+/// <summary>Settings of <see cref="Model.Fit(Tensor, Tensor, FitOptions?)"/>, Keras's names.</summary>
+public sealed record FitOptions
+{
+    /// <summary>Passes over the training data.</summary>
+    public int Epochs { get; init; } = 1;
+
+    /// <summary>Examples per step (for in-memory data).</summary>
+    public int BatchSize { get; init; } = 32;
+
+    /// <summary>Shuffle the training data every epoch (in-memory data; seeded by the model's seed).</summary>
+    public bool Shuffle { get; init; } = true;
+
+    /// <summary>Data evaluated after every epoch ("val_" logs).</summary>
+    public LabeledData? ValidationData { get; init; }
+
+    /// <summary>The last fraction of the training data, held out for validation (before shuffling), when no ValidationData is given.</summary>
+    public double ValidationSplit { get; init; }
+
+    /// <summary>Weight of each class in the loss (integer targets); classes not listed weigh 1.</summary>
+    public IReadOnlyDictionary<long, double>? ClassWeights { get; init; }
+
+    /// <summary>Hooks called during training.</summary>
+    public IReadOnlyList<Callback> Callbacks { get; init; } = [];
+
+    /// <summary>Progress display.</summary>
+    public Verbosity Verbosity { get; init; } = Verbosity.Auto;
+
+    /// <summary>Where progress goes (standard output by default).</summary>
+    public TextWriter? Output { get; init; }
+}
