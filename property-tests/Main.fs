@@ -15,6 +15,10 @@ let allTests =
         ErrorTests.tests
         MemoryTests.tests
         ArrowColumnTests.tests
+        LayerTests.tests
+        LossAndMetricTests.tests
+        OptimizerTests.tests
+        TrainingTests.tests
         ExampleTests.tests
     ]
 

@@ -16,7 +16,9 @@ let config =
 /// Element-wise closeness with a message naming what differed.
 let expectClose (message: string) (tolerance: float) (actual: torch.Tensor) (expected: torch.Tensor) =
     Expect.sequenceEqual actual.shape expected.shape $"{message}: shapes"
-    let diff = if actual.numel () = 0L then 0.0 else (actual - expected).abs().max().item<float> ()
+    let diff =
+        if actual.numel () = 0L then 0.0
+        else (actual.to_type torch.float64 - expected.to_type torch.float64).abs().max().item<float> ()
     if not (diff <= tolerance) then
         failtestf "%s: max abs difference %g > %g\nactual:   %s\nexpected: %s" message diff tolerance (actual.str ()) (expected.str ())
 

@@ -1,0 +1,181 @@
+/// Layers: gradients against finite differences (float64, random shapes and settings),
+/// training/inference semantics, composition, and shape errors that name the layer.
+module Functional.PropertyTests.LayerTests
+
+open System
+open Expecto
+open FsCheck
+open FsCheck.FSharp
+open TorchSharp
+open Functional.Trees
+open Functional.Layers
+open Functional.Verification
+open Functional.FSharp.Testing
+open Support
+
+/// Checks d(output)/d(params, input) of a layer applied in the given mode, in float64.
+let private checkLayer (layer: ILayer) (inputShape: int64[]) (batch: int64) (training: bool) (seed: int) =
+    use rng = new torch.Generator(uint64 seed)
+    let variables = layer.Init(rng, inputShape)
+    let x = torch.randn([| yield batch; yield! inputShape |], generator = rng, dtype = torch.float64)
+    let tree = TensorTree.Node(struct ("params", variables.Params), struct ("x", TensorTree.Leaf x))
+    let state = variables.State.To torch.float64
+    let f (t: TensorTree) =
+        // Dropout must draw the same mask in every evaluation: a fresh generator each time.
+        use stepRng = new torch.Generator(uint64 (seed + 1))
+        let context = if training then ApplyContext.Train stepRng else ApplyContext.Inference
+        let struct (y, _) = layer.Apply(Variables(t.Select "params", state), t.["x"], context)
+        TensorTree.Leaf y
+    let report = GradCheck.Check(Func<TensorTree, TensorTree>(f), tree)
+    if not report.Passed then failtestf "%s: %O" layer.Name report
+    true
+
+let private settings = gen {
+    let! batch = Gen.choose (2, 3)
+    let! seed = Gen.choose (0, 10_000)
+    return int64 batch, seed }
+
+let private layerProperty name (make: Gen<ILayer * int64[] * bool>) =
+    testPropertyWithConfig { config with maxTest = 12 } name (Prop.forAll (Arb.fromGen (Gen.zip make settings)) (fun ((layer, shape, training), (batch, seed)) ->
+        scoped (fun () -> checkLayer layer shape batch training seed)))
+
+let private activations = [ ActivationFunction.Linear; ActivationFunction.Tanh; ActivationFunction.Sigmoid; ActivationFunction.Gelu; ActivationFunction.Silu; ActivationFunction.Softmax ]
+
+let gradientTests =
+    testList "layer gradients match finite differences" [
+        layerProperty "dense" (gen {
+            let! features = Gen.choose (1, 4)
+            let! units = Gen.choose (1, 4)
+            let! activation = Gen.elements activations
+            let! useBias = Gen.elements [ true; false ]
+            return (Dense(int64 units, activation, useBias) :> ILayer), [| int64 features |], false })
+
+        layerProperty "conv1d" (gen {
+            let! channels = Gen.choose (1, 3)
+            let! length = Gen.choose (3, 6)
+            let! kernel = Gen.elements [ 1L; 3L ]
+            let! stride = Gen.choose (1, 2)
+            let! padding = Gen.elements [ Padding.Valid; Padding.Same ]
+            return (Conv1D(2L, kernel, int64 stride, padding, ActivationFunction.Tanh) :> ILayer), [| int64 channels; int64 length |], false })
+
+        layerProperty "conv2d" (gen {
+            let! channels = Gen.choose (1, 2)
+            let! size = Gen.choose (3, 5)
+            let! kernel = Gen.elements [ 1L; 3L ]
+            let! stride = Gen.choose (1, 2)
+            let! padding = Gen.elements [ Padding.Valid; Padding.Same ]
+            return (Conv2D(2L, kernel, int64 stride, padding) :> ILayer), [| int64 channels; int64 size; int64 size |], false })
+
+        layerProperty "pooling (average; max on distinct values)" (gen {
+            let! size = Gen.choose (2, 5)
+            let! pool = Gen.elements [ 1L; 2L ]
+            let! layer = Gen.elements [ (AveragePool2D(pool) :> ILayer), true; (MaxPool2D(pool) :> ILayer), true; (AveragePool1D(pool) :> ILayer), false; (MaxPool1D(pool) :> ILayer), false; (GlobalPool(PoolKind.Average) :> ILayer), true ]
+            let layer, twoD = layer
+            return layer, (if twoD then [| 2L; int64 size; int64 size |] else [| 2L; int64 size |]), false })
+
+        layerProperty "batch norm (training: batch statistics)" (gen {
+            let! features = Gen.choose (1, 3)
+            let! spatial = Gen.elements [ [||]; [| 3L |]; [| 2L; 2L |] ]
+            return (BatchNorm() :> ILayer), Array.append [| int64 features |] spatial, true })
+
+        layerProperty "batch norm (inference: running statistics)" (gen {
+            let! features = Gen.choose (1, 3)
+            return (BatchNorm() :> ILayer), [| int64 features |], false })
+
+        layerProperty "layer norm" (gen {
+            let! features = Gen.choose (2, 5)
+            return (LayerNorm() :> ILayer), [| 2L; int64 features |], false })
+
+        layerProperty "dropout (training, fixed generator)" (gen {
+            let! rate = Gen.elements [ 0.0; 0.3; 0.6 ]
+            return (Dropout(rate) :> ILayer), [| 4L |], true })
+
+        layerProperty "flatten, reshape, residual and sequential" (gen {
+            let! layer =
+                Gen.elements [
+                    (Sequential(Flatten(), Dense(3L, ActivationFunction.Tanh)) :> ILayer)
+                    (Sequential(Reshape([| 6L; -1L |]), Dense(2L)) :> ILayer)
+                    (Sequential(Flatten(), Residual(Dense(12L, ActivationFunction.Tanh)), Dense(1L)) :> ILayer) ]
+            return layer, [| 3L; 4L |], false })
+    ]
+
+let semanticsTests =
+    testList "layer semantics" [
+        testCase "output shapes are known without data and match what Apply returns" <| fun () ->
+            scoped (fun () ->
+                let model = Sequential(Conv2D(4L, 3L, padding = Padding.Same), MaxPool2D(), Flatten(), Dense(5L))
+                let shape = model.OutputShape [| 1L; 8L; 8L |]
+                Expect.sequenceEqual shape [| 5L |] "inferred"
+                use rng = new torch.Generator(0UL)
+                let v = model.Init(rng, [| 1L; 8L; 8L |])
+                let struct (y, _) = model.Apply(v, torch.randn(3L, 1L, 8L, 8L), ApplyContext.Inference)
+                Expect.sequenceEqual y.shape [| 3L; 5L |] "actual")
+
+        testCase "Sequential equals the manual composition, with Keras-style unique names" <| fun () ->
+            scoped (fun () ->
+                let first, second = Dense(4L, ActivationFunction.Relu), Dense(2L)
+                let model = Sequential(first, second)
+                Expect.sequenceEqual (model.Layers |> Seq.map (fun struct (n, _) -> n)) [ "dense"; "dense_1" ] "names"
+                use rng = new torch.Generator(1UL)
+                let v = model.Init(rng, [| 3L |])
+                Expect.sequenceEqual v.Params.Paths [ "dense/kernel"; "dense/bias"; "dense_1/kernel"; "dense_1/bias" ] "paths"
+                let x = torch.randn(5L, 3L)
+                let struct (y, _) = model.Apply(v, x, ApplyContext.Inference)
+                let struct (h, _) = first.Apply(Variables(v.Params.Select "dense", TensorTree.Empty), x, ApplyContext.Inference)
+                let struct (z, _) = second.Apply(Variables(v.Params.Select "dense_1", TensorTree.Empty), h, ApplyContext.Inference)
+                expectClose "composition" 0.0 y z)
+
+        testCase "summary lists layers, output shapes and parameter counts" <| fun () ->
+            let summary = Sequential(Flatten(), Dense(10L), BatchNorm()).Summary [| 2L; 3L |]
+            for fragment in [ "flatten (flatten)"; "(batch, 6)"; "dense (dense)"; "(batch, 10)"; "70"; "batch_norm"; "Total params: 110"; "Trainable params: 90"; "Non-trainable params: 20" ] do
+                Expect.stringContains summary fragment "summary"
+
+        testCase "dropout: identity in inference, same mask from the same generator, mean preserved" <| fun () ->
+            scoped (fun () ->
+                let layer = Dropout(0.5)
+                let x = torch.ones(1000L, 10L)
+                let struct (inference, _) = layer.Apply(Variables.None, x, ApplyContext.Inference)
+                expectClose "inference" 0.0 inference x
+                let run seed =
+                    use rng = new torch.Generator(seed)
+                    let struct (y, _) = layer.Apply(Variables.None, x, ApplyContext.Train rng)
+                    y
+                expectClose "reproducible" 0.0 (run 7UL) (run 7UL)
+                Expect.isFalse (torch.allclose(run 7UL, run 8UL)) "another seed, another mask"
+                Expect.floatClose { absolute = 0.05; relative = 0.0 } ((run 7UL).mean().item<float32>() |> float) 1.0 "mean preserved"
+                Expect.throwsT<ArgumentException> (fun () -> layer.Apply(Variables.None, x, ApplyContext(true)) |> ignore) "training needs a generator")
+
+        testCase "batch norm: batch statistics and new running statistics in training, running ones in inference" <| fun () ->
+            scoped (fun () ->
+                let layer = BatchNorm(momentum = 0.9)
+                use rng = new torch.Generator(0UL)
+                let v = layer.Init(rng, [| 2L |])
+                let x = torch.tensor([| 1.0f; 10.0f; 3.0f; 30.0f |]).reshape(2L, 2L)
+                let struct (y, state) = layer.Apply(v, x, ApplyContext.Train rng)
+                expectClose "normalised per feature" 1e-3 (y.to_type torch.float64) (torch.tensor([| -1.0; -1.0; 1.0; 1.0 |], dtype = torch.float64).reshape(2L, 2L))
+                // running = 0.9 * old + 0.1 * batch (variance unbiased: 2 and 200)
+                expectClose "running mean" 1e-5 (state.["mean"].to_type torch.float64) (vector [ 0.2; 2.0 ])
+                expectClose "running variance" 1e-4 (state.["variance"].to_type torch.float64) (vector [ 0.9 + 0.2; 0.9 + 20.0 ])
+                let struct (inference, same) = layer.Apply(Variables(v.Params, state), x, ApplyContext.Inference)
+                Expect.isTrue (Object.ReferenceEquals(same, state)) "inference keeps the state"
+                let expected = (x - state.["mean"]) / (state.["variance"] + 1e-3).sqrt()
+                expectClose "inference uses running statistics" 1e-5 inference expected)
+
+        testCase "a wrong input names the layer, the expected and the received shape" <| fun () ->
+            scoped (fun () ->
+                use rng = new torch.Generator(0UL)
+                let dense = Dense(3L, name = "classifier")
+                let v = dense.Init(rng, [| 4L |])
+                expectThrowsWith<ShapeException> [ "'classifier'"; "(batch, ..., 4)"; "(batch, 5)" ] (fun () ->
+                    dense.Apply(v, torch.ones(2L, 5L), ApplyContext.Inference) |> ignore)
+                let conv = Conv2D(2L, 3L)
+                let cv = conv.Init(rng, [| 1L; 5L; 5L |])
+                expectThrowsWith<ShapeException> [ "'conv2d'"; "(batch, 1, height, width)"; "(batch, 3, 5, 5)" ] (fun () ->
+                    conv.Apply(cv, torch.ones(2L, 3L, 5L, 5L), ApplyContext.Inference) |> ignore)
+                expectThrowsWith<ShapeException> [ "'conv2d'"; "smaller than the kernel" ] (fun () -> conv.OutputShape [| 1L; 2L; 2L |] |> ignore)
+                expectThrowsWith<ShapeException> [ "floating-point"; "Int64" ] (fun () ->
+                    dense.Apply(v, torch.ones(2L, 4L, dtype = torch.int64), ApplyContext.Inference) |> ignore)
+                expectThrowsWith<ShapeException> [ "'residual'"; "same shape" ] (fun () -> Residual(Dense(2L)).OutputShape [| 3L |] |> ignore))
+    ]
+
+let tests = testList "layers" [ gradientTests; semanticsTests ]

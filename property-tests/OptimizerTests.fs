@@ -1,0 +1,106 @@
+/// Optimizers follow the published update rules exactly (first steps computed by hand), and
+/// schedules and clipping do what they say.
+module Functional.PropertyTests.OptimizerTests
+
+open System
+open Expecto
+open TorchSharp
+open Functional.Trees
+open Functional.Optimizers
+open Support
+
+let private p0 () = TensorTree.Of(struct ("w", vector [ 1.0; -2.0 ]))
+let private g0 () = TensorTree.Of(struct ("w", vector [ 0.5; 0.1 ]))
+
+/// Runs `steps` updates with the same gradient; returns the parameters after each.
+let private run (optimizer: GradientTransformation) (steps: int) =
+    let mutable p = p0 ()
+    let mutable state = optimizer.Init.Invoke p
+    [ for _ in 1..steps do
+        let struct (updates, next) = optimizer.Update.Invoke(g0 (), state, p)
+        p <- Optimizer.ApplyUpdates(p, updates)
+        state <- next
+        yield p.["w"] ]
+
+let private expectSteps name (expected: float list list) (actual: torch.Tensor list) =
+    List.iteri2 (fun i e a -> expectClose $"{name} step {i + 1}" 1e-12 a (vector e)) expected actual
+
+let tests =
+    testList "optimizers" [
+        testCase "SGD: p - lr g" <| fun () ->
+            scoped (fun () -> expectSteps "sgd" [ [ 0.95; -2.01 ]; [ 0.9; -2.02 ] ] (run (Optimizer.Sgd 0.1) 2))
+
+        testCase "SGD with momentum 0.9: v = 0.9 v + g; p - lr v" <| fun () ->
+            scoped (fun () ->
+                // v1 = g, v2 = 1.9 g
+                expectSteps "momentum" [ [ 1.0 - 0.05; -2.0 - 0.01 ]; [ 0.95 - 0.095; -2.01 - 0.019 ] ] (run (Optimizer.Sgd(0.1, momentum = 0.9)) 2))
+
+        testCase "SGD with Nesterov momentum: p - lr (g + 0.9 v)" <| fun () ->
+            scoped (fun () ->
+                // step 1: v = g, update g + 0.9 g = 1.9 g; step 2: v = 1.9 g, update g + 1.71 g = 2.71 g
+                expectSteps "nesterov" [ [ 1.0 - 0.095; -2.0 - 0.019 ]; [ 0.905 - 0.1355; -2.019 - 0.0271 ] ] (run (Optimizer.Sgd(0.1, momentum = 0.9, nesterov = true)) 2))
+
+        testCase "Adam: bias-corrected moments; the first step is lr * sign(g)" <| fun () ->
+            scoped (fun () ->
+                let lr, b1, b2, eps = 0.01, 0.9, 0.999, 1e-8
+                let adamStep (g: float) t (m: float) (v: float) =
+                    let m, v = b1 * m + (1.0 - b1) * g, b2 * v + (1.0 - b2) * g * g
+                    let mHat, vHat = m / (1.0 - b1 ** float t), v / (1.0 - b2 ** float t)
+                    lr * mHat / (sqrt vHat + eps), m, v
+                let expected =
+                    [ 0.5; 0.1 ] |> List.map (fun g ->
+                        let u1, m1, v1 = adamStep g 1 0.0 0.0
+                        let u2, _, _ = adamStep g 2 m1 v1
+                        u1, u1 + u2)
+                let after1 = [ 1.0 - fst expected.[0]; -2.0 - fst expected.[1] ]
+                let after2 = [ 1.0 - snd expected.[0]; -2.0 - snd expected.[1] ]
+                expectSteps "adam" [ after1; after2 ] (run (Optimizer.Adam 0.01) 2)
+                expectClose "first step is lr * sign(g)" 1e-8 (vector after1) (vector [ 0.99; -2.01 ]))
+
+        testCase "AdamW: Adam's step plus lr * weight decay * p, decoupled" <| fun () ->
+            scoped (fun () ->
+                let adam = run (Optimizer.Adam 0.01) 1 |> List.head
+                let adamw = run (Optimizer.AdamW(0.01, weightDecay = 0.1)) 1 |> List.head
+                expectClose "decay" 1e-12 (adam - adamw) (vector [ 0.01 * 0.1 * 1.0; 0.01 * 0.1 * -2.0 ]))
+
+        testCase "RMSProp and Adagrad first steps" <| fun () ->
+            scoped (fun () ->
+                // RMSProp: nu = 0.1 g^2; p - lr g / (sqrt nu + eps)
+                let rms g = 0.01 * g / (sqrt (0.1 * g * g) + 1e-7)
+                expectSteps "rmsprop" [ [ 1.0 - rms 0.5; -2.0 - rms 0.1 ] ] (run (Optimizer.RmsProp 0.01) 1)
+                // Adagrad: sum = 0.1 + g^2; p - lr g / (sqrt sum + eps)
+                let ada g = 0.1 * g / (sqrt (0.1 + g * g) + 1e-7)
+                expectSteps "adagrad" [ [ 1.0 - ada 0.5; -2.0 - ada 0.1 ] ] (run (Optimizer.Adagrad 0.1) 1))
+
+        testCase "clipping by global norm and by value" <| fun () ->
+            scoped (fun () ->
+                let g = TensorTree.Of(struct ("a", vector [ 3.0 ]), struct ("b", vector [ 4.0 ]))
+                let clip = Transform.ClipByGlobalNorm 1.0
+                let struct (clipped, _) = clip.Update.Invoke(g, clip.Init.Invoke g, g)
+                Expect.floatClose Accuracy.high (Transform.GlobalNorm clipped) 1.0 "norm 5 -> 1"
+                expectClose "direction kept" 1e-12 clipped.["a"] (vector [ 0.6 ])
+                let struct (unchanged, _) = (Transform.ClipByGlobalNorm 10.0).Update.Invoke(g, TensorTree.Empty, g)
+                expectClose "under the limit" 0.0 unchanged.["b"] (vector [ 4.0 ])
+                let struct (byValue, _) = (Transform.ClipByValue 3.5).Update.Invoke(g, TensorTree.Empty, g)
+                expectClose "by value" 0.0 byValue.["b"] (vector [ 3.5 ]))
+
+        testCase "schedules: step, exponential, cosine, warm-up then cosine" <| fun () ->
+            let close name (expected: float) (actual: float) = Expect.floatClose Accuracy.high actual expected name
+            let step = Schedules.Step(1.0, 10L, 0.5)
+            close "step 9" 1.0 (step.Invoke 9L)
+            close "step 10" 0.5 (step.Invoke 10L)
+            close "exponential" 0.5 ((Schedules.Exponential(1.0, 10L, 0.25)).Invoke 5L)
+            let cosine = Schedules.Cosine(1.0, 100L)
+            close "cosine start" 1.0 (cosine.Invoke 0L)
+            close "cosine middle" 0.5 (cosine.Invoke 50L)
+            close "cosine end" 0.0 (cosine.Invoke 100L)
+            let warm = Schedules.WarmupCosine(2.0, 10L, 110L)
+            close "warm-up first" 0.2 (warm.Invoke 0L)
+            close "warm-up peak" 2.0 (warm.Invoke 10L)
+            close "after decay" 0.0 (warm.Invoke 110L)
+
+        testCase "a learning-rate schedule drives SGD step by step" <| fun () ->
+            scoped (fun () ->
+                let schedule = Schedule(fun step -> if step = 0L then 0.1 else 0.2)
+                expectSteps "scheduled" [ [ 0.95; -2.01 ]; [ 0.85; -2.03 ] ] (run (Optimizer.Sgd schedule) 2))
+    ]

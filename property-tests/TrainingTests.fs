@@ -1,0 +1,134 @@
+/// Model: the pure step, Fit and its callbacks, Evaluate and Predict, and resuming.
+module Functional.PropertyTests.TrainingTests
+
+open System
+open System.IO
+open Expecto
+open TorchSharp
+open Functional.Trees
+open Functional.Layers
+open Functional.Losses
+open Functional.Metrics
+open Functional.Optimizers
+open Functional.Training
+open Support
+
+/// Two Gaussian blobs in 2-D, labels 0 and 1.
+let private blobs (n: int64) (seed: uint64) =
+    use rng = new torch.Generator(seed)
+    let labels = torch.randint(0L, 2L, [| n |], generator = rng)
+    let centres = labels.to_type(torch.float32).unsqueeze(1L) * 4.0f - 2.0f
+    torch.randn([| n; 2L |], generator = rng) * 0.7f + centres, labels
+
+let private classifier (seed: uint64) (optimizer: GradientTransformation) =
+    new Model(Sequential(Dense(8L, ActivationFunction.Tanh), Dropout(0.1), Dense(2L)), [| 2L |],
+              Loss.SparseCategoricalCrossEntropy(fromLogits = true), optimizer, [ SparseCategoricalAccuracy() :> Metric ], seed)
+
+let private silent = FitOptions(Verbosity = Verbosity.Silent)
+
+let tests =
+    testList "training" [
+        testCase "Fit learns, logs every epoch with validation, and Evaluate agrees with the last val_ values" <| fun () ->
+            scoped (fun () ->
+                let x, y = blobs 512L 1UL
+                use model = classifier 0UL (Optimizer.Adam 0.05)
+                let history = model.Fit(x, y, FitOptions(Verbosity = Verbosity.Silent, Epochs = 5, BatchSize = 64, ValidationSplit = 0.25))
+                Expect.equal history.Epochs 5 "epochs"
+                Expect.sequenceEqual (Seq.sort history.Names) [ "accuracy"; "loss"; "val_accuracy"; "val_loss" ] "logged names"
+                Expect.isLessThan history.["loss"].[4] history.["loss"].[0] "loss falls"
+                Expect.isGreaterThan history.["val_accuracy"].[4] 0.95 "separable blobs are learned"
+                let evaluation = model.Evaluate(x.narrow(0L, 384L, 128L), y.narrow(0L, 384L, 128L))
+                Expect.floatClose Accuracy.high evaluation.["accuracy"] history.["val_accuracy"].[4] "same held-out data"
+                let predictions = model.Predict(x, batchSize = 100)
+                Expect.sequenceEqual predictions.shape [| 512L; 2L |] "predict shape")
+
+        testCase "the pure step changes nothing it is given; the same seed gives the same run" <| fun () ->
+            scoped (fun () ->
+                let x, y = blobs 64L 2UL
+                use a = classifier 3UL (Optimizer.Adam 0.01)
+                use b = classifier 3UL (Optimizer.Adam 0.01)
+                let before = a.State.Params.Clone()
+                let struct (next, _, _) = a.TrainStep(a.State, x, y)
+                expectTreesClose "inputs untouched" 0.0 a.State.Params before
+                Expect.equal next.Step 1L "step counted"
+                let struct (other, _, _) = b.TrainStep(b.State, x, y)
+                expectTreesClose "deterministic" 0.0 next.Params other.Params)
+
+        testCase "stopping and resuming from a saved TrainState gives the same final parameters" <| fun () ->
+            scoped (fun () ->
+                let x, y = blobs 128L 4UL
+                let batches = TensorBatches(x, y, 32, shuffle = true, seed = 9UL)
+                let runSteps (model: Model) (state: TrainState) (epochs: int list) =
+                    let mutable s = state
+                    for epoch in epochs do
+                        for struct (bx, by) in batches.Batches epoch do
+                            let struct (next, _, _) = model.TrainStep(s, bx, by)
+                            s <- next
+                    s
+                use straight = classifier 5UL (Optimizer.AdamW 0.02)
+                let final = runSteps straight straight.State [ 0; 1; 2; 3 ]
+                use first = classifier 5UL (Optimizer.AdamW 0.02)
+                let halfway = runSteps first first.State [ 0; 1 ]
+                // "Save" by copying every tensor, then resume in a fresh model.
+                let saved = TrainState(halfway.Params.Clone(), halfway.ModelState.Clone(), halfway.OptState.Clone(), halfway.Step, halfway.Seed)
+                use resumed = classifier 999UL (Optimizer.AdamW 0.02)
+                resumed.Resume saved
+                let resumedFinal = runSteps resumed resumed.State [ 2; 3 ]
+                expectTreesClose "parameters" 0.0 resumedFinal.Params final.Params
+                expectTreesClose "optimizer state" 0.0 resumedFinal.OptState final.OptState)
+
+        testCase "a NaN loss stops training, says at which step, and keeps the last good parameters" <| fun () ->
+            scoped (fun () ->
+                let x, y = blobs 64L 6UL
+                let poisoned = x.clone()
+                poisoned.[40L, 0L] <- scalar(nan).to_type(torch.float32)
+                use model = classifier 0UL (Optimizer.Sgd 0.1)
+                let history = model.Fit(poisoned, y, FitOptions(Verbosity = Verbosity.Silent, Epochs = 3, BatchSize = 16, Shuffle = false))
+                Expect.isSome (Option.ofObj history.StopReason) "stopped"
+                Expect.stringContains history.StopReason "step 3" "the third batch holds the NaN"
+                Expect.equal model.State.Step 2L "two good steps kept"
+                Expect.isTrue (model.State.Params.Leaves |> Seq.forall (fun t -> t.isfinite().all().item<bool>())) "finite parameters")
+
+        testCase "early stopping stops and restores the best epoch's parameters" <| fun () ->
+            scoped (fun () ->
+                let x, y = blobs 256L 7UL
+                use model = classifier 0UL (Optimizer.Sgd 0.5)
+                let snapshots = Collections.Generic.List<TensorTree>()
+                let record = LambdaCallback(onEpochEnd = fun context _ _ -> snapshots.Add(context.Model.State.Params.Clone()))
+                // Only an improvement of more than 1.0 counts: after the first epoch none does.
+                let stopping = EarlyStopping("val_loss", patience = 1, minDelta = 1.0, restoreBestWeights = true)
+                let history = model.Fit(x, y, FitOptions(Verbosity = Verbosity.Silent, Epochs = 20, BatchSize = 32, ValidationSplit = 0.25, Callbacks = [| record :> Callback; stopping |]))
+                Expect.equal history.Epochs 3 "best epoch, then two without improvement"
+                Expect.stringContains history.StopReason "early stopping" "reason"
+                Expect.equal stopping.BestEpoch 0 "the first epoch was best"
+                expectTreesClose "best parameters restored" 0.0 model.State.Params snapshots.[0]
+                Expect.isFalse (torch.allclose(model.State.Params.Flatten(), snapshots.[2].Flatten())) "not the last epoch's")
+
+        testCase "class weights scale each example's loss" <| fun () ->
+            scoped (fun () ->
+                let x, y = blobs 32L 8UL
+                use plain = classifier 1UL (Optimizer.Sgd 0.0)
+                use weighted = classifier 1UL (Optimizer.Sgd 0.0)
+                let once (model: Model) weights = model.Fit(x, y, FitOptions(Verbosity = Verbosity.Silent, BatchSize = 32, Shuffle = false, ClassWeights = weights)).["loss"].[0]
+                let uniform = once plain (readOnlyDict [ 0L, 1.0; 1L, 1.0 ])
+                let doubled = once weighted (readOnlyDict [ 0L, 2.0; 1L, 2.0 ])
+                Expect.floatClose Accuracy.medium doubled (2.0 * uniform) "weight 2 doubles the loss")
+
+        testCase "inputs of the wrong shape name the model and both shapes" <| fun () ->
+            scoped (fun () ->
+                use model = classifier 0UL (Optimizer.Sgd 0.1)
+                expectThrowsWith<ShapeException> [ "sequential"; "(batch, 2)"; "(4, 3)" ] (fun () -> model.Predict(torch.ones(4L, 3L)) |> ignore)
+                expectThrowsWith<ArgumentException> [ "same number of examples" ] (fun () -> model.Fit(torch.ones(4L, 2L), torch.ones(3L), silent) |> ignore))
+
+        testCase "progress: one plain line per epoch when the output is not a terminal" <| fun () ->
+            scoped (fun () ->
+                let x, y = blobs 64L 9UL
+                use model = classifier 0UL (Optimizer.Sgd 0.1)
+                use output = new StringWriter()
+                model.Fit(x, y, FitOptions(Epochs = 2, BatchSize = 32, Output = output)) |> ignore
+                let lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                Expect.equal lines.Length 2 "two epochs, two lines"
+                Expect.stringStarts lines.[0] "Epoch 1/2 - 2 steps - " "Keras-like"
+                Expect.stringContains lines.[1] "accuracy: " "metrics"
+                Expect.isFalse (output.ToString().Contains '\r') "no carriage returns")
+    ]
