@@ -32,7 +32,7 @@ case "${1:-}" in
   build) build ;;
   example)
     build
-    dotnet fsi examples/regression.fsx
+    dotnet fsi examples/mnist.fsx
     ;;
   test)
     build

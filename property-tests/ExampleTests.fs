@@ -60,6 +60,16 @@ let tests =
         testCase "F# script regression (dotnet fsi)" <| fun () ->
             expectLearns (run "dotnet" [ "fsi"; "examples/regression.fsx"; "--steps"; "150" ])
 
+        testCase "MNIST quickstart, C# program, run small" <| fun () ->
+            let dll = Path.Combine(repositoryRoot, "examples/CSharpMnist/bin/Release/net10.0/CSharpMnist.dll")
+            let results = run "dotnet" [ dll; "--epochs"; "2"; "--train"; "2000" ]
+            Expect.isGreaterThan (float results.["test_accuracy"]) 0.8 "learns digits from 2,000 examples in 2 epochs"
+
+        testCase "MNIST quickstart, F# script, run small" <| fun () ->
+            let results = run "dotnet" [ "fsi"; "examples/mnist.fsx"; "--epochs"; "2"; "--train"; "2000" ]
+            Expect.isGreaterThan (float results.["test_accuracy"]) 0.8 "learns digits from 2,000 examples in 2 epochs"
+            Expect.isTrue (results.ContainsKey "train_seconds") "reports the training time"
+
         testCase "the README's F# example runs and fits the line" <| fun () ->
             let script = readmeScript ()
             try
