@@ -42,10 +42,10 @@ let private expectLearns (results: Map<string, string>) =
         | None -> failtestf "the example printed no %s= line (it printed %A)" key results
     Expect.isLessThan (value "final_loss") (value "initial_loss" / 10.0) "the loss falls by at least 10x"
 
-/// The README's F# block, with its #r paths made absolute, as a script file.
+/// The README's runnable F# block (the one with #r lines), its paths made absolute, as a script file.
 let private readmeScript () =
     let readme = File.ReadAllText(Path.Combine(repositoryRoot, "README.md"))
-    let start = readme.IndexOf("```fsharp\n") + "```fsharp\n".Length
+    let start = readme.IndexOf("```fsharp\n#r") + "```fsharp\n".Length
     let code = readme.Substring(start, readme.IndexOf("```", start) - start)
     let path = Path.Combine(Path.GetTempPath(), $"functional-readme-{Guid.NewGuid():N}.fsx")
     File.WriteAllText(path, code.Replace("#r \"", $"#r \"{repositoryRoot}/"))
