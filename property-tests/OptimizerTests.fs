@@ -17,7 +17,7 @@ let private run (optimizer: GradientTransformation) (steps: int) =
     let mutable p = p0 ()
     let mutable state = optimizer.Init.Invoke p
     [ for _ in 1..steps do
-        let struct (updates, next) = optimizer.Update.Invoke(g0 (), state, p)
+        let struct (updates, next) = optimizer.Update(g0 (), state, p)
         p <- Optimizer.ApplyUpdates(p, updates)
         state <- next
         yield p.["w"] ]
@@ -76,12 +76,12 @@ let tests =
             scoped (fun () ->
                 let g = TensorTree.Of(struct ("a", vector [ 3.0 ]), struct ("b", vector [ 4.0 ]))
                 let clip = Transform.ClipByGlobalNorm 1.0
-                let struct (clipped, _) = clip.Update.Invoke(g, clip.Init.Invoke g, g)
+                let struct (clipped, _) = clip.Update(g, clip.Init.Invoke g, g)
                 Expect.floatClose Accuracy.high (Transform.GlobalNorm clipped) 1.0 "norm 5 -> 1"
                 expectClose "direction kept" 1e-12 clipped.["a"] (vector [ 0.6 ])
-                let struct (unchanged, _) = (Transform.ClipByGlobalNorm 10.0).Update.Invoke(g, TensorTree.Empty, g)
+                let struct (unchanged, _) = (Transform.ClipByGlobalNorm 10.0).Update(g, TensorTree.Empty, g)
                 expectClose "under the limit" 0.0 unchanged.["b"] (vector [ 4.0 ])
-                let struct (byValue, _) = (Transform.ClipByValue 3.5).Update.Invoke(g, TensorTree.Empty, g)
+                let struct (byValue, _) = (Transform.ClipByValue 3.5).Update(g, TensorTree.Empty, g)
                 expectClose "by value" 0.0 byValue.["b"] (vector [ 3.5 ]))
 
         testCase "schedules: step, exponential, cosine, warm-up then cosine" <| fun () ->

@@ -54,6 +54,22 @@ let tests =
                 let struct (other, _, _) = b.TrainStep(b.State, x, y)
                 expectTreesClose "deterministic" 0.0 next.Params other.Params)
 
+        testCase "Fit's in-place steps give exactly what the pure TrainStep gives" <| fun () ->
+            scoped (fun () ->
+                let x, y = blobs 96L 10UL
+                for optimizer in [ Optimizer.Adam 0.01; Optimizer.Sgd(0.1, momentum = 0.9, nesterov = true); Optimizer.AdamW 0.01; Optimizer.RmsProp 0.01 ] do
+                    use fitted = classifier 11UL optimizer
+                    fitted.Fit(x, y, FitOptions(Verbosity = Verbosity.Silent, Epochs = 2, BatchSize = 32, Shuffle = false)) |> ignore
+                    use stepped = classifier 11UL optimizer
+                    let mutable state = stepped.State
+                    for _ in 1..2 do
+                        for struct (bx, by) in TensorBatches(x, y, 32).Batches 0 do
+                            let struct (next, _, _) = stepped.TrainStep(state, bx, by)
+                            state <- next
+                    expectTreesClose "parameters" 1e-6 fitted.State.Params state.Params
+                    expectTreesClose "optimizer state" 1e-6 fitted.State.OptState state.OptState
+                    Expect.equal fitted.State.Step state.Step "steps")
+
         testCase "stopping and resuming from a saved TrainState gives the same final parameters" <| fun () ->
             scoped (fun () ->
                 let x, y = blobs 128L 4UL

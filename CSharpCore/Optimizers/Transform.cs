@@ -6,7 +6,9 @@ namespace Functional.Optimizers;
 
 /// <summary>
 /// The small gradient transformations optimizers are built from (Optax's <c>scale_by_*</c>,
-/// <c>clip_*</c>, <c>add_decayed_weights</c>, <c>chain</c>). Each is pure: state in, state out.
+/// <c>clip_*</c>, <c>add_decayed_weights</c>, <c>chain</c>). Each is written in place (see
+/// <see cref="GradientTransformation"/>): state and gradients are overwritten, nothing is
+/// allocated per step.
 /// </summary>
 public static class Transform
 {
@@ -14,34 +16,33 @@ public static class Transform
     public static GradientTransformation Chain(params GradientTransformation[] links)
     {
         if (links.Length == 0) throw new ArgumentException("Chain needs at least one transformation.", nameof(links));
+        var keys = links.Select((_, i) => i.ToString()).ToArray();
         return new(
-            parameters => TensorTree.Node([.. links.Select((t, i) => (i.ToString(), t.Init(parameters)))]),
+            parameters => TensorTree.Node([.. links.Select((t, i) => (keys[i], t.Init(parameters)))]),
             (gradients, state, parameters) =>
             {
                 var updates = gradients;
-                var states = new (string, TensorTree)[links.Length];
-                for (int i = 0; i < links.Length; i++)
-                {
-                    var key = i.ToString();
-                    (updates, var s) = links[i].Update(updates, state.Select(key), parameters);
-                    states[i] = (key, s);
-                }
-                return (updates, TensorTree.Node(states));
+                for (int i = 0; i < links.Length; i++) updates = links[i].UpdateInPlace(updates, state.Select(keys[i]), parameters);
+                return updates;
             });
     }
 
     /// <summary>Multiplies updates by -schedule(step): the last link of every optimizer.</summary>
     public static GradientTransformation ScaleByLearningRate(Schedule learningRate) => new(
-        _ => Count().Prefix("count"),
+        _ => Counter(),
         (g, state, _) =>
         {
-            long step = state["count"].item<long>();
-            double lr = learningRate(step);
-            return (g.Map(t => t * -lr), Count(step + 1).Prefix("count"));
+            double lr = learningRate(Advance(state["count"]) - 1);
+            foreach (var t in g.Leaves) t.mul_(-lr);
+            return g;
         });
 
     /// <summary>Multiplies updates by a constant.</summary>
-    public static GradientTransformation Scale(double factor) => new(_ => TensorTree.Empty, (g, state, _) => (g.Map(t => t * factor), state));
+    public static GradientTransformation Scale(double factor) => new(_ => TensorTree.Empty, (g, _, _) =>
+    {
+        foreach (var t in g.Leaves) t.mul_(factor);
+        return g;
+    });
 
     /// <summary>Momentum: trace = decay * trace + g; the update is the trace, or with Nesterov
     /// g + decay * trace.</summary>
@@ -49,23 +50,37 @@ public static class Transform
         p => p.Map(ZerosLike).Prefix("trace"),
         (g, state, _) =>
         {
-            var trace = state.Select("trace").Zip(g, (t, gi) => t * decay + gi);
-            var updates = nesterov ? g.Zip(trace, (gi, t) => gi + decay * t) : trace;
-            return (updates, trace.Prefix("trace"));
+            var trace = state.Select("trace");
+            for (int i = 0; i < g.Count; i++)
+            {
+                var (t, gi) = (trace.Leaves[i], g.Leaves[i]);
+                t.mul_(decay).add_(gi);
+                if (nesterov) gi.add_(t, alpha: decay);
+                else gi.copy_(t);
+            }
+            return g;
         });
 
     /// <summary>Adam's rescaling: bias-corrected first moment over the root of the bias-corrected
     /// second moment plus <paramref name="epsilon"/>.</summary>
     public static GradientTransformation ScaleByAdam(double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8) => new(
-        p => TensorTree.Node(("mu", p.Map(ZerosLike)), ("nu", p.Map(ZerosLike)), ("count", Count())),
+        p => TensorTree.Node(("mu", p.Map(ZerosLike)), ("nu", p.Map(ZerosLike)), ("count", TensorTree.Leaf(torch.tensor(0L)))),
         (g, state, _) =>
         {
-            long t = state["count"].item<long>() + 1;
-            var mu = state.Select("mu").Zip(g, (m, gi) => m * beta1 + gi * (1 - beta1));
-            var nu = state.Select("nu").Zip(g, (v, gi) => v * beta2 + gi.square() * (1 - beta2));
-            double c1 = 1 - Math.Pow(beta1, t), c2 = 1 - Math.Pow(beta2, t);
-            var updates = mu.Zip(nu, (m, v) => m / c1 / ((v / c2).sqrt() + epsilon));
-            return (updates, TensorTree.Node(("mu", mu), ("nu", nu), ("count", Count(t))));
+            long t = Advance(state["count"]);
+            var (mu, nu) = (state.Select("mu"), state.Select("nu"));
+            double c1 = 1 - Math.Pow(beta1, t), sqrtC2 = Math.Sqrt(1 - Math.Pow(beta2, t));
+            for (int i = 0; i < g.Count; i++)
+            {
+                var (m, v, gi) = (mu.Leaves[i], nu.Leaves[i], g.Leaves[i]);
+                m.lerp_(gi, 1 - beta1);
+                v.mul_(beta2).addcmul_(gi, gi, value: 1 - beta2);
+                // (m / c1) / (sqrt(v) / sqrt(c2) + eps) = (sqrt(c2) / c1) m / (sqrt(v) + eps sqrt(c2)),
+                // written into g's buffer: the fewest passes over memory.
+                using var denominator = v.sqrt().add_(epsilon * sqrtC2);
+                gi.zero_().addcdiv_(m, denominator, value: sqrtC2 / c1);
+            }
+            return g;
         });
 
     /// <summary>RMSProp's rescaling: g / (sqrt(nu) + epsilon), nu = decay * nu + (1 - decay) g^2.</summary>
@@ -73,8 +88,14 @@ public static class Transform
         p => p.Map(ZerosLike).Prefix("nu"),
         (g, state, _) =>
         {
-            var nu = state.Select("nu").Zip(g, (v, gi) => v * decay + gi.square() * (1 - decay));
-            return (g.Zip(nu, (gi, v) => gi / (v.sqrt() + epsilon)), nu.Prefix("nu"));
+            var nu = state.Select("nu");
+            for (int i = 0; i < g.Count; i++)
+            {
+                var (v, gi) = (nu.Leaves[i], g.Leaves[i]);
+                v.mul_(decay).addcmul_(gi, gi, value: 1 - decay);
+                DivideByRootPlus(gi, v, epsilon);
+            }
+            return g;
         });
 
     /// <summary>Adagrad's rescaling: g / (sqrt(sum of g^2) + epsilon), the sum starting at
@@ -83,8 +104,14 @@ public static class Transform
         p => p.Map(t => torch.full_like(t, initialAccumulator)).Prefix("sum"),
         (g, state, _) =>
         {
-            var sum = state.Select("sum").Zip(g, (s, gi) => s + gi.square());
-            return (g.Zip(sum, (gi, s) => gi / (s.sqrt() + epsilon)), sum.Prefix("sum"));
+            var sum = state.Select("sum");
+            for (int i = 0; i < g.Count; i++)
+            {
+                var (s, gi) = (sum.Leaves[i], g.Leaves[i]);
+                s.addcmul_(gi, gi, value: 1);
+                DivideByRootPlus(gi, s, epsilon);
+            }
+            return g;
         });
 
     /// <summary>Adds <paramref name="weightDecay"/> * parameters to the updates (decoupled weight
@@ -92,31 +119,50 @@ public static class Transform
     /// satisfies <paramref name="mask"/> decay (all by default).</summary>
     public static GradientTransformation AddDecayedWeights(double weightDecay, Func<string, bool>? mask = null) => new(
         _ => TensorTree.Empty,
-        (g, state, parameters) =>
+        (g, _, parameters) =>
         {
-            if (parameters is null) throw new ArgumentNullException(nameof(parameters), "AddDecayedWeights needs the parameters.");
-            return (g.Zip(parameters, (path, gi, p) => mask is null || mask(path) ? gi + weightDecay * p : gi), state);
+            ArgumentNullException.ThrowIfNull(parameters, nameof(parameters));
+            g.RequireSamePaths(parameters, nameof(parameters));
+            for (int i = 0; i < g.Count; i++)
+                if (mask is null || mask(g.Paths[i])) g.Leaves[i].add_(parameters[g.Paths[i]], alpha: weightDecay);
+            return g;
         });
 
     /// <summary>Scales all updates together so their global L2 norm is at most <paramref name="maxNorm"/>.</summary>
     public static GradientTransformation ClipByGlobalNorm(double maxNorm) => maxNorm > 0
-        ? new(_ => TensorTree.Empty, (g, state, _) =>
+        ? new(_ => TensorTree.Empty, (g, _, _) =>
         {
             double norm = GlobalNorm(g);
-            return norm <= maxNorm ? (g, state) : (g.Map(t => t * (maxNorm / norm)), state);
+            if (norm > maxNorm)
+                foreach (var t in g.Leaves) t.mul_(maxNorm / norm);
+            return g;
         })
         : throw new ArgumentOutOfRangeException(nameof(maxNorm), maxNorm, "maxNorm must be positive.");
 
     /// <summary>Clips every element of the updates to [-<paramref name="maxAbs"/>, <paramref name="maxAbs"/>].</summary>
     public static GradientTransformation ClipByValue(double maxAbs) => maxAbs > 0
-        ? new(_ => TensorTree.Empty, (g, state, _) => (g.Map(t => t.clamp(-maxAbs, maxAbs)), state))
+        ? new(_ => TensorTree.Empty, (g, _, _) =>
+        {
+            foreach (var t in g.Leaves) t.clamp_(-maxAbs, maxAbs);
+            return g;
+        })
         : throw new ArgumentOutOfRangeException(nameof(maxAbs), maxAbs, "maxAbs must be positive.");
 
     /// <summary>The L2 norm of all leaves together.</summary>
     public static double GlobalNorm(TensorTree tree) =>
         Math.Sqrt(tree.Leaves.Sum(t => t.detach().to_type(ScalarType.Float64).square().sum().item<double>()));
 
+    /// <summary>g &lt;- g / (sqrt(s) + epsilon), in g's buffer.</summary>
+    static void DivideByRootPlus(Tensor g, Tensor s, double epsilon)
+    {
+        using var denominator = s.sqrt().add_(epsilon);
+        g.div_(denominator);
+    }
+
+    /// <summary>Adds one to a step counter; returns the new count.</summary>
+    static long Advance(Tensor count) => count.add_(1).item<long>();
+
     static Tensor ZerosLike(Tensor t) => torch.zeros_like(t);
 
-    static TensorTree Count(long value = 0) => TensorTree.Leaf(torch.tensor(value));
+    static TensorTree Counter() => TensorTree.Leaf(torch.tensor(0L)).Prefix("count");
 }

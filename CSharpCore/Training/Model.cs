@@ -66,6 +66,16 @@ public sealed class Model : IDisposable
     public (TrainState State, Tensor Loss, Tensor Predictions) TrainStep(TrainState state, Tensor inputs, Tensor targets, Tensor? exampleWeights = null)
     {
         ArgumentNullException.ThrowIfNull(state);
+        var (loss, predictions, modelState, gradient) = LossAndGradient(state, inputs, targets, exampleWeights);
+        var (updates, optState) = Optimizer.Update(gradient, state.OptState, state.Params);
+        var parameters = Optimizers.Optimizer.ApplyUpdates(state.Params, updates);
+        return (new TrainState(parameters, modelState, optState, state.Step + 1, state.Seed), loss, predictions);
+    }
+
+    /// <summary>The forward and backward half of a step: loss, detached predictions, new model state, gradients.</summary>
+    (Tensor Loss, Tensor Predictions, TensorTree ModelState, TensorTree Gradient) LossAndGradient(
+        TrainState state, Tensor inputs, Tensor targets, Tensor? exampleWeights)
+    {
         CheckInputs(inputs);
         using var rng = TrainState.GeneratorFor(state.Seed, state.Step);
         var context = ApplyContext.Train(rng);
@@ -77,10 +87,7 @@ public sealed class Model : IDisposable
             return (loss, (predictions.detach(), modelState.Detach()));
         }
         var (loss, (predictions, modelState), gradient) = Transforms.ValueAndGrad<(Tensor, TensorTree)>(LossOf)(state.Params);
-        var (updates, optState) = Optimizer.Update(gradient, state.OptState, state.Params);
-        var parameters = Optimizers.Optimizer.ApplyUpdates(state.Params, updates);
-        var next = new TrainState(parameters, modelState, optState, state.Step + 1, state.Seed);
-        return (next, loss, predictions);
+        return (loss, predictions, modelState, gradient);
     }
 
     void CheckInputs(Tensor inputs)
@@ -153,21 +160,31 @@ public sealed class Model : IDisposable
         return history;
     }
 
-    /// <summary>One step of Fit: the pure step, then the driver's part (ownership, NaN, metrics).</summary>
+    /// <summary>
+    /// One step of Fit: TrainStep's result, computed in place. Fit owns the state and gives the
+    /// old one away, so the optimizer overwrites its state and the gradients, and the
+    /// parameters take the updates in place: no parameter-sized allocation survives the step.
+    /// </summary>
     double Step(Tensor x, Tensor y, IReadOnlyDictionary<long, double>? classWeights, double[][] metricStates, TrainingContext context)
     {
         using var scope = torch.NewDisposeScope();
         var weights = classWeights is null ? null : ClassWeightsFor(y, classWeights);
-        var (next, lossTensor, predictions) = TrainStep(State, x, y, weights);
+        var (lossTensor, predictions, modelState, gradient) = LossAndGradient(State, x, y, weights);
         double loss = lossTensor.item<float>();
         if (!double.IsFinite(loss))
         {
-            // Keep the last good state: the step that produced the NaN is dropped.
+            // Nothing has changed yet: the step that produced the NaN is dropped.
             context.StopTraining($"the loss became {loss} at step {State.Step + 1}; the parameters are those before that step");
             return loss;
         }
+        using (torch.no_grad())
+        {
+            var updates = Optimizer.UpdateInPlace(gradient, State.OptState, State.Params);
+            for (int i = 0; i < updates.Count; i++) State.Params.Leaves[i].add_(updates.Leaves[i]);
+        }
         for (int i = 0; i < Metrics.Count; i++) metricStates[i] = Metrics[i].Update(metricStates[i], predictions, y);
-        scope.MoveToOuter(next.Tensors);
+        var next = State with { ModelState = modelState, Step = State.Step + 1 };
+        scope.MoveToOuter(next.ModelState.Leaves);
         State.DisposeExcept(next);
         State = next;
         return loss;

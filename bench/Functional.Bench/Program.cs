@@ -7,8 +7,10 @@ switch (name)
     case "grad-memory": GradMemory.Run(); break;
     case "remat": Remat.Run(); break;
     case "remat-child": Remat.RunChild(args.Skip(1).ToArray()); break;
+    case "fit": FitSpeed.Run(); break;
+    case "fit-child": FitSpeed.RunChild(args.Skip(1).ToArray()); break;
     default:
-        Console.Error.WriteLine("usage: bench/run grad-memory | remat");
+        Console.Error.WriteLine("usage: bench/run grad-memory | remat | fit");
         return 2;
 }
 return 0;

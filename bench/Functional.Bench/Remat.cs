@@ -30,23 +30,11 @@ static class Remat
         Console.WriteLine($"gradients_match={(Math.Abs(plain["grad_norm"] - checkpointed["grad_norm"]) <= 1e-4 * plain["grad_norm"] ? 1 : 0)}");
     }
 
-    static Dictionary<string, double> Child(string mode)
-    {
-        string[] arguments = Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet"
-            ? [typeof(Remat).Assembly.Location, "remat-child", mode]
-            : ["remat-child", mode];
-        var info = new ProcessStartInfo(Environment.ProcessPath!, arguments) { RedirectStandardOutput = true };
-        // glibc keeps freed 2 MB blocks in its heap once it has raised its mmap threshold, so
-        // resident memory would show what the allocator kept, not what tensors hold. Returning
-        // every block over 64 KB to the system makes the peak track live tensors.
-        info.Environment["MALLOC_MMAP_THRESHOLD_"] = "65536";
-        using var process = Process.Start(info)!;
-        var output = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        if (process.ExitCode != 0) throw new InvalidOperationException($"remat-child {mode} failed:\n{output}");
-        return output.Split('\n').Select(l => l.Split('=')).Where(p => p.Length == 2)
-            .ToDictionary(p => p[0].Trim(), p => double.Parse(p[1]));
-    }
+    // glibc keeps freed 2 MB blocks in its heap once it has raised its mmap threshold, so
+    // resident memory would show what the allocator kept, not what tensors hold. Returning
+    // every block over 64 KB to the system makes the peak track live tensors.
+    static Dictionary<string, double> Child(string mode) =>
+        ChildProcess.Run(new Dictionary<string, string> { ["MALLOC_MMAP_THRESHOLD_"] = "65536" }, "remat-child", mode);
 
     public static void RunChild(string[] args)
     {

@@ -56,7 +56,11 @@ public sealed class Dense(
     protected override (Tensor Output, TensorTree State) Forward(Variables variables, Tensor input, ApplyContext context)
     {
         var p = variables.Params;
-        var y = UseBias ? torch.nn.functional.linear(input, p["kernel"].t(), p["bias"]) : input.matmul(p["kernel"]);
+        // addmm with the (in, units) kernel as it is: its gradient comes out in the kernel's
+        // own layout, so autograd does not copy it to match (as a transposed view would need).
+        var y = !UseBias ? input.matmul(p["kernel"])
+            : input.dim() == 2 ? torch.addmm(p["bias"], input, p["kernel"], beta: 1, alpha: 1)
+            : input.matmul(p["kernel"]).add_(p["bias"]);
         return (Activation.Invoke(y), variables.State);
     }
 }
