@@ -51,6 +51,10 @@ let private readmeScript () =
     File.WriteAllText(path, code.Replace("#r \"", $"#r \"{repositoryRoot}/"))
     path
 
+let private expectCloser (results: Map<string, string>) =
+    let start, final = float results.["start_distance"], float results.["final_distance"]
+    Expect.isLessThan final (start / 2.0) $"the distance to the real samples falls well below its start ({start:F3} -> {final:F3})"
+
 let tests =
     testList "examples" [
         testCase "C# regression with Grad and a hand-written update loop" <| fun () ->
@@ -69,6 +73,13 @@ let tests =
             let results = run "dotnet" [ "fsi"; "examples/mnist.fsx"; "--epochs"; "2"; "--train"; "2000" ]
             Expect.isGreaterThan (float results.["test_accuracy"]) 0.8 "learns digits from 2,000 examples in 2 epochs"
             Expect.isTrue (results.ContainsKey "train_seconds") "reports the training time"
+
+        testCase "GAN with two tapes, C# program: the generated distribution approaches the real one" <| fun () ->
+            let dll = Path.Combine(repositoryRoot, "examples/CSharpGan/bin/Release/net10.0/CSharpGan.dll")
+            expectCloser (run "dotnet" [ dll; "--steps"; "600" ])
+
+        testCase "GAN with two tapes, F# script: the generated distribution approaches the real one" <| fun () ->
+            expectCloser (run "dotnet" [ "fsi"; "examples/gan.fsx"; "--steps"; "600" ])
 
         testCase "the README's F# example runs and fits the line" <| fun () ->
             let script = readmeScript ()
