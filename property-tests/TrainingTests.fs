@@ -120,6 +120,35 @@ let tests =
                 expectTreesClose "best parameters restored" 0.0 model.State.Params snapshots.[0]
                 Expect.isFalse (torch.allclose(model.State.Params.Flatten(), snapshots.[2].Flatten())) "not the last epoch's")
 
+        testCase "reduce-on-plateau lowers the learning rate; a per-epoch scheduler sets it" <| fun () ->
+            scoped (fun () ->
+                let x, y = blobs 128L 12UL
+                use model = classifier 0UL (Optimizer.Adam 0.01)
+                // Nothing counts as improvement (minDelta 10): after patience 1, every other epoch reduces.
+                let reduce = ReduceLearningRateOnPlateau("loss", factor = 0.5, patience = 1, minDelta = 10.0)
+                model.Fit(x, y, FitOptions(Verbosity = Verbosity.Silent, Epochs = 5, BatchSize = 64, Callbacks = [| reduce :> Callback |])) |> ignore
+                let multiplier () = (Transform.LearningRateMultipliers model.State.OptState).[0].item<float> ()
+                Expect.floatClose Accuracy.high (multiplier ()) 0.25 "halved twice"
+                let frozen = LearningRateScheduler(fun epoch -> if epoch = 0 then 0.0 else 1.0)
+                let before = model.State.Params.Clone()
+                model.Fit(x, y, FitOptions(Verbosity = Verbosity.Silent, Epochs = 1, BatchSize = 64, Callbacks = [| frozen :> Callback |])) |> ignore
+                expectTreesClose "a zero multiplier freezes the parameters" 0.0 model.State.Params before
+                Expect.floatClose Accuracy.high (multiplier ()) 0.0 "set by the scheduler")
+
+        testCase "the CSV logger writes a header and a row per epoch" <| fun () ->
+            scoped (fun () ->
+                let x, y = blobs 64L 13UL
+                use model = classifier 0UL (Optimizer.Sgd 0.1)
+                let path = Path.Combine(Path.GetTempPath(), $"functional-log-{Guid.NewGuid():N}.csv")
+                try
+                    model.Fit(x, y, FitOptions(Verbosity = Verbosity.Silent, Epochs = 3, BatchSize = 32, ValidationSplit = 0.25, Callbacks = [| CsvLogger(path) :> Callback |])) |> ignore
+                    let lines = File.ReadAllLines path
+                    Expect.equal lines.[0] "epoch,accuracy,loss,val_accuracy,val_loss" "header"
+                    Expect.equal lines.Length 4 "three epochs"
+                    Expect.stringStarts lines.[3] "3," "epoch numbers"
+                finally
+                    File.Delete path)
+
         testCase "class weights scale each example's loss" <| fun () ->
             scoped (fun () ->
                 let x, y = blobs 32L 8UL

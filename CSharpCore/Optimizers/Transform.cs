@@ -27,15 +27,25 @@ public static class Transform
             });
     }
 
-    /// <summary>Multiplies updates by -schedule(step): the last link of every optimizer.</summary>
+    /// <summary>The state leaf, under every <see cref="ScaleByLearningRate"/>, that scales its
+    /// schedule: 1 unless a callback (reduce-on-plateau, a per-epoch scheduler) changed it.</summary>
+    public const string LearningRateMultiplier = "lr_multiplier";
+
+    /// <summary>Multiplies updates by -schedule(step) * multiplier: the last link of every
+    /// optimizer. The multiplier is state (see <see cref="LearningRateMultiplier"/>), so training
+    /// callbacks can lower the rate while the schedule goes on.</summary>
     public static GradientTransformation ScaleByLearningRate(Schedule learningRate) => new(
-        _ => Counter(),
+        _ => TensorTree.Of(("count", torch.tensor(0L)), (LearningRateMultiplier, torch.tensor(1.0))),
         (g, state, _) =>
         {
-            double lr = learningRate(Advance(state["count"]) - 1);
+            double lr = learningRate(Advance(state["count"]) - 1) * state[LearningRateMultiplier].item<double>();
             foreach (var t in g.Leaves) t.mul_(-lr);
             return g;
         });
+
+    /// <summary>The learning-rate multipliers in an optimizer state (one per <see cref="ScaleByLearningRate"/>).</summary>
+    public static IReadOnlyList<Tensor> LearningRateMultipliers(TensorTree optimizerState) =>
+        optimizerState.Filter((path, _) => path == LearningRateMultiplier || path.EndsWith("/" + LearningRateMultiplier, StringComparison.Ordinal)).Leaves;
 
     /// <summary>Multiplies updates by a constant.</summary>
     public static GradientTransformation Scale(double factor) => new(_ => TensorTree.Empty, (g, _, _) =>
@@ -163,6 +173,4 @@ public static class Transform
     static long Advance(Tensor count) => count.add_(1).item<long>();
 
     static Tensor ZerosLike(Tensor t) => torch.zeros_like(t);
-
-    static TensorTree Counter() => TensorTree.Leaf(torch.tensor(0L)).Prefix("count");
 }

@@ -126,38 +126,48 @@ public sealed class Model : IDisposable
         var display = new ProgressDisplay(options, options.Epochs);
         long stepsPerEpoch = train is TensorBatches b ? (train.Count + b.BatchSize - 1) / b.BatchSize : 0;
         foreach (var c in options.Callbacks) c.OnTrainBegin(context);
-        for (int epoch = 0; epoch < options.Epochs && context.StopReason is null; epoch++)
+        try
         {
-            foreach (var c in options.Callbacks) c.OnEpochBegin(context, epoch);
-            display.EpochBegin(epoch, stepsPerEpoch);
-            var (lossSum, count) = (0.0, 0L);
-            var metricStates = Metrics.Select(m => m.Init()).ToArray();
-            long done = 0;
-            foreach (var (x, y) in train.Batches(epoch))
+            for (int epoch = 0; epoch < options.Epochs && context.StopReason is null; epoch++)
             {
-                using (x)
-                using (y)
-                {
-                    double loss = Step(x, y, options.ClassWeights, metricStates, context);
-                    if (context.StopReason is not null) break;
-                    (lossSum, count) = (lossSum + loss * x.shape[0], count + x.shape[0]);
-                    done++;
-                    foreach (var c in options.Callbacks) c.OnBatchEnd(context, State.Step, loss);
-                    display.Step(epoch, done, () => Logs(lossSum / count, metricStates, "").Select(kv => (kv.Key, kv.Value)));
-                }
+                foreach (var c in options.Callbacks) c.OnEpochBegin(context, epoch);
+                display.EpochBegin(epoch, stepsPerEpoch);
+                if (TrainEpoch(train, options, epoch, context, display) is not { } logs) break;
+                if (validation is not null)
+                    foreach (var (name, value) in Evaluate(validation)) logs["val_" + name] = value;
+                history.Add(logs);
+                display.EpochEnd(epoch, logs);
+                foreach (var c in options.Callbacks) c.OnEpochEnd(context, epoch, logs);
             }
-            if (context.StopReason is not null && done == 0) break;
-            var logs = Logs(lossSum / Math.Max(count, 1), metricStates, "");
-            if (validation is not null)
-                foreach (var (name, value) in Evaluate(validation)) logs["val_" + name] = value;
-            history.Add(logs);
-            display.EpochEnd(epoch, logs);
-            foreach (var c in options.Callbacks) c.OnEpochEnd(context, epoch, logs);
         }
-        foreach (var c in options.Callbacks) c.OnTrainEnd(context);
+        finally
+        {
+            // Callbacks release what they hold (files, best weights) even when training throws.
+            foreach (var c in options.Callbacks) c.OnTrainEnd(context);
+        }
         history.StopReason = context.StopReason;
         if (context.StopReason is not null) display.Message($"Training stopped: {context.StopReason}.");
         return history;
+    }
+
+    /// <summary>One epoch of steps; its logs, or null when it was stopped before its first step.</summary>
+    Dictionary<string, double>? TrainEpoch(IBatchSource train, FitOptions options, int epoch, TrainingContext context, ProgressDisplay display)
+    {
+        var (lossSum, count, done) = (0.0, 0L, 0L);
+        var metricStates = Metrics.Select(m => m.Init()).ToArray();
+        foreach (var (x, y) in train.Batches(epoch))
+        {
+            using (x)
+            using (y)
+            {
+                double loss = Step(x, y, options.ClassWeights, metricStates, context);
+                if (context.StopReason is not null) break;
+                (lossSum, count, done) = (lossSum + loss * x.shape[0], count + x.shape[0], done + 1);
+                foreach (var c in options.Callbacks) c.OnBatchEnd(context, State.Step, loss);
+                display.Step(epoch, done, () => Logs(lossSum / count, metricStates, "").Select(kv => (kv.Key, kv.Value)));
+            }
+        }
+        return done == 0 ? null : Logs(lossSum / count, metricStates, "");
     }
 
     /// <summary>
