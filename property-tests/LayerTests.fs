@@ -90,6 +90,15 @@ let gradientTests =
             let! rate = Gen.elements [ 0.0; 0.3; 0.6 ]
             return (Dropout(rate) :> ILayer), [| 4L |], true })
 
+        layerProperty "lstm and gru (sequences or last state)" (gen {
+            let! time = Gen.choose (1, 3)
+            let! features = Gen.choose (1, 3)
+            let! units = Gen.choose (1, 3)
+            let! sequences = Gen.elements [ true; false ]
+            let! lstm = Gen.elements [ true; false ]
+            let layer = if lstm then Lstm(int64 units, sequences) :> ILayer else Gru(int64 units, sequences) :> ILayer
+            return layer, [| int64 time; int64 features |], false })
+
         layerProperty "flatten, reshape, residual and sequential" (gen {
             let! layer =
                 Gen.elements [
@@ -124,6 +133,34 @@ let semanticsTests =
                 let struct (h, _) = first.Apply(Variables(v.Params.Select "dense", TensorTree.Empty), x, ApplyContext.Inference)
                 let struct (z, _) = second.Apply(Variables(v.Params.Select "dense_1", TensorTree.Empty), h, ApplyContext.Inference)
                 expectClose "composition" 0.0 y z)
+
+        testCase "embedding: rows by id, gradients to the rows used, ids checked" <| fun () ->
+            scoped (fun () ->
+                let layer = Embedding(5L, 3L)
+                use rng = new torch.Generator(0UL)
+                let v = layer.Init(rng, [| 4L |])
+                let ids = torch.tensor([| 0L; 4L; 4L; 2L; 1L; 0L; 3L; 3L |]).reshape(2L, 4L)
+                let struct (y, _) = layer.Apply(v, ids, ApplyContext.Inference)
+                Expect.sequenceEqual y.shape [| 2L; 4L; 3L |] "shape"
+                expectClose "row 4" 0.0 (y.[0L, 1L]) (v.Params.["embeddings"].[4L])
+                let f (t: TensorTree) = let struct (out, _) = layer.Apply(Variables(t, TensorTree.Empty), ids, ApplyContext.Inference) in TensorTree.Leaf(out.tanh())
+                let report = GradCheck.Check(Func<TensorTree, TensorTree>(f), v.Params)
+                Expect.isTrue report.Passed (string report)
+                expectThrowsWith<ShapeException> [ "'embedding'"; "[0, 5)"; "7" ] (fun () -> layer.Apply(v, torch.tensor([| 1L; 7L |]).reshape(1L, 2L), ApplyContext.Inference) |> ignore)
+                expectThrowsWith<ShapeException> [ "integer ids"; "Float32" ] (fun () -> layer.Apply(v, torch.ones(1L, 2L), ApplyContext.Inference) |> ignore))
+
+        testCase "recurrent layers: the last state is the last step of the sequence" <| fun () ->
+            scoped (fun () ->
+                use rng = new torch.Generator(3UL)
+                let x = torch.randn([| 2L; 5L; 3L |], generator = rng)
+                for make in [ (fun s -> Lstm(4L, s) :> ILayer); (fun s -> Gru(4L, s) :> ILayer) ] do
+                    let sequences, last = make true, make false
+                    let v = sequences.Init(rng, [| 5L; 3L |])
+                    let struct (all, _) = sequences.Apply(v, x, ApplyContext.Inference)
+                    let struct (final, _) = last.Apply(v, x, ApplyContext.Inference)
+                    Expect.sequenceEqual all.shape [| 2L; 5L; 4L |] "sequence shape"
+                    expectClose $"{last.Name} last state" 0.0 final (all.select(1L, 4L))
+                    expectThrowsWith<ShapeException> [ "(batch, time, 3)" ] (fun () -> last.Apply(v, torch.ones(2L, 5L, 2L), ApplyContext.Inference) |> ignore))
 
         testCase "summary lists layers, output shapes and parameter counts" <| fun () ->
             let summary = Sequential(Flatten(), Dense(10L), BatchNorm()).Summary [| 2L; 3L |]

@@ -1,0 +1,44 @@
+using Functional.Trees;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Functional.Layers;
+
+/// <summary>
+/// Looks up a vector per integer id: input (batch, ...) of ids in [0, vocabulary) to
+/// (batch, ..., dimensions). Parameter "embeddings" (vocabulary, dimensions).
+/// </summary>
+public sealed class Embedding(long vocabulary, long dimensions, Initializer? initializer = null, string? name = null) : Layer(name)
+{
+    /// <summary>Number of ids.</summary>
+    public long Vocabulary { get; } = vocabulary > 0 ? vocabulary : throw new ArgumentOutOfRangeException(nameof(vocabulary));
+    /// <summary>Length of each vector.</summary>
+    public long Dimensions { get; } = dimensions > 0 ? dimensions : throw new ArgumentOutOfRangeException(nameof(dimensions));
+
+    /// <inheritdoc/>
+    public override string Kind => "embedding";
+
+    /// <inheritdoc/>
+    public override long[] OutputShape(long[] inputShape) => [.. inputShape, Dimensions];
+
+    /// <inheritdoc/>
+    public override Variables Init(torch.Generator rng, long[] inputShape) =>
+        new(TensorTree.Of(("embeddings", (initializer ?? UniformSmall)(rng, [Vocabulary, Dimensions], Vocabulary, Dimensions))), TensorTree.Empty);
+
+    static readonly Initializer UniformSmall = (rng, shape, _, _) => torch.rand(shape, generator: rng) * 0.1 - 0.05;
+
+    /// <inheritdoc/>
+    protected override void CheckInput(Variables variables, Tensor input)
+    {
+        if (input.is_floating_point() || input.dtype == ScalarType.Bool)
+            throw new ShapeException($"Layer '{Name}' (embedding) expects integer ids, but received {input.dtype}.");
+        if (input.numel() == 0) return;
+        long low = input.min().item<long>(), high = input.max().item<long>();
+        if (low < 0 || high >= Vocabulary)
+            throw new ShapeException($"Layer '{Name}' (embedding) has ids in [0, {Vocabulary}), but received ids from {low} to {high}.");
+    }
+
+    /// <inheritdoc/>
+    protected override (Tensor Output, TensorTree State) Forward(Variables variables, Tensor input, ApplyContext context) =>
+        (variables.Params["embeddings"].index_select(0, input.to_type(ScalarType.Int64).flatten()).view([.. input.shape, Dimensions]), variables.State);
+}

@@ -1,0 +1,137 @@
+using Functional.Trees;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Functional.Layers;
+
+/// <summary>
+/// A recurrent layer over (batch, time, features): runs a cell over the time axis from a zero
+/// state and returns every step's output (batch, time, units) or only the last (batch, units).
+/// <see cref="Lstm"/> and <see cref="Gru"/> are the cells; their gates follow Keras's layout.
+/// </summary>
+public abstract class Recurrent : Layer
+{
+    private protected Recurrent(long units, int gates, bool returnSequences, string? name) : base(name)
+    {
+        Units = units > 0 ? units : throw new ArgumentOutOfRangeException(nameof(units), units, "A recurrent layer needs at least one unit.");
+        Gates = gates;
+        ReturnSequences = returnSequences;
+    }
+
+    /// <summary>Size of the state and output.</summary>
+    public long Units { get; }
+    /// <summary>Whether every time step's output is returned (else the last).</summary>
+    public bool ReturnSequences { get; }
+    private protected int Gates { get; }
+
+    /// <inheritdoc/>
+    public override long[] OutputShape(long[] inputShape)
+    {
+        if (inputShape.Length != 2) throw ShapeError("(batch, time, features)", inputShape);
+        return ReturnSequences ? [inputShape[0], Units] : [Units];
+    }
+
+    /// <inheritdoc/>
+    public override Variables Init(torch.Generator rng, long[] inputShape)
+    {
+        OutputShape(inputShape);
+        long features = inputShape[1], width = Gates * Units;
+        return new Variables(TensorTree.Of(
+            ("kernel", Initializers.GlorotUniform(rng, [features, width], features, width)),
+            ("recurrent_kernel", Initializers.GlorotUniform(rng, [Units, width], Units, width)),
+            ("bias", InitialBias())), TensorTree.Empty);
+    }
+
+    private protected virtual Tensor InitialBias() => torch.zeros(Gates * Units);
+
+    /// <inheritdoc/>
+    protected override void CheckInput(Variables variables, Tensor input)
+    {
+        RequireFloatingPoint(input);
+        long features = variables.Params["kernel"].shape[0];
+        if (input.dim() != 3 || input.shape[2] != features)
+            throw ShapeError($"(batch, time, {features})", input.shape[1..]);
+    }
+
+    /// <inheritdoc/>
+    protected override (Tensor Output, TensorTree State) Forward(Variables variables, Tensor input, ApplyContext context)
+    {
+        var p = variables.Params;
+        // The input's contribution to every gate, for all time steps at once.
+        var projected = input.matmul(p["kernel"]) + p["bias"];
+        var h = torch.zeros(input.shape[0], Units, dtype: input.dtype, device: input.device);
+        var carry = Initial(h);
+        var outputs = new List<Tensor>((int)input.shape[1]);
+        for (long t = 0; t < input.shape[1]; t++)
+        {
+            (h, carry) = Step(projected.select(1, t), h, carry, p);
+            if (ReturnSequences) outputs.Add(h);
+        }
+        return (ReturnSequences ? torch.stack(outputs, 1) : h, variables.State);
+    }
+
+    /// <summary>The cell's extra state (an LSTM's cell; none for a GRU).</summary>
+    private protected abstract Tensor? Initial(Tensor zeros);
+
+    /// <summary>One time step: new output and extra state.</summary>
+    private protected abstract (Tensor H, Tensor? Carry) Step(Tensor projected, Tensor h, Tensor? carry, TensorTree p);
+}
+
+/// <summary>
+/// Long short-term memory. Parameters "kernel" (features, 4 units), "recurrent_kernel"
+/// (units, 4 units) and "bias" (4 units), gates in Keras's order: input, forget, cell, output;
+/// the forget gate's bias starts at 1.
+/// </summary>
+public sealed class Lstm(long units, bool returnSequences = false, string? name = null) : Recurrent(units, 4, returnSequences, name)
+{
+    /// <inheritdoc/>
+    public override string Kind => "lstm";
+
+    private protected override Tensor InitialBias()
+    {
+        var bias = torch.zeros(4 * Units);
+        bias.narrow(0, Units, Units).fill_(1);
+        return bias;
+    }
+
+    private protected override Tensor? Initial(Tensor zeros) => zeros;
+
+    private protected override (Tensor H, Tensor? Carry) Step(Tensor projected, Tensor h, Tensor? carry, TensorTree p)
+    {
+        var z = projected + h.matmul(p["recurrent_kernel"]);
+        var gates = z.chunk(4, 1);
+        var (i, f, g, o) = (gates[0].sigmoid(), gates[1].sigmoid(), gates[2].tanh(), gates[3].sigmoid());
+        var c = f * carry! + i * g;
+        return (o * c.tanh(), c);
+    }
+}
+
+/// <summary>
+/// Gated recurrent unit (Keras's default form, the reset gate applied after the recurrent
+/// product). Parameters "kernel" (features, 3 units), "recurrent_kernel" (units, 3 units),
+/// "bias" and "recurrent_bias" (3 units), gates in the order update, reset, candidate.
+/// </summary>
+public sealed class Gru(long units, bool returnSequences = false, string? name = null) : Recurrent(units, 3, returnSequences, name)
+{
+    /// <inheritdoc/>
+    public override string Kind => "gru";
+
+    /// <inheritdoc/>
+    public override Variables Init(torch.Generator rng, long[] inputShape)
+    {
+        var v = base.Init(rng, inputShape);
+        return v with { Params = v.Params.Merge(TensorTree.Of(("recurrent_bias", torch.zeros(3 * Units)))) };
+    }
+
+    private protected override Tensor? Initial(Tensor zeros) => null;
+
+    private protected override (Tensor H, Tensor? Carry) Step(Tensor projected, Tensor h, Tensor? carry, TensorTree p)
+    {
+        var x = projected.chunk(3, 1);
+        var r = (h.matmul(p["recurrent_kernel"]) + p["recurrent_bias"]).chunk(3, 1);
+        var update = (x[0] + r[0]).sigmoid();
+        var reset = (x[1] + r[1]).sigmoid();
+        var candidate = (x[2] + reset * r[2]).tanh();
+        return (update * h + (1 - update) * candidate, null);
+    }
+}
