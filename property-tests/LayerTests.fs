@@ -162,6 +162,22 @@ let semanticsTests =
                     expectClose $"{last.Name} last state" 0.0 final (all.select(1L, 4L))
                     expectThrowsWith<ShapeException> [ "(batch, time, 3)" ] (fun () -> last.Apply(v, torch.ones(2L, 5L, 2L), ApplyContext.Inference) |> ignore))
 
+        testCase "an F# layer from plain functions works inside Sequential, gradients included" <| fun () ->
+            scoped (fun () ->
+                // y = x * scale + shift, with a record of parameters.
+                let affine =
+                    Functional.FSharp.Layer.ofFunctions "affine" id
+                        (fun _ shape -> {| Scale = torch.ones(shape); Shift = torch.zeros(shape) |})
+                        (fun p x -> x * p.Scale + p.Shift)
+                let model = Sequential(affine, Dense(1L))
+                use rng = new torch.Generator(0UL)
+                let v = model.Init(rng, [| 2L |])
+                Expect.sequenceEqual v.Params.Paths [ "affine/Scale"; "affine/Shift"; "dense/kernel"; "dense/bias" ] "paths"
+                let x = torch.randn(4L, 2L, dtype = torch.float64)
+                let f (t: TensorTree) = let struct (y, _) = model.Apply(Variables(t, v.State), x, ApplyContext.Inference) in TensorTree.Leaf y
+                let report = GradCheck.Check(Func<TensorTree, TensorTree>(f), v.Params)
+                Expect.isTrue report.Passed (string report))
+
         testCase "summary lists layers, output shapes and parameter counts" <| fun () ->
             let summary = Sequential(Flatten(), Dense(10L), BatchNorm()).Summary [| 2L; 3L |]
             for fragment in [ "flatten (flatten)"; "(batch, 6)"; "dense (dense)"; "(batch, 10)"; "70"; "batch_norm"; "Total params: 110"; "Trainable params: 90"; "Non-trainable params: 20" ] do
