@@ -10,6 +10,7 @@ open TorchSharp
 open Functional.Trees
 open Functional.Layers
 open Functional.Verification
+open Functional.Autodiff
 open Functional.FSharp.Testing
 open Support
 
@@ -98,6 +99,13 @@ let gradientTests =
             let! lstm = Gen.elements [ true; false ]
             let layer = if lstm then Lstm(int64 units, sequences) :> ILayer else Gru(int64 units, sequences) :> ILayer
             return layer, [| int64 time; int64 features |], false })
+
+        layerProperty "multi-head attention (plain and causal)" (gen {
+            let! time = Gen.choose (1, 3)
+            let! features = Gen.choose (2, 4)
+            let! heads = Gen.choose (1, 2)
+            let! causal = Gen.elements [ true; false ]
+            return (MultiHeadAttention(int64 heads, 2L, causal) :> ILayer), [| int64 time; int64 features |], false })
 
         layerProperty "flatten, reshape, residual and sequential" (gen {
             let! layer =
@@ -231,4 +239,50 @@ let semanticsTests =
                 expectThrowsWith<ShapeException> [ "'residual'"; "same shape" ] (fun () -> Residual(Dense(2L)).OutputShape [| 3L |] |> ignore))
     ]
 
-let tests = testList "layers" [ gradientTests; semanticsTests ]
+let graphTests =
+    testList "functional graphs" [
+        testCase "branches, a shared layer and merges equal the same computation by hand" <| fun () ->
+            scoped (fun () ->
+                let input = Graph.Input([| 3L |], "x")
+                let shared = Dense(4L, ActivationFunction.Tanh, name = "shared")
+                let a = shared.Call(input)
+                let b = shared.Call(Dense(3L, name = "pre").Call(input))
+                let joined = Graph.Concatenate(-1, Graph.Add(a, b), a)
+                let model = FunctionalModel([ input ], [ Dense(2L, name = "head").Call(joined) ])
+                Expect.sequenceEqual model.OutputShapes.[0] [| 2L |] "shape inferred"
+                use rng = new torch.Generator(0UL)
+                let v = model.Init(rng)
+                Expect.sequenceEqual (v.Params.Paths |> Seq.map (fun p -> p.Split('/').[0]) |> Seq.distinct) [ "shared"; "pre"; "head" ] "one set of variables per layer"
+                let x = torch.randn(5L, 3L)
+                let struct (y, _) = model.Apply(v, x, ApplyContext.Inference)
+                let dense (name: string) (h: torch.Tensor) = h.matmul(v.Params.[name + "/kernel"]) + v.Params.[name + "/bias"]
+                let ha = (dense "shared" x).tanh()
+                let hb = (dense "shared" (dense "pre" x)).tanh()
+                expectClose "by hand" 1e-6 y (dense "head" (torch.cat([| ha + hb; ha |], 1L))))
+
+        testCase "several inputs and outputs; shape mistakes are caught while building" <| fun () ->
+            scoped (fun () ->
+                let left, right = Graph.Input([| 2L |]), Graph.Input([| 3L |])
+                let joined = Graph.Concatenate(0, left, right)
+                let model = FunctionalModel([ left; right ], [ Dense(1L).Call(joined); joined ])
+                use rng = new torch.Generator(0UL)
+                let struct (outputs, _) = model.ApplyAll(model.Init rng, [| torch.ones(4L, 2L); torch.ones(4L, 3L) |], ApplyContext.Inference)
+                Expect.sequenceEqual outputs.[1].shape [| 4L; 5L |] "concatenated"
+                expectThrowsWith<ShapeException> [ "Add"; "(batch, 2)"; "(batch, 3)" ] (fun () -> Graph.Add(left, right) |> ignore)
+                expectThrowsWith<ShapeException> [ "'conv2d'" ] (fun () -> Conv2D(2L, 3L).Call(left) |> ignore)
+                expectThrowsWith<ArgumentException> [ "not among the model's inputs" ] (fun () -> FunctionalModel([ left ], [ joined ]) |> ignore)
+                expectThrowsWith<InvalidOperationException> [ "ApplyAll" ] (fun () -> model.OutputShape [| 2L |] |> ignore))
+
+        testCase "causal attention: no position sees a later one" <| fun () ->
+            scoped (fun () ->
+                let layer = MultiHeadAttention(2L, 3L, causal = true)
+                use rng = new torch.Generator(0UL)
+                let v = layer.Init(rng, [| 4L; 5L |])
+                let x = torch.randn(1L, 4L, 5L, dtype = torch.float64)
+                let p = v.Params.To torch.float64
+                let firstStep (t: torch.Tensor) = let struct (y, _) = layer.Apply(Variables(p, TensorTree.Empty), t, ApplyContext.Inference) in y.select(1L, 0L).sum()
+                let g = Transforms.Grad(Func<torch.Tensor, torch.Tensor>(firstStep)).Invoke x
+                expectClose "later positions" 0.0 (g.narrow(1L, 1L, 3L)) (torch.zeros(1L, 3L, 5L, dtype = torch.float64)))
+    ]
+
+let tests = testList "layers" [ gradientTests; semanticsTests; graphTests ]
