@@ -81,6 +81,15 @@ let tests =
         testCase "GAN with two tapes, F# script: the generated distribution approaches the real one" <| fun () ->
             expectCloser (run "dotnet" [ "fsi"; "examples/gan.fsx"; "--steps"; "600" ])
 
+        testCase "custom attention layer in a functional model, C# program, run small" <| fun () ->
+            let dll = Path.Combine(repositoryRoot, "examples/CSharpAttention/bin/Release/net10.0/CSharpAttention.dll")
+            let results = run "dotnet" [ dll; "--epochs"; "3" ]
+            Expect.isGreaterThan (float results.["test_accuracy"]) 0.9 "finds the marked step"
+
+        testCase "custom attention layer in a functional model, F# script, run small" <| fun () ->
+            let results = run "dotnet" [ "fsi"; "examples/attention.fsx"; "--epochs"; "3" ]
+            Expect.isGreaterThan (float results.["test_accuracy"]) 0.9 "finds the marked step"
+
         testCase "the README's F# example runs and fits the line" <| fun () ->
             let script = readmeScript ()
             try
