@@ -11,105 +11,116 @@ using static TorchSharp.torch;
 namespace Functional.Bench;
 
 /// <summary>
-/// A Fit step against a hand-written TorchSharp loop (nn.Module, optim.Adam, backward), same
-/// model, batch 128, Adam, synthetic data in memory: an MLP 784-512-256-10 and a small CNN
-/// (2 conv + 2 dense on 28x28). The hand-written loop runs twice: as people write it, and with
-/// the allocator tuned as Fit tunes it. Each run is its own process (the allocator setting is
-/// per process); the three variants alternate over rounds and the medians are compared.
+/// A Fit step against a hand-written TorchSharp loop (nn.Module, optim.Adam, backward, the loss
+/// read every step), same model, batch 128, Adam, synthetic data in memory: an MLP
+/// 784-512-256-10 and a small CNN (2 conv + 2 dense on 28x28). The allocator setting is per
+/// process, so the hand-written loop as people write it runs in a process of its own; Fit and
+/// the hand-written loop with the allocator tuned as Fit tunes it alternate in another, round
+/// by round after a long warm-up. Medians of the rounds are compared.
 /// </summary>
 static class FitSpeed
 {
-    const int Batch = 128, Rounds = 3;
-    static readonly string[] Variants = ["torchsharp", "torchsharp-tuned", "functional"];
+    const int Batch = 128, Rounds = 5, BatchesInData = 20;
 
     public static void Run()
     {
-        var results = new Dictionary<(string Model, string Variant), List<double>>();
-        foreach (var model in new[] { "mlp", "cnn" })
-            for (int round = 0; round < Rounds; round++)
-                foreach (var variant in Variants)
-                {
-                    var r = ChildProcess.Run(null, "fit-child", model, variant);
-                    (results.TryGetValue((model, variant), out var list) ? list : results[(model, variant)] = []).Add(r["steps_per_s"]);
-                }
-        double Median(string model, string variant) => results[(model, variant)].Order().ElementAt(Rounds / 2);
-        foreach (var model in new[] { "mlp", "cnn" })
-            Console.WriteLine($"{model}: Fit {Median(model, "functional"):F1} steps/s; hand-written TorchSharp {Median(model, "torchsharp"):F1} " +
-                              $"(allocator tuned: {Median(model, "torchsharp-tuned"):F1})");
-        var growth = ChildProcess.Run(null, "fit-child", "mlp", "functional-long");
+        var rows = new List<string>();
         foreach (var model in new[] { "mlp", "cnn" })
         {
-            Console.WriteLine($"{model}_fit_steps_per_s={Median(model, "functional"):F1}");
-            Console.WriteLine($"{model}_torchsharp_steps_per_s={Median(model, "torchsharp"):F1}");
-            Console.WriteLine($"{model}_torchsharp_tuned_steps_per_s={Median(model, "torchsharp-tuned"):F1}");
+            var plain = ChildProcess.Run(null, "fit-child", model, "plain");
+            var tuned = ChildProcess.Run(null, "fit-child", model, "tuned");
+            double fit = tuned["fit_steps_per_s"], handTuned = tuned["torchsharp_steps_per_s"], hand = plain["torchsharp_steps_per_s"];
+            Console.WriteLine($"{model}: Fit {fit:F1} steps/s; hand-written TorchSharp {hand:F1}, with the allocator tuned {handTuned:F1}");
+            rows.Add($"{model}_fit_steps_per_s={fit:F1}");
+            rows.Add($"{model}_torchsharp_steps_per_s={hand:F1}");
+            rows.Add($"{model}_torchsharp_tuned_steps_per_s={handTuned:F1}");
+            rows.Add($"{model}_fit_vs_torchsharp={fit / hand:F2}");
+            rows.Add($"{model}_fit_vs_torchsharp_tuned={fit / handTuned:F2}");
         }
-        foreach (var model in new[] { "mlp", "cnn" })
-        {
-            Console.WriteLine($"{model}_fit_vs_torchsharp={Median(model, "functional") / Median(model, "torchsharp"):F2}");
-            Console.WriteLine($"{model}_fit_vs_torchsharp_tuned={Median(model, "functional") / Median(model, "torchsharp-tuned"):F2}");
-        }
-        Console.WriteLine($"rss_growth_mb={growth["rss_growth_mb"]:F1}");
-        Console.WriteLine($"rss_growth_steps={growth["steps"]:F0}");
+        var growth = ChildProcess.Run(null, "fit-child", "mlp", "memory");
+        rows.Add($"rss_growth_mb={growth["rss_growth_mb"]:F1}");
+        rows.Add($"rss_growth_steps={growth["steps"]:F0}");
+        rows.ForEach(Console.WriteLine);
     }
 
     public static void RunChild(string[] args)
     {
-        string model = args[0], variant = args[1];
+        string model = args[0], mode = args[1];
         torch.set_num_threads(Environment.ProcessorCount);
         torch.manual_seed(0);
         bool cnn = model == "cnn";
-        int warmUp = cnn ? 40 : 160, steps = cnn ? 120 : 600;
-        if (variant == "functional-long") (warmUp, steps) = (500, 5000);
+        int steps = cnn ? 60 : 300;
         long[] inputShape = cnn ? [1, 28, 28] : [784];
-        var x = torch.randn([Batch * 20, .. inputShape]);
-        var y = torch.randint(0, 10, [Batch * 20]);
+        var x = torch.randn([Batch * BatchesInData, .. inputShape]);
+        var y = torch.randint(0, 10, [Batch * BatchesInData]);
 
-        double seconds;
-        double rssStart, rssEnd;
-        if (variant.StartsWith("functional"))
+        if (mode == "plain")
         {
-            using var fitModel = new Model(Network(cnn), inputShape, Loss.SparseCategoricalCrossEntropy(fromLogits: true), Optimizer.Adam(1e-3));
-            var options = new FitOptions { BatchSize = Batch, Shuffle = false, Verbosity = Verbosity.Silent };
-            // The data is 20 batches: n steps are n / 20 epochs.
-            void Fit(int n) => fitModel.Fit(x, y, options with { Epochs = n / 20 });
-            Fit(warmUp);
-            GC.Collect();
-            rssStart = ProcessMemory.ResidentMb();
-            var clock = Stopwatch.StartNew();
-            Fit(steps);
-            seconds = clock.Elapsed.TotalSeconds;
-            GC.Collect();
-            rssEnd = ProcessMemory.ResidentMb();
+            var hand = HandWritten(cnn, x, y);
+            hand(steps);
+            Console.WriteLine($"torchsharp_steps_per_s={Median(Rounds, () => steps / Seconds(() => hand(steps))):F2}");
+            return;
         }
-        else
+        NativeAllocator.Tune();
+        using var fitModel = new Model(Network(cnn), inputShape, Loss.SparseCategoricalCrossEntropy(fromLogits: true), Optimizer.Adam(1e-3));
+        var options = new FitOptions { BatchSize = Batch, Shuffle = false, Verbosity = Verbosity.Silent };
+        // The data is BatchesInData batches: n steps are n / BatchesInData epochs.
+        void Fit(int n) => fitModel.Fit(x, y, options with { Epochs = n / BatchesInData });
+        if (mode == "memory")
         {
-            if (variant == "torchsharp-tuned") NativeAllocator.Tune();
-            var net = TorchSharpNetwork(cnn);
-            var optimizer = torch.optim.Adam(net.parameters(), 1e-3);
-            var lossFunction = torch.nn.CrossEntropyLoss();
-            void Train(int n)
+            Fit(500);
+            GC.Collect();
+            double start = ProcessMemory.ResidentMb();
+            Fit(5000);
+            GC.Collect();
+            Console.WriteLine($"rss_growth_mb={ProcessMemory.ResidentMb() - start:F1}");
+            Console.WriteLine("steps=5000");
+            return;
+        }
+        var tunedHand = HandWritten(cnn, x, y);
+        Fit(steps);
+        tunedHand(steps);
+        var fitRates = new List<double>();
+        var handRates = new List<double>();
+        for (int round = 0; round < Rounds; round++)
+        {
+            handRates.Add(steps / Seconds(() => tunedHand(steps)));
+            fitRates.Add(steps / Seconds(() => Fit(steps)));
+        }
+        Console.WriteLine($"fit_steps_per_s={fitRates.Order().ElementAt(Rounds / 2):F2}");
+        Console.WriteLine($"torchsharp_steps_per_s={handRates.Order().ElementAt(Rounds / 2):F2}");
+    }
+
+    static double Seconds(Action run)
+    {
+        var clock = Stopwatch.StartNew();
+        run();
+        return clock.Elapsed.TotalSeconds;
+    }
+
+    static double Median(int rounds, Func<double> measure) =>
+        Enumerable.Range(0, rounds).Select(_ => measure()).Order().ElementAt(rounds / 2);
+
+    /// <summary>The loop as people write it: zero_grad, forward, loss, backward, step, read the loss.</summary>
+    static Action<int> HandWritten(bool cnn, Tensor x, Tensor y)
+    {
+        var net = TorchSharpNetwork(cnn);
+        var optimizer = torch.optim.Adam(net.parameters(), 1e-3);
+        var lossFunction = torch.nn.CrossEntropyLoss();
+        int next = 0;
+        return steps =>
+        {
+            for (int i = 0; i < steps; i++, next++)
             {
-                for (int i = 0; i < n; i++)
-                {
-                    using var scope = torch.NewDisposeScope();
-                    long start = (long)i * Batch % x.shape[0];
-                    optimizer.zero_grad();
-                    var loss = lossFunction.call(net.call(x.narrow(0, start, Batch)), y.narrow(0, start, Batch));
-                    loss.backward();
-                    optimizer.step();
-                    loss.item<float>();
-                }
+                using var scope = torch.NewDisposeScope();
+                long start = (long)(next % BatchesInData) * Batch;
+                optimizer.zero_grad();
+                var loss = lossFunction.call(net.call(x.narrow(0, start, Batch)), y.narrow(0, start, Batch));
+                loss.backward();
+                optimizer.step();
+                loss.item<float>();
             }
-            Train(warmUp);
-            rssStart = ProcessMemory.ResidentMb();
-            var clock = Stopwatch.StartNew();
-            Train(steps);
-            seconds = clock.Elapsed.TotalSeconds;
-            rssEnd = ProcessMemory.ResidentMb();
-        }
-        Console.WriteLine($"steps_per_s={steps / seconds:F2}");
-        Console.WriteLine($"steps={steps}");
-        Console.WriteLine($"rss_growth_mb={rssEnd - rssStart:F1}");
+        };
     }
 
     static ILayer Network(bool cnn) => cnn
