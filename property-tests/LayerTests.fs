@@ -271,7 +271,10 @@ let graphTests =
                 expectThrowsWith<ShapeException> [ "Add"; "(batch, 2)"; "(batch, 3)" ] (fun () -> Graph.Add(left, right) |> ignore)
                 expectThrowsWith<ShapeException> [ "'conv2d'" ] (fun () -> Conv2D(2L, 3L).Call(left) |> ignore)
                 expectThrowsWith<ArgumentException> [ "not among the model's inputs" ] (fun () -> FunctionalModel([ left ], [ joined ]) |> ignore)
-                expectThrowsWith<InvalidOperationException> [ "ApplyAll" ] (fun () -> model.OutputShape [| 2L |] |> ignore))
+                expectThrowsWith<InvalidOperationException> [ "ApplyAll" ] (fun () -> model.OutputShape [| 2L |] |> ignore)
+                let summary = model.Summary()
+                for fragment in [ "concatenate"; "(batch, 5)"; "dense (dense)"; "Total params: 6" ] do
+                    Expect.stringContains summary fragment "summary")
 
         testCase "causal attention: no position sees a later one" <| fun () ->
             scoped (fun () ->

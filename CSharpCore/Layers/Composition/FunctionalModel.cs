@@ -133,6 +133,36 @@ public sealed class FunctionalModel : ILayer
         return ([.. outputs.Select(o => values[o.Node])], state);
     }
 
+    /// <summary>Keras's summary table: a row per input, layer call and merge, in evaluation order
+    /// (a shared layer's parameters are counted at its first call).</summary>
+    public string Summary()
+    {
+        using var scope = torch.NewDisposeScope();
+        using var rng = new torch.Generator(0);
+        var counted = new HashSet<ILayer>(ReferenceEqualityComparer.Instance);
+        var rows = new List<(string, long[], long)>();
+        long trainable = 0, nonTrainable = 0;
+        var shapes = new Dictionary<GraphNode, long[]>(ReferenceEqualityComparer.Instance);
+        foreach (var t in order.SelectMany(n => n.Inputs).Concat(outputs)) shapes[t.Node] = t.Shape;
+        foreach (var node in order)
+        {
+            long count = 0;
+            string label = node.Describe();
+            if (node is LayerNode l)
+            {
+                label = $"{names[l.Layer]} ({SummaryTable.KindOf(l.Layer)})";
+                if (counted.Add(l.Layer))
+                {
+                    var v = l.Layer.Init(rng, l.Input.Shape);
+                    (count, trainable, nonTrainable) = (v.Params.ScalarCount, trainable + v.Params.ScalarCount, nonTrainable + v.State.ScalarCount);
+                }
+                else label += ", shared";
+            }
+            rows.Add((label, shapes[node], count));
+        }
+        return SummaryTable.Format(Name, inputs[0].Shape, rows, trainable, nonTrainable);
+    }
+
     void RequireSingle()
     {
         if (inputs.Length != 1 || outputs.Length != 1)

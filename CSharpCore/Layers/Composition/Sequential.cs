@@ -1,4 +1,3 @@
-using System.Text;
 using Functional.Trees;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -88,30 +87,18 @@ public sealed class Sequential : ILayer
     public string Summary(long[] inputShape)
     {
         using var scope = torch.NewDisposeScope();
-        var rows = new List<(string Layer, string Shape, long Count)>();
-        var shape = inputShape;
-        long total = 0, trainable = 0;
         using var rng = new torch.Generator(0);
+        var rows = new List<(string, long[], long)>();
+        var shape = inputShape;
+        long trainable = 0, nonTrainable = 0;
         foreach (var (name, layer) in Layers)
         {
             var v = layer.Init(rng, shape);
             shape = layer.OutputShape(shape);
-            long count = v.Params.ScalarCount;
-            trainable += count;
-            total += count + v.State.ScalarCount;
-            var kind = layer is Layer l ? l.Kind : layer.GetType().Name;
-            rows.Add(($"{name} ({kind})", ShapeException.FormatBatch(shape), count));
+            trainable += v.Params.ScalarCount;
+            nonTrainable += v.State.ScalarCount;
+            rows.Add(($"{name} ({SummaryTable.KindOf(layer)})", shape, v.Params.ScalarCount));
         }
-        int w1 = Math.Max(20, rows.Max(r => r.Layer.Length) + 2), w2 = Math.Max(16, rows.Max(r => r.Shape.Length) + 2);
-        var text = new StringBuilder();
-        var rule = new string('─', w1 + w2 + 12);
-        text.AppendLine($"Model: {Name}, input {ShapeException.FormatBatch(inputShape)}").AppendLine(rule);
-        text.AppendLine($"{"Layer (type)".PadRight(w1)}{"Output shape".PadRight(w2)}{"Params",12}").AppendLine(rule);
-        foreach (var (layer, s, count) in rows) text.AppendLine($"{layer.PadRight(w1)}{s.PadRight(w2)}{count,12:N0}");
-        text.AppendLine(rule);
-        text.AppendLine($"Total params: {total:N0}");
-        text.AppendLine($"Trainable params: {trainable:N0}");
-        text.AppendLine($"Non-trainable params: {total - trainable:N0}");
-        return text.ToString();
+        return SummaryTable.Format(Name, inputShape, rows, trainable, nonTrainable);
     }
 }
