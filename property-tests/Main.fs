@@ -19,6 +19,7 @@ let allTests =
         LossAndMetricTests.tests
         OptimizerTests.tests
         TrainingTests.tests
+        PersistenceTests.tests
         ExampleTests.tests
     ]
 

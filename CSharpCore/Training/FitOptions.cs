@@ -19,8 +19,12 @@ public enum Verbosity
 /// <summary>Settings of <see cref="Model.Fit(Tensor, Tensor, FitOptions?)"/>, Keras's names.</summary>
 public sealed record FitOptions
 {
-    /// <summary>Passes over the training data.</summary>
+    /// <summary>The epoch to stop before: the number of passes over the data when starting at 0.</summary>
     public int Epochs { get; init; } = 1;
+
+    /// <summary>The epoch to start at (0-based), to resume a run: Fit trains epochs
+    /// InitialEpoch .. Epochs - 1, with the shuffling those epochs had (Keras's initial_epoch).</summary>
+    public int InitialEpoch { get; init; }
 
     /// <summary>Examples per step (for in-memory data).</summary>
     public int BatchSize { get; init; } = 32;

@@ -123,7 +123,8 @@ public sealed class Model : IDisposable
     History Fit(IBatchSource train, FitOptions options, IBatchSource? validation)
     {
         ArgumentNullException.ThrowIfNull(train);
-        if (options.Epochs < 1) throw new ArgumentOutOfRangeException(nameof(options), options.Epochs, "Epochs must be at least 1.");
+        if (options.Epochs <= options.InitialEpoch || options.InitialEpoch < 0)
+            throw new ArgumentOutOfRangeException(nameof(options), $"Fit needs 0 <= InitialEpoch < Epochs; got {options.InitialEpoch} and {options.Epochs}.");
         var history = new History();
         var context = new TrainingContext(this, history);
         var display = new ProgressDisplay(options, options.Epochs);
@@ -131,7 +132,7 @@ public sealed class Model : IDisposable
         foreach (var c in options.Callbacks) c.OnTrainBegin(context);
         try
         {
-            for (int epoch = 0; epoch < options.Epochs && context.StopReason is null; epoch++)
+            for (int epoch = options.InitialEpoch; epoch < options.Epochs && context.StopReason is null; epoch++)
             {
                 foreach (var c in options.Callbacks) c.OnEpochBegin(context, epoch);
                 display.EpochBegin(epoch, stepsPerEpoch);
@@ -277,9 +278,20 @@ public sealed class Model : IDisposable
     public void Resume(TrainState state)
     {
         ArgumentNullException.ThrowIfNull(state);
-        State.Params.RequireSamePaths(state.Params, nameof(state));
+        RequireSameStructure(State.Params, state.Params, "parameters");
+        RequireSameStructure(State.ModelState, state.ModelState, "model state");
+        RequireSameStructure(State.OptState, state.OptState, "optimizer state");
         State.DisposeExcept(state);
         State = state;
+    }
+
+    static void RequireSameStructure(Trees.TensorTree mine, Trees.TensorTree theirs, string what)
+    {
+        mine.RequireSamePaths(theirs, what);
+        foreach (var (path, t) in mine)
+            if (!t.shape.SequenceEqual(theirs[path].shape) || t.dtype != theirs[path].dtype)
+                throw new ArgumentException(
+                    $"The {what} do not fit this model: '{path}' is ({string.Join(", ", theirs[path].shape)}) {theirs[path].dtype}, the model's is ({string.Join(", ", t.shape)}) {t.dtype}.");
     }
 
     /// <summary>Disposes the state.</summary>

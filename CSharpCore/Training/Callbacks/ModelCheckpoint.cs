@@ -1,0 +1,44 @@
+using System.Globalization;
+using Functional.Persistence;
+
+namespace Functional.Training;
+
+/// <summary>
+/// Saves the training state (parameters, model state, optimizer state, step, seed) after each
+/// epoch, or only when <see cref="Monitor"/> improves. "{epoch}" in the path is replaced by the
+/// epoch number (1-based). Files are written atomically; resume with
+/// <c>model.Resume(TrainStateFile.Load(path))</c>.
+/// </summary>
+public sealed class ModelCheckpoint(string path, string monitor = "val_loss", bool saveBestOnly = false, bool? higherIsBetter = null) : Callback
+{
+    double best;
+
+    /// <summary>The path pattern.</summary>
+    public string Path { get; } = path ?? throw new ArgumentNullException(nameof(path));
+    /// <summary>The log that decides "best".</summary>
+    public string Monitor { get; } = monitor;
+    /// <summary>Whether only improvements are saved.</summary>
+    public bool SaveBestOnly { get; } = saveBestOnly;
+    /// <summary>Direction of improvement (see <see cref="EarlyStopping"/>).</summary>
+    public bool HigherIsBetter { get; } = higherIsBetter ?? new[] { "acc", "auc", "precision", "recall", "f1" }.Any(monitor.Contains);
+    /// <summary>The files written so far, oldest first.</summary>
+    public List<string> Saved { get; } = [];
+
+    /// <inheritdoc/>
+    public override void OnTrainBegin(TrainingContext context) => best = HigherIsBetter ? double.NegativeInfinity : double.PositiveInfinity;
+
+    /// <inheritdoc/>
+    public override void OnEpochEnd(TrainingContext context, int epoch, IReadOnlyDictionary<string, double> logs)
+    {
+        if (SaveBestOnly)
+        {
+            if (!logs.TryGetValue(Monitor, out var value))
+                throw new InvalidOperationException($"ModelCheckpoint monitors '{Monitor}', which is not logged; logged: {string.Join(", ", logs.Keys)}.");
+            if (!(HigherIsBetter ? value > best : value < best)) return;
+            best = value;
+        }
+        var file = Path.Replace("{epoch}", (epoch + 1).ToString(CultureInfo.InvariantCulture));
+        TrainStateFile.Save(file, context.Model.State);
+        Saved.Add(file);
+    }
+}

@@ -1,0 +1,185 @@
+/// Saving and loading: the safetensors format exactly, atomic writes, loads that trust
+/// nothing (fuzzed), and training state that resumes exactly.
+module Functional.PropertyTests.PersistenceTests
+
+open System
+open System.IO
+open System.Text
+open System.Text.Json
+open Expecto
+open FsCheck
+open FsCheck.FSharp
+open TorchSharp
+open Functional.Trees
+open Functional.Persistence
+open Functional.Layers
+open Functional.Losses
+open Functional.Metrics
+open Functional.Optimizers
+open Functional.Training
+open Functional.FSharp.Testing
+open Support
+
+let private temporary () = Path.Combine(Path.GetTempPath(), $"functional-{Guid.NewGuid():N}.safetensors")
+
+let private withFile (f: string -> unit) =
+    let path = temporary ()
+    try f path finally if File.Exists path then File.Delete path
+
+let private sample () =
+    TensorTree.Of(
+        struct ("layer/kernel", torch.arange(6.0f).reshape(2L, 3L)),
+        struct ("layer/bias", torch.tensor([| 1.5; -2.0 |], dtype = torch.float64)),
+        struct ("ids", torch.tensor([| 7L; -1L |])),
+        struct ("mask", torch.tensor([| true; false; true |])))
+
+/// Every kind of damage to a valid file, drawn by FsCheck.
+type private Damage =
+    | Truncate of keep: float
+    | Flip of position: float * value: byte
+    | HeaderLength of value: uint64
+
+let tests =
+    testList "persistence" [
+        testPropertyWithConfig config "safetensors round trip keeps paths, shapes, dtypes and values" <| fun (tree: TreeSample) ->
+            scoped (fun () ->
+                withFile (fun path ->
+                    let t = tree.ToTree()
+                    SafeTensors.Save(path, t, readOnlyDict [ "note", "hello" ])
+                    let struct (loaded, metadata) = SafeTensors.Load path
+                    Expect.equal loaded.Structure t.Structure "structure"
+                    expectTreesClose "values" 0.0 loaded t
+                    Expect.equal metadata.["note"] "hello" "metadata"))
+
+        testCase "every dtype round-trips bit for bit" <| fun () ->
+            scoped (fun () ->
+                withFile (fun path ->
+                    let floats = torch.tensor([| 0.5f; -1.25f; 3.0f |])
+                    let tree =
+                        TensorTree.Of(struct ("f32", floats), struct ("f16", floats.to_type torch.float16), struct ("bf16", floats.to_type torch.bfloat16),
+                                      struct ("i32", torch.tensor([| 1; -2 |])), struct ("i16", torch.tensor([| 3s |])), struct ("i8", torch.tensor([| -4y |])),
+                                      struct ("u8", torch.tensor([| 200uy |])), struct ("empty", torch.zeros(0L, 3L)))
+                    SafeTensors.Save(path, tree)
+                    let struct (loaded, _) = SafeTensors.Load path
+                    for p in tree.Paths do
+                        Expect.equal loaded.[p].dtype tree.[p].dtype p
+                        Expect.isTrue (loaded.[p].eq(tree.[p]).all().item<bool>()) p))
+
+        testCase "the file follows the format: little-endian length, JSON header, aligned contiguous data" <| fun () ->
+            scoped (fun () ->
+                withFile (fun path ->
+                    SafeTensors.Save(path, sample ())
+                    let bytes = File.ReadAllBytes path
+                    let headerLength = BitConverter.ToUInt64(bytes, 0) |> int
+                    Expect.equal ((8 + headerLength) % 8) 0 "data starts 8-byte aligned"
+                    use header = JsonDocument.Parse(Encoding.UTF8.GetString(bytes, 8, headerLength))
+                    let entry = header.RootElement.GetProperty "layer/kernel"
+                    Expect.equal (entry.GetProperty("dtype").GetString()) "F32" "dtype name"
+                    Expect.sequenceEqual [ for d in entry.GetProperty("shape").EnumerateArray() -> d.GetInt64() ] [ 2L; 3L ] "shape"
+                    let offsets = [ for d in entry.GetProperty("data_offsets").EnumerateArray() -> d.GetInt32() ]
+                    let start = 8 + headerLength + offsets.[0]
+                    Expect.sequenceEqual [ for i in 0 .. 5 -> BitConverter.ToSingle(bytes, start + 4 * i) ] [ 0.0f; 1.0f; 2.0f; 3.0f; 4.0f; 5.0f ] "little-endian row-major"))
+
+        testCase "a file written by an independent writer loads" <| fun () ->
+            scoped (fun () ->
+                withFile (fun path ->
+                    // Assembled by hand from the format description, as another library writes it.
+                    let header = """{"__metadata__":{"format":"pt"},"b":{"dtype":"I64","shape":[1],"data_offsets":[8,16]},"a.weight":{"dtype":"F64","shape":[1],"data_offsets":[0,8]}}"""
+                    let headerBytes = Encoding.UTF8.GetBytes header
+                    use stream = File.Create path
+                    for part in [ BitConverter.GetBytes(uint64 headerBytes.Length); headerBytes; BitConverter.GetBytes(2.5); BitConverter.GetBytes(-7L) ] do
+                        stream.Write(part, 0, part.Length)
+                    stream.Close()
+                    let struct (loaded, metadata) = SafeTensors.Load path
+                    Expect.sequenceEqual loaded.Paths [ "a.weight"; "b" ] "offset order"
+                    expectClose "a.weight" 0.0 loaded.["a.weight"] (vector [ 2.5 ])
+                    Expect.equal (loaded.["b"].item<int64>()) -7L "b"
+                    Expect.equal metadata.["format"] "pt" "metadata"))
+
+        testPropertyWithConfig { config with maxTest = 200 } "a damaged file is an InvalidDataException or loads, never anything else" <| fun (damage: Damage) ->
+            scoped (fun () ->
+                withFile (fun path ->
+                    SafeTensors.Save(path, sample ())
+                    let bytes = File.ReadAllBytes path
+                    let damaged =
+                        match damage with
+                        | Truncate keep -> bytes.[.. int (float bytes.Length * (abs keep % 1.0)) - 1]
+                        | Flip(position, value) ->
+                            let copy = Array.copy bytes
+                            copy.[int (float (copy.Length - 1) * (abs position % 1.0))] <- value
+                            copy
+                        | HeaderLength value ->
+                            let copy = Array.copy bytes
+                            BitConverter.GetBytes(value).CopyTo(copy, 0)
+                            copy
+                    File.WriteAllBytes(path, damaged)
+                    try SafeTensors.Load path |> ignore
+                    with
+                    | :? InvalidDataException as e -> Expect.stringContains e.Message path "names the file"))
+
+        testCase "lies in the header are named" <| fun () ->
+            withFile (fun path ->
+                let write (header: string) (data: int) =
+                    let h = Encoding.UTF8.GetBytes header
+                    File.WriteAllBytes(path, Array.concat [ BitConverter.GetBytes(uint64 h.Length); h; Array.zeroCreate data ])
+                let fails (fragment: string) = expectThrowsWith<InvalidDataException> [ fragment ] (fun () -> SafeTensors.Load path |> ignore)
+                write """{"x":{"dtype":"F32","shape":[4],"data_offsets":[0,8]}}""" 8
+                fails "needs 16 bytes"
+                write """{"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"y":{"dtype":"F32","shape":[1],"data_offsets":[2,6]}}""" 8
+                fails "overlaps"
+                write """{"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}""" 100
+                fails "after the last tensor"
+                write """{"x":{"dtype":"Q4","shape":[1],"data_offsets":[0,4]}}""" 4
+                fails "not supported"
+                write """{"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}""" 4
+                fails "not JSON")
+
+        testCase "an interrupted save leaves the previous file whole and no temporary file" <| fun () ->
+            withFile (fun path ->
+                File.WriteAllText(path, "previous")
+                Expect.throwsT<InvalidOperationException> (fun () ->
+                    AtomicFile.Write(path, fun stream -> stream.WriteByte 1uy; invalidOp "crash in the middle")) "the failure surfaces"
+                Expect.equal (File.ReadAllText path) "previous" "previous file intact"
+                let folder = Path.GetDirectoryName path
+                Expect.isEmpty (Directory.GetFiles(folder, $".{Path.GetFileName path}.*.tmp")) "no temporary file left")
+
+        testCase "checkpoints: ModelCheckpoint saves, and resuming from the file finishes exactly like an uninterrupted run" <| fun () ->
+            scoped (fun () ->
+                let folder = Path.Combine(Path.GetTempPath(), $"functional-checkpoints-{Guid.NewGuid():N}")
+                try
+                    use rng = new torch.Generator(5UL)
+                    let x = torch.randn([| 96L; 3L |], generator = rng)
+                    let y = torch.randint(0L, 2L, [| 96L |], generator = rng)
+                    let make () =
+                        new Model(Sequential(Dense(8L, ActivationFunction.Tanh), Dropout(0.2), BatchNorm(), Dense(2L)), [| 3L |],
+                                  Loss.SparseCategoricalCrossEntropy(true), Optimizer.AdamW 0.01, [ SparseCategoricalAccuracy() :> Metric ], 3UL)
+                    let options = FitOptions(Verbosity = Verbosity.Silent, BatchSize = 32, Epochs = 4)
+                    use straight = make ()
+                    straight.Fit(x, y, options) |> ignore
+                    use first = make ()
+                    let checkpoint = ModelCheckpoint(Path.Combine(folder, "epoch-{epoch}.safetensors"))
+                    first.Fit(x, y, FitOptions(Verbosity = Verbosity.Silent, BatchSize = 32, Epochs = 2, Callbacks = [| checkpoint :> Callback |])) |> ignore
+                    Expect.equal checkpoint.Saved.Count 2 "one file per epoch"
+                    use resumed = make ()
+                    resumed.Resume(TrainStateFile.Load(checkpoint.Saved.[1]))
+                    Expect.equal resumed.State.Step 6L "step restored"
+                    resumed.Fit(x, y, FitOptions(Verbosity = Verbosity.Silent, BatchSize = 32, Epochs = 4, InitialEpoch = 2)) |> ignore
+                    expectTreesClose "parameters" 0.0 resumed.State.Params straight.State.Params
+                    expectTreesClose "model state" 0.0 resumed.State.ModelState straight.State.ModelState
+                    expectTreesClose "optimizer state" 0.0 resumed.State.OptState straight.State.OptState
+                finally
+                    if Directory.Exists folder then Directory.Delete(folder, true))
+
+        testCase "a training state from another model, a newer format or another kind of file is refused" <| fun () ->
+            scoped (fun () ->
+                withFile (fun path ->
+                    use small = new Model(Dense(2L), [| 3L |], Loss.MeanSquaredError, Optimizer.Sgd 0.1)
+                    use large = new Model(Dense(4L), [| 3L |], Loss.MeanSquaredError, Optimizer.Sgd 0.1)
+                    TrainStateFile.Save(path, small.State)
+                    expectThrowsWith<ArgumentException> [ "parameters"; "'kernel'"; "(3, 2)"; "(3, 4)" ] (fun () -> large.Resume(TrainStateFile.Load path))
+                    SafeTensors.Save(path, TensorTree.Of(struct ("params/kernel", torch.ones(1L))),
+                                     readOnlyDict [ "format", "functional.train_state"; "format_version", "99"; "step", "0"; "seed", "0" ])
+                    expectThrowsWith<InvalidDataException> [ "format version 99"; "up to 1" ] (fun () -> TrainStateFile.Load path |> ignore)
+                    SafeTensors.Save(path, sample ())
+                    expectThrowsWith<InvalidDataException> [ "not a training state" ] (fun () -> TrainStateFile.Load path |> ignore)))
+    ]
