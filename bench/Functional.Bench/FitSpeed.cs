@@ -16,7 +16,8 @@ namespace Functional.Bench;
 /// 784-512-256-10 and a small CNN (2 conv + 2 dense on 28x28). The allocator setting is per
 /// process, so the hand-written loop as people write it runs in a process of its own; Fit and
 /// the hand-written loop with the allocator tuned as Fit tunes it alternate in another, round
-/// by round after a long warm-up. Medians of the rounds are compared.
+/// by round after a long warm-up, from the same starting parameters. Medians of the rounds are
+/// compared.
 /// </summary>
 static class FitSpeed
 {
@@ -77,7 +78,10 @@ static class FitSpeed
             Console.WriteLine("steps=5000");
             return;
         }
-        var tunedHand = HandWritten(cnn, x, y);
+        var (tunedHand, module) = HandWrittenWithModule(cnn, x, y);
+        // Same starting parameters on both sides: CPU kernels run at speeds that depend on the
+        // values (the two libraries' default initialisers differ), and only the library should.
+        fitModel.RestoreVariables(ParametersOf(module, fitModel.State.Params), fitModel.State.ModelState);
         Fit(steps);
         tunedHand(steps);
         var fitRates = new List<double>();
@@ -101,14 +105,26 @@ static class FitSpeed
     static double Median(int rounds, Func<double> measure) =>
         Enumerable.Range(0, rounds).Select(_ => measure()).Order().ElementAt(rounds / 2);
 
+    /// <summary>A copy of the module's parameters under our paths (Linear's (out, in) weight
+    /// becomes Dense's (in, units) kernel).</summary>
+    static Trees.TensorTree ParametersOf(torch.nn.Module<Tensor, Tensor> module, Trees.TensorTree template)
+    {
+        var values = module.parameters().Select(p => p.detach()).ToArray();
+        if (values.Length != template.Count) throw new InvalidOperationException("The two networks differ.");
+        return template.WithLeaves([.. values.Select((v, i) =>
+            (template.Paths[i].EndsWith("kernel") && v.dim() == 2 ? v.t() : v).contiguous().clone())]);
+    }
+
+    static Action<int> HandWritten(bool cnn, Tensor x, Tensor y) => HandWrittenWithModule(cnn, x, y).Train;
+
     /// <summary>The loop as people write it: zero_grad, forward, loss, backward, step, read the loss.</summary>
-    static Action<int> HandWritten(bool cnn, Tensor x, Tensor y)
+    static (Action<int> Train, torch.nn.Module<Tensor, Tensor> Module) HandWrittenWithModule(bool cnn, Tensor x, Tensor y)
     {
         var net = TorchSharpNetwork(cnn);
         var optimizer = torch.optim.Adam(net.parameters(), 1e-3);
         var lossFunction = torch.nn.CrossEntropyLoss();
         int next = 0;
-        return steps =>
+        return (steps =>
         {
             for (int i = 0; i < steps; i++, next++)
             {
@@ -120,7 +136,7 @@ static class FitSpeed
                 optimizer.step();
                 loss.item<float>();
             }
-        };
+        }, net);
     }
 
     static ILayer Network(bool cnn) => cnn
