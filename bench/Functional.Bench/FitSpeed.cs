@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Functional.Diagnostics;
 using Functional.Layers;
 using Functional.Losses;
@@ -59,7 +58,7 @@ static class FitSpeed
         {
             var hand = HandWritten(cnn, x, y);
             hand(steps);
-            Console.WriteLine($"torchsharp_steps_per_s={Median(Rounds, () => steps / Seconds(() => hand(steps))):F2}");
+            Console.WriteLine($"torchsharp_steps_per_s={Measure.Median(Enumerable.Range(0, Rounds).Select(_ => steps / Measure.Seconds(() => hand(steps)))):F2}");
             return;
         }
         NativeAllocator.Tune();
@@ -88,22 +87,12 @@ static class FitSpeed
         var handRates = new List<double>();
         for (int round = 0; round < Rounds; round++)
         {
-            handRates.Add(steps / Seconds(() => tunedHand(steps)));
-            fitRates.Add(steps / Seconds(() => Fit(steps)));
+            handRates.Add(steps / Measure.Seconds(() => tunedHand(steps)));
+            fitRates.Add(steps / Measure.Seconds(() => Fit(steps)));
         }
-        Console.WriteLine($"fit_steps_per_s={fitRates.Order().ElementAt(Rounds / 2):F2}");
-        Console.WriteLine($"torchsharp_steps_per_s={handRates.Order().ElementAt(Rounds / 2):F2}");
+        Console.WriteLine($"fit_steps_per_s={Measure.Median(fitRates):F2}");
+        Console.WriteLine($"torchsharp_steps_per_s={Measure.Median(handRates):F2}");
     }
-
-    static double Seconds(Action run)
-    {
-        var clock = Stopwatch.StartNew();
-        run();
-        return clock.Elapsed.TotalSeconds;
-    }
-
-    static double Median(int rounds, Func<double> measure) =>
-        Enumerable.Range(0, rounds).Select(_ => measure()).Order().ElementAt(rounds / 2);
 
     /// <summary>A copy of the module's parameters under our paths (Linear's (out, in) weight
     /// becomes Dense's (in, units) kernel).</summary>

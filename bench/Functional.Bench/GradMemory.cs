@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Functional.Autodiff;
 using Functional.Diagnostics;
 using Functional.Trees;
@@ -24,15 +23,6 @@ static class GradMemory
         var x = torch.randn(32, 64);
         Tensor Loss(TensorTree p) => ((x.matmul(p["w1"]) + p["b1"]).tanh().matmul(p["w2"]) + p["b2"]).pow(2).mean();
         var valueAndGrad = Transforms.ValueAndGrad(Loss);
-
-        static double Time(Action run)
-        {
-            var clock = Stopwatch.StartNew();
-            run();
-            return clock.Elapsed.TotalSeconds;
-        }
-
-        static double Median(List<double> xs) => xs.Order().ElementAt(xs.Count / 2);
 
         void Ours(int n)
         {
@@ -61,8 +51,8 @@ static class GradMemory
         var ourTimes = new List<double>();
         for (int round = 0; round < Rounds; round++)
         {
-            anchorTimes.Add(Time(() => Anchor(CallsPerRound)));
-            ourTimes.Add(Time(() => Ours(CallsPerRound)));
+            anchorTimes.Add(Measure.Seconds(() => Anchor(CallsPerRound)));
+            ourTimes.Add(Measure.Seconds(() => Ours(CallsPerRound)));
         }
 
         // Memory: resident set before and after 10,000 more calls.
@@ -72,7 +62,7 @@ static class GradMemory
         GC.Collect();
         var end = ProcessMemory.ResidentMb();
 
-        double ourMicros = Median(ourTimes) / CallsPerRound * 1e6, anchorMicros = Median(anchorTimes) / CallsPerRound * 1e6;
+        double ourMicros = Measure.Median(ourTimes) / CallsPerRound * 1e6, anchorMicros = Measure.Median(anchorTimes) / CallsPerRound * 1e6;
         Console.WriteLine($"ValueAndGrad of a 64-128-10 MLP, batch 32: {ourMicros:F0} us/call; hand-written backward() loop {anchorMicros:F0} us/call");
         Console.WriteLine($"calls={Calls}");
         Console.WriteLine($"rss_start_mb={start:F1}");

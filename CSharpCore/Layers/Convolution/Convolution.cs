@@ -45,19 +45,8 @@ public abstract class Convolution : Layer
         Rank == 1 ? $"(batch, {channels}, length)" : $"(batch, {channels}, height, width)";
 
     /// <inheritdoc/>
-    public override long[] OutputShape(long[] inputShape)
-    {
-        if (inputShape.Length != Rank + 1) throw ShapeError(ExpectedShape("channels"), inputShape);
-        var spatial = new long[Rank];
-        for (int i = 0; i < Rank; i++)
-        {
-            spatial[i] = SpatialShape.Output(inputShape[i + 1], KernelSize[i], Strides[i], SpatialShape.PaddingFor(Padding, KernelSize[i]));
-            if (spatial[i] < 1)
-                throw new ShapeException(
-                    $"Layer '{Name}' ({Kind}): input {ShapeException.FormatBatch(inputShape)} is smaller than the kernel ({string.Join(", ", KernelSize)}).");
-        }
-        return [Filters, .. spatial];
-    }
+    public override long[] OutputShape(long[] inputShape) =>
+        [Filters, .. SpatialShape.SlideOver(inputShape, KernelSize, Strides, Padding, $"'{Name}' ({Kind})", "kernel")];
 
     /// <inheritdoc/>
     public override Variables Init(torch.Generator rng, long[] inputShape)

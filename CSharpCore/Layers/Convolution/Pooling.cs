@@ -41,20 +41,8 @@ public abstract class Pooling : Layer
     public Padding Padding { get; }
 
     /// <inheritdoc/>
-    public override long[] OutputShape(long[] inputShape)
-    {
-        if (inputShape.Length != Rank + 1)
-            throw ShapeError(Rank == 1 ? "(batch, channels, length)" : "(batch, channels, height, width)", inputShape);
-        var spatial = new long[Rank];
-        for (int i = 0; i < Rank; i++)
-        {
-            spatial[i] = SpatialShape.Output(inputShape[i + 1], PoolSize[i], Strides[i], SpatialShape.PaddingFor(Padding, PoolSize[i]));
-            if (spatial[i] < 1)
-                throw new ShapeException(
-                    $"Layer '{Name}' ({Kind}): input {ShapeException.FormatBatch(inputShape)} is smaller than the pool ({string.Join(", ", PoolSize)}).");
-        }
-        return [inputShape[0], .. spatial];
-    }
+    public override long[] OutputShape(long[] inputShape) =>
+        [inputShape.FirstOrDefault(), .. SpatialShape.SlideOver(inputShape, PoolSize, Strides, Padding, $"'{Name}' ({Kind})", "pool")];
 
     /// <inheritdoc/>
     protected override (Tensor Output, TensorTree State) Forward(Variables variables, Tensor input, ApplyContext context)
