@@ -39,6 +39,30 @@ type private Damage =
     | Flip of position: float * value: byte
     | HeaderLength of value: uint64
 
+/// Two networks that between them hold every built-in layer type.
+let private imageNetwork () =
+    Sequential(
+        Conv2D(4L, 3L, padding = Padding.Same, activation = ActivationFunction.Relu), BatchNorm(0.9), AveragePool2D(2L), MaxPool2D(1L),
+        Reshape([| 4L; -1L |]), Conv1D(3L, 3L, padding = Padding.Same, activation = ActivationFunction.Tanh), AveragePool1D(2L), MaxPool1D(1L),
+        GlobalPool(PoolKind.Max), Dense(8L, ActivationFunction.Gelu), Dropout(0.1), LayerNorm(), Residual(Dense(8L)),
+        Activation(ActivationFunction.Silu), Dense(2L))
+
+let private sequenceNetwork () =
+    Sequential(Embedding(10L, 6L), Lstm(4L, true), Gru(4L, true), MultiHeadAttention(2L, 3L, causal = true), Flatten(), Dense(1L, useBias = false))
+
+let private savedFolder () = Path.Combine(Path.GetTempPath(), $"functional-model-{Guid.NewGuid():N}")
+
+let private withFolder (f: string -> unit) =
+    let folder = savedFolder ()
+    try f folder finally if Directory.Exists folder then Directory.Delete(folder, true)
+
+type private Doubler(name: string) =
+    interface ILayer with
+        member _.Name = name
+        member _.OutputShape shape = shape
+        member _.Init(_, _) = Variables.None
+        member _.Apply(v, x, _) = struct (x * 2.0f, v.State)
+
 let tests =
     testList "persistence" [
         testPropertyWithConfig config "safetensors round trip keeps paths, shapes, dtypes and values" <| fun (tree: TreeSample) ->
@@ -169,6 +193,59 @@ let tests =
                     expectTreesClose "optimizer state" 0.0 resumed.State.OptState straight.State.OptState
                 finally
                     if Directory.Exists folder then Directory.Delete(folder, true))
+
+        testCase "a saved model predicts identically without the code that built it (every built-in layer)" <| fun () ->
+            scoped (fun () ->
+                for (network: ILayer), shape, (inputs: torch.Tensor) in
+                    [ (imageNetwork () :> ILayer), [| 1L; 8L; 8L |], torch.randn(3L, 1L, 8L, 8L)
+                      (sequenceNetwork () :> ILayer), [| 5L |], torch.randint(0L, 10L, [| 3L; 5L |]) ] do
+                    withFolder (fun folder ->
+                        use model = new Model(network, shape, Loss.MeanSquaredError, Optimizer.Adam 0.01, seed = 4UL)
+                        ModelFile.Save(folder, model)
+                        let struct (rebuilt, inputShape, state) = ModelFile.Load folder
+                        Expect.sequenceEqual inputShape shape "input shape"
+                        Expect.equal ((LayerSpec.ToJson rebuilt).ToJsonString()) ((LayerSpec.ToJson network).ToJsonString()) "the same description"
+                        let struct (expected, _) = network.Apply(Variables(model.State.Params, model.State.ModelState), inputs, ApplyContext.Inference)
+                        let struct (actual, _) = rebuilt.Apply(Variables(state.Params, state.ModelState), inputs, ApplyContext.Inference)
+                        expectClose $"{network.Name} predictions" 0.0 actual expected))
+
+        testCase "a saved model with its optimizer state resumes training identically" <| fun () ->
+            scoped (fun () ->
+                withFolder (fun folder ->
+                    use rng = new torch.Generator(2UL)
+                    let x = torch.randn([| 64L; 1L; 8L; 8L |], generator = rng)
+                    let y = torch.randn([| 64L; 2L |], generator = rng)
+                    let options epochs initial = FitOptions(Verbosity = Verbosity.Silent, BatchSize = 16, Epochs = epochs, InitialEpoch = initial)
+                    use original = new Model(imageNetwork (), [| 1L; 8L; 8L |], Loss.MeanSquaredError, Optimizer.Adam 0.01, seed = 1UL)
+                    original.Fit(x, y, options 1 0) |> ignore
+                    ModelFile.Save(folder, original)
+                    use loaded = ModelFile.LoadModel(folder, Loss.MeanSquaredError, Optimizer.Adam 0.01)
+                    original.Fit(x, y, options 2 1) |> ignore
+                    loaded.Fit(x, y, options 2 1) |> ignore
+                    expectTreesClose "parameters" 0.0 loaded.State.Params original.State.Params))
+
+        testCase "descriptions that cannot be read say where; unsaveable layers say which" <| fun () ->
+            scoped (fun () ->
+                withFolder (fun folder ->
+                    use model = new Model(Sequential(Dense(2L)), [| 3L |], Loss.MeanSquaredError, Optimizer.Sgd 0.1)
+                    ModelFile.Save(folder, model)
+                    let description = Path.Combine(folder, "model.json")
+                    let original = File.ReadAllText description
+                    let fails (edit: string -> string) (fragments: string list) =
+                        File.WriteAllText(description, edit original)
+                        expectThrowsWith<InvalidDataException> fragments (fun () -> ModelFile.Load folder |> ignore)
+                    fails (fun t -> t.Replace("\"dense\"", "\"teleporter\"")) [ "unknown layer type 'teleporter'"; "$.network.config.layers[0].type" ]
+                    fails (fun t -> t.Replace("\"format_version\": 1", "\"format_version\": 7")) [ "format version 7"; "up to 1" ]
+                    fails (fun t -> t.Replace("\"units\": 2", "\"units\": \"two\"")) [ "$.network.config.layers[0].config.units"; "not an integer" ]
+                    fails (fun t -> t.Replace("\"linear\"", "\"sparkle\"")) [ "unknown activation 'sparkle'" ]
+                    fails (fun t -> t.Replace("\"units\": 2", "\"units\": 3")) [ "do not fit"; "'dense/kernel'" ]
+                    File.WriteAllText(description, original)
+                    use custom = new Model(Sequential(Doubler "twice", Dense(1L)), [| 2L |], Loss.MeanSquaredError, Optimizer.Sgd 0.1)
+                    expectThrowsWith<NotSupportedException> [ "'twice'"; "LayerSpec.Register" ] (fun () -> ModelFile.Save(folder, custom))
+                    LayerSpec.Register<Doubler>("doubler", (fun _ -> System.Text.Json.Nodes.JsonObject()), (fun _ name -> Doubler(name)))
+                    ModelFile.Save(folder, custom)
+                    let struct (rebuilt, _, _) = ModelFile.Load folder
+                    Expect.equal ((rebuilt :?> Sequential).Layers.[0] |> fun struct (n, _) -> n) "twice" "custom layer rebuilt"))
 
         testCase "a training state from another model, a newer format or another kind of file is refused" <| fun () ->
             scoped (fun () ->

@@ -278,20 +278,11 @@ public sealed class Model : IDisposable
     public void Resume(TrainState state)
     {
         ArgumentNullException.ThrowIfNull(state);
-        RequireSameStructure(State.Params, state.Params, "parameters");
-        RequireSameStructure(State.ModelState, state.ModelState, "model state");
-        RequireSameStructure(State.OptState, state.OptState, "optimizer state");
+        State.Params.RequireSameStructure(state.Params, "parameters");
+        State.ModelState.RequireSameStructure(state.ModelState, "model state");
+        State.OptState.RequireSameStructure(state.OptState, "optimizer state");
         State.DisposeExcept(state);
         State = state;
-    }
-
-    static void RequireSameStructure(Trees.TensorTree mine, Trees.TensorTree theirs, string what)
-    {
-        mine.RequireSamePaths(theirs, what);
-        foreach (var (path, t) in mine)
-            if (!t.shape.SequenceEqual(theirs[path].shape) || t.dtype != theirs[path].dtype)
-                throw new ArgumentException(
-                    $"The {what} do not fit this model: '{path}' is ({string.Join(", ", theirs[path].shape)}) {theirs[path].dtype}, the model's is ({string.Join(", ", t.shape)}) {t.dtype}.");
     }
 
     /// <summary>Disposes the state.</summary>

@@ -166,6 +166,20 @@ public sealed class TensorTree : IReadOnlyList<KeyValuePair<string, Tensor>>, ID
                 throw new ArgumentException($"Tree structures differ: {argumentName} has '{path}', which the other tree lacks (it has {DescribePaths()}).", argumentName);
     }
 
+    /// <summary>Throws unless <paramref name="other"/> has this tree's paths, shapes and dtypes
+    /// (the message names <paramref name="what"/> and the first leaf that differs).</summary>
+    public void RequireSameStructure(TensorTree other, string what)
+    {
+        RequireSamePaths(other, what);
+        foreach (var (path, t) in this)
+        {
+            var o = other[path];
+            if (!t.shape.SequenceEqual(o.shape) || t.dtype != o.dtype)
+                throw new ArgumentException(
+                    $"The {what} do not fit: '{path}' is ({string.Join(", ", o.shape)}) {o.dtype} where ({string.Join(", ", t.shape)}) {t.dtype} is expected.");
+        }
+    }
+
     /// <summary>Folds over the leaves in order.</summary>
     public TAccumulate Fold<TAccumulate>(TAccumulate seed, Func<TAccumulate, string, Tensor, TAccumulate> f)
     {
