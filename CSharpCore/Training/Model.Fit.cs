@@ -1,0 +1,134 @@
+using Functional.Autodiff;
+using Functional.Layers;
+using Functional.Losses;
+using Functional.Metrics;
+using Functional.Optimizers;
+using Functional.Trees;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Functional.Training;
+
+// The training driver: Fit, its epochs and its in-place step.
+public sealed partial class Model
+{
+    /// <summary>Trains on in-memory tensors (see <see cref="FitOptions"/>).</summary>
+    public History Fit(Tensor inputs, Tensor targets, FitOptions? options = null)
+    {
+        options ??= new FitOptions();
+        var (trainX, trainY, validation) = (inputs, targets, options.ValidationData);
+        if (validation is null && options.ValidationSplit > 0)
+        {
+            if (options.ValidationSplit >= 1) throw new ArgumentOutOfRangeException(nameof(options), "ValidationSplit must be in [0, 1).");
+            long held = (long)(inputs.shape[0] * options.ValidationSplit), kept = inputs.shape[0] - held;
+            (trainX, trainY) = (inputs.narrow(0, 0, kept), targets.narrow(0, 0, kept));
+            validation = new LabeledData(inputs.narrow(0, kept, held), targets.narrow(0, kept, held));
+        }
+        var validationSource = validation is { } v ? new TensorBatches(v.Inputs, v.Targets, options.BatchSize) : null;
+        return Fit(new TensorBatches(trainX, trainY, options.BatchSize, options.Shuffle, State.Seed), options, validationSource);
+    }
+
+    /// <summary>Trains on batches from any source (see <see cref="FitOptions"/>; BatchSize and Shuffle are the source's).</summary>
+    public History Fit(IBatchSource train, FitOptions? options = null) => Fit(train, options ?? new FitOptions(), null);
+
+    History Fit(IBatchSource train, FitOptions options, IBatchSource? validation)
+    {
+        ArgumentNullException.ThrowIfNull(train);
+        if (options.Epochs <= options.InitialEpoch || options.InitialEpoch < 0)
+            throw new ArgumentOutOfRangeException(nameof(options), $"Fit needs 0 <= InitialEpoch < Epochs; got {options.InitialEpoch} and {options.Epochs}.");
+        var history = new History();
+        var context = new TrainingContext(this, history);
+        var display = new ProgressDisplay(options, options.Epochs);
+        long stepsPerEpoch = train is TensorBatches b ? (train.Count + b.BatchSize - 1) / b.BatchSize : 0;
+        foreach (var c in options.Callbacks) c.OnTrainBegin(context);
+        try
+        {
+            for (int epoch = options.InitialEpoch; epoch < options.Epochs && context.StopReason is null; epoch++)
+            {
+                foreach (var c in options.Callbacks) c.OnEpochBegin(context, epoch);
+                display.EpochBegin(epoch, stepsPerEpoch);
+                if (TrainEpoch(train, options, epoch, context, display) is not { } logs) break;
+                if (validation is not null)
+                    foreach (var (name, value) in Evaluate(validation)) logs["val_" + name] = value;
+                history.Add(logs);
+                display.EpochEnd(epoch, logs);
+                foreach (var c in options.Callbacks) c.OnEpochEnd(context, epoch, logs);
+            }
+        }
+        finally
+        {
+            // Callbacks release what they hold (files, best weights) even when training throws.
+            foreach (var c in options.Callbacks) c.OnTrainEnd(context);
+        }
+        history.StopReason = context.StopReason;
+        if (context.StopReason is not null) display.Message($"Training stopped: {context.StopReason}.");
+        return history;
+    }
+
+    /// <summary>One epoch of steps; its logs, or null when it was stopped before its first step.</summary>
+    Dictionary<string, double>? TrainEpoch(IBatchSource train, FitOptions options, int epoch, TrainingContext context, ProgressDisplay display)
+    {
+        var (lossSum, count, done) = (0.0, 0L, 0L);
+        var metricStates = Metrics.Select(m => m.Init()).ToArray();
+        foreach (var (x, y) in train.Batches(epoch))
+        {
+            using (x)
+            using (y)
+            {
+                double loss = Step(x, y, options.ClassWeights, metricStates, context);
+                if (context.StopReason is not null) break;
+                (lossSum, count, done) = (lossSum + loss * x.shape[0], count + x.shape[0], done + 1);
+                foreach (var c in options.Callbacks) c.OnBatchEnd(context, State.Step, loss);
+                display.Step(epoch, done, () => Logs(lossSum / count, metricStates, "").Select(kv => (kv.Key, kv.Value)));
+            }
+        }
+        return done == 0 ? null : Logs(lossSum / count, metricStates, "");
+    }
+
+    /// <summary>
+    /// One step of Fit: TrainStep's result, computed in place. Fit owns the state and gives the
+    /// old one away, so the optimizer overwrites its state and the gradients, and the
+    /// parameters take the updates in place: no parameter-sized allocation survives the step.
+    /// </summary>
+    double Step(Tensor x, Tensor y, IReadOnlyDictionary<long, double>? classWeights, double[][] metricStates, TrainingContext context)
+    {
+        using var scope = torch.NewDisposeScope();
+        var weights = classWeights is null ? null : ClassWeightsFor(y, classWeights);
+        var (lossTensor, predictions, modelState, gradient) = LossAndGradient(State, x, y, weights);
+        double loss = lossTensor.item<float>();
+        if (!double.IsFinite(loss))
+        {
+            // Nothing has changed yet: the step that produced the NaN is dropped.
+            context.StopTraining($"the loss became {loss} at step {State.Step + 1}; the parameters are those before that step");
+            return loss;
+        }
+        using (torch.no_grad())
+        {
+            var updates = Optimizer.UpdateInPlace(gradient, State.OptState, State.Params);
+            for (int i = 0; i < updates.Count; i++) State.Params.Leaves[i].add_(updates.Leaves[i]);
+        }
+        for (int i = 0; i < Metrics.Count; i++) metricStates[i] = Metrics[i].Update(metricStates[i], predictions, y);
+        var next = State with { ModelState = modelState, Step = State.Step + 1 };
+        scope.MoveToOuter(next.ModelState.Leaves);
+        State.DisposeExcept(next);
+        State = next;
+        return loss;
+    }
+
+    static Tensor ClassWeightsFor(Tensor targets, IReadOnlyDictionary<long, double> classWeights)
+    {
+        if (targets.is_floating_point() || targets.dim() != 1)
+            throw new ArgumentException($"Class weights need integer class targets of shape (batch); got {targets.dtype} ({string.Join(", ", targets.shape)}).");
+        long classes = Math.Max(classWeights.Keys.DefaultIfEmpty(0).Max() + 1, targets.max().item<long>() + 1);
+        var table = torch.ones(classes);
+        foreach (var (label, weight) in classWeights) table[label] = weight;
+        return table.index_select(0, targets);
+    }
+
+    Dictionary<string, double> Logs(double loss, double[][] metricStates, string prefix)
+    {
+        var logs = new Dictionary<string, double>(StringComparer.Ordinal) { [prefix + "loss"] = loss };
+        for (int i = 0; i < Metrics.Count; i++) logs[prefix + Metrics[i].Name] = Metrics[i].Result(metricStates[i]);
+        return logs;
+    }
+}
