@@ -209,6 +209,25 @@ let tests =
                         let struct (actual, _) = rebuilt.Apply(Variables(state.Params, state.ModelState), inputs, ApplyContext.Inference)
                         expectClose $"{network.Name} predictions" 0.0 actual expected))
 
+        testCase "a saved functional model (shared layer, merges, attention) predicts identically" <| fun () ->
+            scoped (fun () ->
+                withFolder (fun folder ->
+                    let tokens = Graph.Input([| 4L; 3L |], "tokens")
+                    let shared = Dense(6L, ActivationFunction.Tanh)
+                    let a = shared.Call(tokens)
+                    let b = shared.Call(Dense(3L).Call(tokens))
+                    let attended = Graph.Add(a, MultiHeadAttention(2L, 3L).Call(b))
+                    let joined = Graph.Concatenate(-1, attended, a)
+                    let network = FunctionalModel([ tokens ], [ Dense(2L).Call(Flatten().Call(joined)) ], "graph")
+                    use model = new Model(network, [| 4L; 3L |], Loss.MeanSquaredError, Optimizer.Sgd 0.1, seed = 8UL)
+                    ModelFile.Save(folder, model)
+                    let struct (rebuilt, _, state) = ModelFile.Load folder
+                    Expect.equal ((LayerSpec.ToJson rebuilt).ToJsonString()) ((LayerSpec.ToJson network).ToJsonString()) "the same description"
+                    let x = torch.randn(5L, 4L, 3L)
+                    let struct (expected, _) = network.Apply(Variables(model.State.Params, model.State.ModelState), x, ApplyContext.Inference)
+                    let struct (actual, _) = rebuilt.Apply(Variables(state.Params, state.ModelState), x, ApplyContext.Inference)
+                    expectClose "predictions" 0.0 actual expected))
+
         testCase "a saved model with its optimizer state resumes training identically" <| fun () ->
             scoped (fun () ->
                 withFolder (fun folder ->

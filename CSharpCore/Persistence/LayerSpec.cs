@@ -44,6 +44,7 @@ public static class LayerSpec
             Activation a => ("activation", new JsonObject { ["function"] = a.Function.Name }),
             Residual r => ("residual", new JsonObject { ["inner"] = ToJson(r.Inner) }),
             Sequential s => ("sequential", new JsonObject { ["layers"] = new JsonArray([.. s.Layers.Select(l => (JsonNode)ToJson(l.Layer))]) }),
+            FunctionalModel f => ("functional", GraphSpec.ToJson(f)),
             _ => CustomToJson(layer),
         };
         return new JsonObject { ["type"] = type, ["name"] = layer.Name, ["config"] = config };
@@ -64,7 +65,7 @@ public static class LayerSpec
         ["padding"] = c.Padding.ToString(), ["activation"] = c.Activation.Name, ["use_bias"] = c.UseBias,
     };
 
-    static JsonArray Array(long[] values) => new([.. values.Select(v => (JsonNode)v)]);
+    internal static JsonArray Array(long[] values) => new([.. values.Select(v => (JsonNode)v)]);
 
     /// <summary>Rebuilds a layer from its description.</summary>
     /// <exception cref="InvalidDataException">An unknown type or activation, a missing or malformed field (the message gives its JSON path).</exception>
@@ -100,6 +101,7 @@ public static class LayerSpec
                 "residual" => new Residual(FromJson(c["inner"], $"{at}.inner"), name),
                 "sequential" => new Sequential(
                     (c["layers"] as JsonArray ?? throw Bad($"{at}.layers", "missing or not an array")).Select((l, i) => FromJson(l, $"{at}.layers[{i}]")), name),
+                "functional" => GraphSpec.FromJson(c, name, at),
                 _ => CustomFromJson(type, c, name, where),
             };
         }
@@ -128,10 +130,10 @@ public static class LayerSpec
         Enum.TryParse<T>(Text(c, field, at), ignoreCase: false, out var value) && Enum.IsDefined(value) ? value
         : throw Bad($"{at}.{field}", $"'{c[field]}' is not one of {string.Join(", ", Enum.GetNames<T>())}");
 
-    static string Text(JsonObject o, string field, string at) =>
+    internal static string Text(JsonObject o, string field, string at) =>
         o[field] is JsonValue v && v.TryGetValue<string>(out var s) ? s : throw Bad($"{at}.{field}", "missing or not a string");
 
-    static long Long(JsonObject o, string field, string at) =>
+    internal static long Long(JsonObject o, string field, string at) =>
         o[field] is JsonValue v && v.TryGetValue<long>(out var n) ? n : throw Bad($"{at}.{field}", "missing or not an integer");
 
     static double Double(JsonObject o, string field, string at) =>
@@ -140,9 +142,9 @@ public static class LayerSpec
     static bool Bool(JsonObject o, string field, string at) =>
         o[field] is JsonValue v && v.TryGetValue<bool>(out var b) ? b : throw Bad($"{at}.{field}", "missing or not true/false");
 
-    static long[] Longs(JsonObject o, string field, string at) =>
+    internal static long[] Longs(JsonObject o, string field, string at) =>
         o[field] is JsonArray a ? [.. a.Select((n, i) => n is JsonValue v && v.TryGetValue<long>(out var x) ? x : throw Bad($"{at}.{field}[{i}]", "not an integer"))]
         : throw Bad($"{at}.{field}", "missing or not an array");
 
-    static InvalidDataException Bad(string where, string problem) => new($"Model description at {where}: {problem}.");
+    internal static InvalidDataException Bad(string where, string problem) => new($"Model description at {where}: {problem}.");
 }

@@ -53,6 +53,12 @@ public sealed class FunctionalModel : ILayer
     /// <inheritdoc/>
     public string Name { get; }
 
+    /// <summary>The graph in evaluation order, for serialisation.</summary>
+    internal IReadOnlyList<GraphNode> Nodes => order;
+    internal IReadOnlyList<SymbolicTensor> Inputs => inputs;
+    internal IReadOnlyList<SymbolicTensor> Outputs => outputs;
+    internal string LayerName(ILayer layer) => names[layer];
+
     /// <summary>Per-example shapes of the inputs.</summary>
     public IReadOnlyList<long[]> InputShapes => inputs.Select(i => i.Shape).ToArray();
 
