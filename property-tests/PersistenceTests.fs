@@ -266,6 +266,18 @@ let tests =
                     let struct (rebuilt, _, _) = ModelFile.Load folder
                     Expect.equal ((rebuilt :?> Sequential).Layers.[0] |> fun struct (n, _) -> n) "twice" "custom layer rebuilt"))
 
+        testCase "checkpoint rotation keeps the newest files" <| fun () ->
+            scoped (fun () ->
+                let folder = savedFolder ()
+                try
+                    use model = new Model(Dense(2L), [| 3L |], Loss.MeanSquaredError, Optimizer.Sgd 0.1)
+                    let checkpoint = ModelCheckpoint(Path.Combine(folder, "e{epoch}.safetensors"), keepLast = 2)
+                    model.Fit(torch.randn(8L, 3L), torch.randn(8L, 2L), FitOptions(Verbosity = Verbosity.Silent, Epochs = 4, BatchSize = 4, Callbacks = [| checkpoint :> Callback |])) |> ignore
+                    Expect.sequenceEqual (checkpoint.Saved |> Seq.map Path.GetFileName) [ "e3.safetensors"; "e4.safetensors" ] "the last two"
+                    Expect.sequenceEqual (Directory.GetFiles folder |> Seq.map Path.GetFileName |> Seq.sort) [ "e3.safetensors"; "e4.safetensors" ] "older files deleted"
+                finally
+                    if Directory.Exists folder then Directory.Delete(folder, true))
+
         testCase "a training state from another model, a newer format or another kind of file is refused" <| fun () ->
             scoped (fun () ->
                 withFile (fun path ->

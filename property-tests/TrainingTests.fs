@@ -165,6 +165,30 @@ let tests =
                 expectThrowsWith<ShapeException> [ "sequential"; "(batch, 2)"; "(4, 3)" ] (fun () -> model.Predict(torch.ones(4L, 3L)) |> ignore)
                 expectThrowsWith<ArgumentException> [ "same number of examples" ] (fun () -> model.Fit(torch.ones(4L, 2L), torch.ones(3L), silent) |> ignore))
 
+        testCase "step times show where training time goes; a slow data source shows as input wait" <| fun () ->
+            scoped (fun () ->
+                let x, y = blobs 64L 14UL
+                use model = classifier 0UL (Optimizer.Adam 0.01)
+                let fast = model.Fit(x, y, FitOptions(Verbosity = Verbosity.Silent, BatchSize = 16, Epochs = 1))
+                let times = fast.StepTimes.[0]
+                Expect.equal times.Steps 4L "four steps"
+                Expect.isGreaterThan times.ForwardBackward TimeSpan.Zero "forward and backward timed"
+                Expect.isGreaterThan times.Optimizer TimeSpan.Zero "optimizer timed"
+                Expect.isLessThan times.InputWaitShare 0.5 "in-memory data keeps up"
+                let slow =
+                    { new IBatchSource with
+                        member _.Count = 64L
+                        member _.Batches epoch =
+                            seq {
+                                for struct (bx, by) in TensorBatches(x, y, 16).Batches epoch do
+                                    Threading.Thread.Sleep 50
+                                    yield struct (bx, by)
+                            } }
+                use output = new StringWriter()
+                let history = model.Fit(slow, FitOptions(Epochs = 1, ShowStepTimes = true, Output = output))
+                Expect.isGreaterThan history.StepTimes.[0].InputWaitShare 0.5 "waiting for a slow source dominates"
+                Expect.stringContains (output.ToString()) "time: input " "shown on request")
+
         testCase "progress: one plain line per epoch when the output is not a terminal" <| fun () ->
             scoped (fun () ->
                 let x, y = blobs 64L 9UL

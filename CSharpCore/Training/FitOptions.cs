@@ -47,6 +47,10 @@ public sealed record FitOptions
     /// <summary>Progress display.</summary>
     public Verbosity Verbosity { get; init; } = Verbosity.Auto;
 
+    /// <summary>Add each epoch's step-time breakdown (input, forward/backward, optimizer, other)
+    /// to its progress line; it is always in <see cref="History.StepTimes"/>.</summary>
+    public bool ShowStepTimes { get; init; }
+
     /// <summary>Where progress goes (standard output by default).</summary>
     public TextWriter? Output { get; init; }
 }

@@ -19,8 +19,13 @@ public sealed class History
     /// <summary>Why training ended early (early stopping, a NaN loss, a callback), or null.</summary>
     public string? StopReason { get; internal set; }
 
-    internal void Add(IReadOnlyDictionary<string, double> logs)
+    /// <summary>Where each epoch's training time went (see <see cref="Training.StepTimes"/>).</summary>
+    public IReadOnlyList<StepTimes> StepTimes => stepTimes;
+    readonly List<StepTimes> stepTimes = [];
+
+    internal void Add(IReadOnlyDictionary<string, double> logs, StepTimes times)
     {
+        stepTimes.Add(times);
         foreach (var (name, value) in logs)
         {
             if (!values.TryGetValue(name, out var list)) values[name] = list = [];

@@ -47,11 +47,13 @@ public sealed partial class Model
             {
                 foreach (var c in options.Callbacks) c.OnEpochBegin(context, epoch);
                 display.EpochBegin(epoch, stepsPerEpoch);
-                if (TrainEpoch(train, options, epoch, context, display) is not { } logs) break;
+                var clock = new StepClock();
+                if (TrainEpoch(train, options, epoch, context, display, clock) is not { } logs) break;
+                var times = clock.Result();
                 if (validation is not null)
                     foreach (var (name, value) in Evaluate(validation)) logs["val_" + name] = value;
-                history.Add(logs);
-                display.EpochEnd(epoch, logs);
+                history.Add(logs, times);
+                display.EpochEnd(epoch, logs, options.ShowStepTimes ? times : null);
                 foreach (var c in options.Callbacks) c.OnEpochEnd(context, epoch, logs);
             }
         }
@@ -66,21 +68,26 @@ public sealed partial class Model
     }
 
     /// <summary>One epoch of steps; its logs, or null when it was stopped before its first step.</summary>
-    Dictionary<string, double>? TrainEpoch(IBatchSource train, FitOptions options, int epoch, TrainingContext context, ProgressDisplay display)
+    Dictionary<string, double>? TrainEpoch(IBatchSource train, FitOptions options, int epoch, TrainingContext context, ProgressDisplay display,
+        StepClock clock)
     {
         var (lossSum, count, done) = (0.0, 0L, 0L);
         var metricStates = Metrics.Select(m => m.Init()).ToArray();
-        foreach (var (x, y) in train.Batches(epoch))
+        using var batches = train.Batches(epoch).GetEnumerator();
+        while (batches.MoveNext())
         {
+            clock.InputArrived();
+            var (x, y) = batches.Current;
             using (x)
             using (y)
             {
-                double loss = Step(x, y, options.ClassWeights, metricStates, context);
+                double loss = Step(x, y, options.ClassWeights, metricStates, context, clock);
                 if (context.StopReason is not null) break;
                 (lossSum, count, done) = (lossSum + loss * x.shape[0], count + x.shape[0], done + 1);
                 foreach (var c in options.Callbacks) c.OnBatchEnd(context, State.Step, loss);
                 display.Step(epoch, done, () => Logs(lossSum / count, metricStates, "").Select(kv => (kv.Key, kv.Value)));
             }
+            clock.StepDone();
         }
         return done == 0 ? null : Logs(lossSum / count, metricStates, "");
     }
@@ -90,12 +97,14 @@ public sealed partial class Model
     /// old one away, so the optimizer overwrites its state and the gradients, and the
     /// parameters take the updates in place: no parameter-sized allocation survives the step.
     /// </summary>
-    double Step(Tensor x, Tensor y, IReadOnlyDictionary<long, double>? classWeights, double[][] metricStates, TrainingContext context)
+    double Step(Tensor x, Tensor y, IReadOnlyDictionary<long, double>? classWeights, double[][] metricStates, TrainingContext context,
+        StepClock clock)
     {
         using var scope = torch.NewDisposeScope();
         var weights = classWeights is null ? null : ClassWeightsFor(y, classWeights);
         var (lossTensor, predictions, modelState, gradient) = LossAndGradient(State, x, y, weights);
         double loss = lossTensor.item<float>();
+        clock.GradientsReady();
         if (!double.IsFinite(loss))
         {
             // Nothing has changed yet: the step that produced the NaN is dropped.
@@ -107,6 +116,7 @@ public sealed partial class Model
             var updates = Optimizer.UpdateInPlace(gradient, State.OptState, State.Params);
             for (int i = 0; i < updates.Count; i++) State.Params.Leaves[i].add_(updates.Leaves[i]);
         }
+        clock.Updated();
         for (int i = 0; i < Metrics.Count; i++) metricStates[i] = Metrics[i].Update(metricStates[i], predictions, y);
         var next = State with { ModelState = modelState, Step = State.Step + 1 };
         scope.MoveToOuter(next.ModelState.Leaves);

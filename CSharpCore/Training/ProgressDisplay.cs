@@ -40,10 +40,11 @@ sealed class ProgressDisplay
         output.Flush();
     }
 
-    public void EpochEnd(int epoch, IReadOnlyDictionary<string, double> logs)
+    public void EpochEnd(int epoch, IReadOnlyDictionary<string, double> logs, StepTimes? times)
     {
         if (silent) return;
         var line = $"Epoch {epoch + 1}/{epochs} - {steps} steps - {epochClock.Elapsed.TotalSeconds:F1}s{Format(logs.Select(kv => (kv.Key, kv.Value)))}";
+        if (times is not null) line += $" - time: {times}";
         output.WriteLine(bar ? $"\r{line}   " : line);
     }
 

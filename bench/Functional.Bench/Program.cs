@@ -8,9 +8,10 @@ switch (name)
     case "remat": Remat.Run(); break;
     case "remat-child": Remat.RunChild(args.Skip(1).ToArray()); break;
     case "fit": FitSpeed.Run(); break;
+    case "save-load": SaveLoad.Run(); break;
     case "fit-child": FitSpeed.RunChild(args.Skip(1).ToArray()); break;
     default:
-        Console.Error.WriteLine("usage: bench/run grad-memory | remat | fit");
+        Console.Error.WriteLine("usage: bench/run fit | grad-memory | remat | save-load");
         return 2;
 }
 return 0;

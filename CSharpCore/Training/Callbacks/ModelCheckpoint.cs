@@ -6,10 +6,12 @@ namespace Functional.Training;
 /// <summary>
 /// Saves the training state (parameters, model state, optimizer state, step, seed) after each
 /// epoch, or only when <see cref="Monitor"/> improves. "{epoch}" in the path is replaced by the
-/// epoch number (1-based). Files are written atomically; resume with
+/// epoch number (1-based). Files are written atomically; with <paramref name="keepLast"/> only the
+/// newest that many are kept (with <paramref name="saveBestOnly"/>: the best ones). Resume with
 /// <c>model.Resume(TrainStateFile.Load(path))</c>.
 /// </summary>
-public sealed class ModelCheckpoint(string path, string monitor = "val_loss", bool saveBestOnly = false, bool? higherIsBetter = null) : Callback
+public sealed class ModelCheckpoint(
+    string path, string monitor = "val_loss", bool saveBestOnly = false, bool? higherIsBetter = null, int? keepLast = null) : Callback
 {
     double best;
 
@@ -21,7 +23,9 @@ public sealed class ModelCheckpoint(string path, string monitor = "val_loss", bo
     public bool SaveBestOnly { get; } = saveBestOnly;
     /// <summary>Direction of improvement (see <see cref="EarlyStopping"/>).</summary>
     public bool HigherIsBetter { get; } = higherIsBetter ?? new[] { "acc", "auc", "precision", "recall", "f1" }.Any(monitor.Contains);
-    /// <summary>The files written so far, oldest first.</summary>
+    /// <summary>How many of the newest files are kept (all when null).</summary>
+    public int? KeepLast { get; } = keepLast is null or > 0 ? keepLast : throw new ArgumentOutOfRangeException(nameof(keepLast), keepLast, "keepLast must be positive.");
+    /// <summary>The files written and still kept, oldest first.</summary>
     public List<string> Saved { get; } = [];
 
     /// <inheritdoc/>
@@ -39,6 +43,12 @@ public sealed class ModelCheckpoint(string path, string monitor = "val_loss", bo
         }
         var file = Path.Replace("{epoch}", (epoch + 1).ToString(CultureInfo.InvariantCulture));
         TrainStateFile.Save(file, context.Model.State);
+        Saved.Remove(file);
         Saved.Add(file);
+        while (KeepLast is { } k && Saved.Count > k)
+        {
+            File.Delete(Saved[0]);
+            Saved.RemoveAt(0);
+        }
     }
 }
