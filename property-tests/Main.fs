@@ -20,6 +20,7 @@ let allTests =
         OptimizerTests.tests
         TrainingTests.tests
         PersistenceTests.tests
+        TensorBoardTests.tests
         ExampleTests.tests
     ]
 

@@ -1,0 +1,63 @@
+using Functional.Optimizers;
+using TorchSharp;
+
+namespace Functional.Training;
+
+/// <summary>
+/// Writes TensorBoard event files, in Keras's layout: <c>logDir/train</c> and
+/// <c>logDir/validation</c>. Per epoch: every logged value as "epoch/NAME" (validation values in
+/// the validation run, so TensorBoard overlays them), the learning-rate multiplier, the share of
+/// time spent waiting for input, and histograms of the weights as "weights/PATH"; every
+/// <see cref="BatchFrequency"/> steps: "batch/loss"; once: the model summary as text.
+/// Open with <c>tensorboard --logdir logDir</c>.
+/// </summary>
+/// <param name="logDir">The run's folder.</param>
+/// <param name="histograms">Write weight histograms every epoch.</param>
+/// <param name="batchFrequency">Write the batch loss every this many steps (0: never).</param>
+public sealed class TensorBoardLogger(string logDir, bool histograms = true, int batchFrequency = 0) : Callback
+{
+    TorchSharp.Modules.SummaryWriter? train, validation;
+
+    /// <summary>The run's folder.</summary>
+    public string LogDir { get; } = logDir ?? throw new ArgumentNullException(nameof(logDir));
+    /// <summary>Steps between batch-loss records (0: none).</summary>
+    public int BatchFrequency { get; } = batchFrequency >= 0 ? batchFrequency : throw new ArgumentOutOfRangeException(nameof(batchFrequency));
+
+    /// <inheritdoc/>
+    public override void OnTrainBegin(TrainingContext context)
+    {
+        train = torch.utils.tensorboard.SummaryWriter(Path.Combine(LogDir, "train"));
+        validation = torch.utils.tensorboard.SummaryWriter(Path.Combine(LogDir, "validation"));
+        train.add_text("model/summary", "```\n" + context.Model.Summary() + "```", (int)context.Model.State.Step);
+    }
+
+    /// <inheritdoc/>
+    public override void OnBatchEnd(TrainingContext context, long step, double loss)
+    {
+        if (BatchFrequency > 0 && step % BatchFrequency == 0) train?.add_scalar("batch/loss", (float)loss, (int)step);
+    }
+
+    /// <inheritdoc/>
+    public override void OnEpochEnd(TrainingContext context, int epoch, IReadOnlyDictionary<string, double> logs)
+    {
+        if (train is null || validation is null) return;
+        foreach (var (name, value) in logs)
+        {
+            bool held = name.StartsWith("val_", StringComparison.Ordinal);
+            (held ? validation : train).add_scalar("epoch/" + (held ? name[4..] : name), (float)value, epoch);
+        }
+        var multipliers = Transform.LearningRateMultipliers(context.Model.State.OptState);
+        if (multipliers.Count > 0) train.add_scalar("epoch/lr_multiplier", (float)multipliers[0].item<double>(), epoch);
+        if (context.History.StepTimes.Count > 0)
+            train.add_scalar("epoch/input_wait_share", (float)context.History.StepTimes[^1].InputWaitShare, epoch);
+        if (!histograms) return;
+        foreach (var (path, weights) in context.Model.State.Params)
+        {
+            using var values = weights.detach().to_type(torch.ScalarType.Float64).cpu();
+            train.add_histogram("weights/" + path, values, epoch);
+        }
+    }
+
+    /// <inheritdoc/>
+    public override void OnTrainEnd(TrainingContext context) => (train, validation) = (null, null);
+}
