@@ -243,6 +243,19 @@ let tests =
                     loaded.Fit(x, y, options 2 1) |> ignore
                     expectTreesClose "parameters" 0.0 loaded.State.Params original.State.Params))
 
+        testPropertyWithConfig { config with maxTest = 100 } "a damaged model description is an InvalidDataException or loads, never anything else"
+            <| fun (position: float, replacement: char) ->
+            scoped (fun () ->
+                withFolder (fun folder ->
+                    use model = new Model(Sequential(Conv2D(2L, 3L), Flatten(), Dense(2L)), [| 1L; 5L; 5L |], Loss.MeanSquaredError, Optimizer.Sgd 0.1)
+                    ModelFile.Save(folder, model)
+                    let description = Path.Combine(folder, "model.json")
+                    let text = File.ReadAllText description
+                    let at = int (float (text.Length - 1) * (abs position % 1.0))
+                    File.WriteAllText(description, text.Substring(0, at) + string replacement + text.Substring(at + 1))
+                    try ModelFile.Load folder |> ignore
+                    with :? InvalidDataException -> ()))
+
         testCase "descriptions that cannot be read say where; unsaveable layers say which" <| fun () ->
             scoped (fun () ->
                 withFolder (fun folder ->
