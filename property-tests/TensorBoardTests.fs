@@ -53,6 +53,7 @@ let tests =
                     Expect.isNonEmpty (steps "weights/dense/kernel" train) "weight histograms"
                     Expect.isNonEmpty (steps "batch/loss" train) "batch losses"
                     Expect.isNonEmpty (steps "epoch/lr_multiplier" train) "learning rate"
+                    Expect.sequenceEqual (steps "time/forward_backward_s" train) [ 0L; 1L; 2L ] "step-time breakdown"
                     Expect.isNonEmpty (train |> List.filter (fun (t, _, _) -> t.StartsWith "model/summary")) "summary text"
                 finally
                     if Directory.Exists folder then Directory.Delete(folder, true))

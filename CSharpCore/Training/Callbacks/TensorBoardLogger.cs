@@ -8,7 +8,9 @@ namespace Functional.Training;
 /// <c>logDir/validation</c>. Per epoch: every logged value as "epoch/NAME" (validation values in
 /// the validation run, so TensorBoard overlays them), the learning-rate multiplier, the share of
 /// time spent waiting for input, and histograms of the weights as "weights/PATH"; every
-/// <see cref="BatchFrequency"/> steps: "batch/loss"; once: the model summary as text.
+/// <see cref="BatchFrequency"/> steps: "batch/loss"; once: the model summary as text. The
+/// step-time breakdown goes to "time/input_s", "time/forward_backward_s", "time/optimizer_s" and
+/// "time/other_s".
 /// Open with <c>tensorboard --logdir logDir</c>.
 /// </summary>
 /// <param name="logDir">The run's folder.</param>
@@ -49,7 +51,14 @@ public sealed class TensorBoardLogger(string logDir, bool histograms = true, int
         var multipliers = Transform.LearningRateMultipliers(context.Model.State.OptState);
         if (multipliers.Count > 0) train.add_scalar("epoch/lr_multiplier", (float)multipliers[0].item<double>(), epoch);
         if (context.History.StepTimes.Count > 0)
-            train.add_scalar("epoch/input_wait_share", (float)context.History.StepTimes[^1].InputWaitShare, epoch);
+        {
+            var times = context.History.StepTimes[^1];
+            train.add_scalar("epoch/input_wait_share", (float)times.InputWaitShare, epoch);
+            train.add_scalar("time/input_s", (float)times.InputWait.TotalSeconds, epoch);
+            train.add_scalar("time/forward_backward_s", (float)times.ForwardBackward.TotalSeconds, epoch);
+            train.add_scalar("time/optimizer_s", (float)times.Optimizer.TotalSeconds, epoch);
+            train.add_scalar("time/other_s", (float)times.Other.TotalSeconds, epoch);
+        }
         if (!histograms) return;
         foreach (var (path, weights) in context.Model.State.Params)
         {
