@@ -21,6 +21,7 @@ let allTests =
         TrainingTests.tests
         PersistenceTests.tests
         TensorBoardTests.tests
+        ArrowTrainingTests.tests
         ExampleTests.tests
     ]
 
