@@ -11,7 +11,7 @@ sealed class ProgressDisplay
     readonly bool bar, silent;
     readonly int epochs;
     readonly Stopwatch epochClock = new(), redraw = new();
-    long steps;
+    long steps, done;
 
     public ProgressDisplay(FitOptions options, int epochs)
     {
@@ -25,25 +25,33 @@ sealed class ProgressDisplay
     public void EpochBegin(int epoch, long stepsPerEpoch)
     {
         steps = stepsPerEpoch;
+        done = 0;
         epochClock.Restart();
         redraw.Restart();
     }
 
-    public void Step(int epoch, long done, Func<IEnumerable<(string, double)>> running)
+    public void Step(int epoch, long stepsDone, Func<IEnumerable<(string, double)>> running)
     {
-        if (!bar || silent || (redraw.ElapsedMilliseconds < 100 && done < steps)) return;
+        done = stepsDone;
+        if (!bar || silent || (redraw.ElapsedMilliseconds < 100 && done != steps)) return;
         redraw.Restart();
-        const int width = 30;
-        int filled = steps == 0 ? width : (int)(width * done / steps);
-        var bars = new string('=', Math.Max(0, filled - 1)) + (filled > 0 ? (done < steps ? ">" : "=") : "") + new string('.', width - filled);
-        output.Write($"\rEpoch {epoch + 1}/{epochs} [{bars}] {done}/{steps} - {epochClock.Elapsed.TotalSeconds:F1}s{Format(running())}   ");
+        // A source of unknown length shows the step count without a bar.
+        var progress = steps == 0 ? $"{done} steps" : $"[{Bar()}] {done}/{steps}";
+        output.Write($"\rEpoch {epoch + 1}/{epochs} {progress} - {epochClock.Elapsed.TotalSeconds:F1}s{Format(running())}   ");
         output.Flush();
+    }
+
+    string Bar()
+    {
+        const int width = 30;
+        int filled = (int)(width * Math.Min(done, steps) / steps);
+        return new string('=', Math.Max(0, filled - 1)) + (filled > 0 ? (done < steps ? ">" : "=") : "") + new string('.', width - filled);
     }
 
     public void EpochEnd(int epoch, IReadOnlyDictionary<string, double> logs, StepTimes? times)
     {
         if (silent) return;
-        var line = $"Epoch {epoch + 1}/{epochs} - {steps} steps - {epochClock.Elapsed.TotalSeconds:F1}s{Format(logs.Select(kv => (kv.Key, kv.Value)))}";
+        var line = $"Epoch {epoch + 1}/{epochs} - {done} steps - {epochClock.Elapsed.TotalSeconds:F1}s{Format(logs.Select(kv => (kv.Key, kv.Value)))}";
         if (times is not null) line += $" - time: {times}";
         output.WriteLine(bar ? $"\r{line}   " : line);
     }
