@@ -1,9 +1,3 @@
-using Functional.Autodiff;
-using Functional.Layers;
-using Functional.Losses;
-using Functional.Metrics;
-using Functional.Optimizers;
-using Functional.Trees;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -4,7 +4,6 @@ using Functional.Losses;
 using Functional.Metrics;
 using Functional.Optimizers;
 using Functional.Trees;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Functional.Training;
