@@ -22,6 +22,7 @@ let allTests =
         PersistenceTests.tests
         TensorBoardTests.tests
         ArrowTrainingTests.tests
+        OnnxTests.tests
         ExampleTests.tests
     ]
 

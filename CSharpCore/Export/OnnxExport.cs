@@ -1,0 +1,181 @@
+using Functional.Layers;
+using Functional.Persistence;
+using Functional.Trees;
+using Google.Protobuf;
+using Onnx;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Functional.Export;
+
+/// <summary>
+/// Exports a network with its variables to ONNX (opset 17), in inference mode, with a dynamic
+/// batch dimension: input "input" of shape (batch, per-example shape...), output "output".
+/// Dense, Conv1D/2D, pooling (1-D, 2-D, global), Flatten, Reshape, Dropout (the identity),
+/// BatchNorm (running statistics), LayerNorm, the built-in activations, Residual and Sequential
+/// export; any other layer is a <see cref="NotSupportedException"/> naming it.
+/// </summary>
+public static class OnnxExport
+{
+    const long Opset = 17;
+
+    /// <summary>Writes the ONNX model to <paramref name="path"/> atomically.</summary>
+    public static void Save(string path, ILayer network, long[] inputShape, Variables variables)
+    {
+        var model = ToModel(network, inputShape, variables);
+        var bytes = model.ToByteArray();
+        AtomicFile.Write(path, stream => stream.Write(bytes));
+    }
+
+    /// <summary>The ONNX model as a protobuf message.</summary>
+    public static ModelProto ToModel(ILayer network, long[] inputShape, Variables variables)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentNullException.ThrowIfNull(variables);
+        var builder = new GraphBuilder(network.Name);
+        var output = builder.Layer(network, "input", inputShape, variables, "");
+        var graph = builder.Graph;
+        graph.Input.Add(ValueInfo("input", inputShape));
+        graph.Output.Add(ValueInfo(builder.Rename(output, "output"), network.OutputShape(inputShape)));
+        var model = new ModelProto { IrVersion = 8, ProducerName = "Functional", Graph = graph };
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });
+        return model;
+    }
+
+    static ValueInfoProto ValueInfo(string name, long[] perExample)
+    {
+        var shape = new TensorShapeProto();
+        shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimParam = "batch" });
+        foreach (var d in perExample) shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = d });
+        return new ValueInfoProto
+        {
+            Name = name,
+            Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float, Shape = shape } },
+        };
+    }
+
+    /// <summary>Builds the graph node by node, naming values uniquely.</summary>
+    sealed class GraphBuilder(string name)
+    {
+        int counter;
+        public GraphProto Graph { get; } = new() { Name = name };
+
+        string Fresh(string hint) => $"{hint}_{counter++}";
+
+        string Node(string op, string hint, IEnumerable<string> inputs, params AttributeProto[] attributes)
+        {
+            var output = Fresh(hint);
+            var node = new NodeProto { OpType = op, Name = output };
+            node.Input.AddRange(inputs);
+            node.Output.Add(output);
+            node.Attribute.AddRange(attributes);
+            Graph.Node.Add(node);
+            return output;
+        }
+
+        /// <summary>Renames the value <paramref name="from"/> (the graph's last output) to <paramref name="to"/>.</summary>
+        public string Rename(string from, string to)
+        {
+            if (from == "input") from = Node("Identity", "identity", ["input"]);
+            foreach (var node in Graph.Node)
+                for (int i = 0; i < node.Output.Count; i++)
+                    if (node.Output[i] == from) node.Output[i] = to;
+            foreach (var node in Graph.Node)
+                for (int i = 0; i < node.Input.Count; i++)
+                    if (node.Input[i] == from) node.Input[i] = to;
+            return to;
+        }
+
+        string Constant(string hint, Tensor value)
+        {
+            var name = Fresh(hint);
+            using var data = value.detach().cpu().to_type(value.dtype == ScalarType.Int64 ? ScalarType.Int64 : ScalarType.Float32).contiguous();
+            var proto = new TensorProto
+            {
+                Name = name,
+                DataType = (int)(data.dtype == ScalarType.Int64 ? TensorProto.Types.DataType.Int64 : TensorProto.Types.DataType.Float),
+                RawData = ByteString.CopyFrom(data.numel() == 0 ? [] : data.bytes.ToArray()),
+            };
+            proto.Dims.AddRange(data.shape);
+            Graph.Initializer.Add(proto);
+            return name;
+        }
+
+        static AttributeProto Ints(string name, IEnumerable<long> values)
+        {
+            var a = new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Ints };
+            a.Ints.AddRange(values);
+            return a;
+        }
+
+        static AttributeProto Int(string name, long value) => new() { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value };
+
+        static AttributeProto Float(string name, double value) => new() { Name = name, Type = AttributeProto.Types.AttributeType.Float, F = (float)value };
+
+        public string Layer(ILayer layer, string x, long[] shape, Variables v, string path)
+        {
+            var p = v.Params;
+            switch (layer)
+            {
+                case Sequential s:
+                    foreach (var (child, inner) in s.Layers)
+                    {
+                        x = Layer(inner, x, shape, new Variables(p.Select(child), v.State.Select(child)), TreePath.Join(path, child));
+                        shape = inner.OutputShape(shape);
+                    }
+                    return x;
+                case Residual r:
+                    return Node("Add", "residual", [x, Layer(r.Inner, x, shape, v, path)]);
+                case Dense d:
+                    var y = Node("MatMul", "dense", [x, Constant("kernel", p["kernel"])]);
+                    if (d.UseBias) y = Node("Add", "dense", [y, Constant("bias", p["bias"])]);
+                    return Activation(d.Activation, y);
+                case Convolution c:
+                    var pads = c.KernelSize.Select(k => c.Padding == Layers.Padding.Same ? k / 2 : 0).ToArray();
+                    string[] convInputs = c.UseBias ? [x, Constant("kernel", p["kernel"]), Constant("bias", p["bias"])] : [x, Constant("kernel", p["kernel"])];
+                    var conv = Node("Conv", "conv", convInputs, Ints("kernel_shape", c.KernelSize), Ints("strides", c.Strides), Ints("pads", [.. pads, .. pads]));
+                    return Activation(c.Activation, conv);
+                case Pooling pool:
+                    var padding = pool.PoolSize.Select(k => pool.Padding == Layers.Padding.Same ? k / 2 : 0).ToArray();
+                    return pool.Reduction == PoolKind.Max
+                        ? Node("MaxPool", "pool", [x], Ints("kernel_shape", pool.PoolSize), Ints("strides", pool.Strides), Ints("pads", [.. padding, .. padding]))
+                        : Node("AveragePool", "pool", [x], Ints("kernel_shape", pool.PoolSize), Ints("strides", pool.Strides), Ints("pads", [.. padding, .. padding]), Int("count_include_pad", 0));
+                case GlobalPool g:
+                    return Node("Flatten", "flatten", [Node(g.Reduction == PoolKind.Max ? "GlobalMaxPool" : "GlobalAveragePool", "global_pool", [x])], Int("axis", 1));
+                case Flatten:
+                    return Node("Flatten", "flatten", [x], Int("axis", 1));
+                case Reshape reshape:
+                    return Node("Reshape", "reshape", [x, Constant("shape", torch.tensor([0L, .. reshape.OutputShape(shape)]))]);
+                case Dropout:
+                    return Node("Identity", "dropout", [x]);
+                case BatchNorm b:
+                    return Node("BatchNormalization", "batch_norm",
+                        [x, Constant("scale", p["scale"]), Constant("offset", p["offset"]), Constant("mean", v.State["mean"]), Constant("variance", v.State["variance"])],
+                        Float("epsilon", b.Epsilon));
+                case LayerNorm n:
+                    return Node("LayerNormalization", "layer_norm", [x, Constant("scale", p["scale"]), Constant("offset", p["offset"])],
+                        Int("axis", -1), Float("epsilon", n.Epsilon));
+                case Layers.Activation a:
+                    return Activation(a.Function, x);
+                default:
+                    throw new NotSupportedException(
+                        $"Layer '{(path.Length == 0 ? layer.Name : path)}' ({layer.GetType().Name}) cannot be exported to ONNX yet.");
+            }
+        }
+
+        string Activation(ActivationFunction f, string x) => f.Name switch
+        {
+            "linear" => x,
+            "relu" => Node("Relu", "relu", [x]),
+            "tanh" => Node("Tanh", "tanh", [x]),
+            "sigmoid" => Node("Sigmoid", "sigmoid", [x]),
+            "softmax" => Node("Softmax", "softmax", [x], Int("axis", -1)),
+            "log_softmax" => Node("LogSoftmax", "log_softmax", [x], Int("axis", -1)),
+            "silu" => Node("Mul", "silu", [x, Node("Sigmoid", "sigmoid", [x])]),
+            // gelu(x) = 0.5 x (1 + erf(x / sqrt 2)), the exact form libtorch computes.
+            "gelu" => Node("Mul", "gelu", [Node("Mul", "gelu", [x, Constant("half", torch.tensor(0.5f))]),
+                Node("Add", "gelu", [Node("Erf", "gelu", [Node("Div", "gelu", [x, Constant("sqrt2", torch.tensor((float)Math.Sqrt(2)))])]), Constant("one", torch.tensor(1f))])]),
+            _ => throw new NotSupportedException($"Activation '{f.Name}' cannot be exported to ONNX."),
+        };
+    }
+}
