@@ -90,6 +90,12 @@ let tests =
             let results = run "dotnet" [ "fsi"; "examples/attention.fsx"; "--epochs"; "3" ]
             Expect.isGreaterThan (float results.["test_accuracy"]) 0.9 "finds the marked step"
 
+        testCase "MNIST to ONNX: save, reload, export, classify with ONNX Runtime alone" <| fun () ->
+            let dll = Path.Combine(repositoryRoot, "examples/CSharpOnnx/bin/Release/net10.0/CSharpOnnx.dll")
+            let results = run "dotnet" [ dll; "--epochs"; "1" ]
+            Expect.isLessThan (float results.["onnx_max_abs_diff"]) 1e-4 "ONNX Runtime agrees with the model"
+            Expect.isGreaterThan (float results.["onnx_test_accuracy"]) 0.85 "and classifies the test digits"
+
         testCase "the README's F# example runs and fits the line" <| fun () ->
             let script = readmeScript ()
             try
