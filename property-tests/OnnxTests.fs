@@ -34,7 +34,15 @@ let private models : (string * (unit -> ILayer) * int64[]) list =
       "reshape, 1-D convolution and pooling, global pooling, layer norm, residual",
       (fun () -> Sequential(Reshape([| 3L; -1L |]), Conv1D(5L, 3L, padding = Padding.Same, activation = ActivationFunction.Tanh), MaxPool1D(2L),
                             AveragePool1D(2L, stride = 1L), GlobalPool(PoolKind.Average), LayerNorm(), Residual(Dense(5L, ActivationFunction.Tanh)), Dense(2L)) :> ILayer),
-      [| 24L |] ]
+      [| 24L |]
+      "a functional graph: shared layer, add, concatenate",
+      (fun () ->
+          let input = Graph.Input([| 6L |])
+          let shared = Dense(6L, ActivationFunction.Tanh)
+          let a = shared.Call(input)
+          let b = shared.Call(Dense(6L).Call(input))
+          FunctionalModel([ input ], [ Dense(3L).Call(Graph.Concatenate(0, Graph.Add(a, b), input)) ]) :> ILayer),
+      [| 6L |] ]
 
 let tests =
     testList "onnx export" [

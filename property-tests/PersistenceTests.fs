@@ -201,7 +201,8 @@ let tests =
                       (sequenceNetwork () :> ILayer), [| 5L |], torch.randint(0L, 10L, [| 3L; 5L |]) ] do
                     withFolder (fun folder ->
                         use model = new Model(network, shape, Loss.MeanSquaredError, Optimizer.Adam 0.01, seed = 4UL)
-                        ModelFile.Save(folder, model)
+                        ModelFile.Save(folder, model, metadata = readOnlyDict [ "trained_on", "nothing yet" ])
+                        Expect.equal (ModelFile.ReadMetadata folder).["trained_on"] "nothing yet" "user metadata"
                         let struct (rebuilt, inputShape, state) = ModelFile.Load folder
                         Expect.sequenceEqual inputShape shape "input shape"
                         Expect.equal ((LayerSpec.ToJson rebuilt).ToJsonString()) ((LayerSpec.ToJson network).ToJsonString()) "the same description"

@@ -12,8 +12,9 @@ namespace Functional.Export;
 /// Exports a network with its variables to ONNX (opset 17), in inference mode, with a dynamic
 /// batch dimension: input "input" of shape (batch, per-example shape...), output "output".
 /// Dense, Conv1D/2D, pooling (1-D, 2-D, global), Flatten, Reshape, Dropout (the identity),
-/// BatchNorm (running statistics), LayerNorm, the built-in activations, Residual and Sequential
-/// export; any other layer is a <see cref="NotSupportedException"/> naming it.
+/// BatchNorm (running statistics), LayerNorm, the built-in activations, Residual, Sequential and
+/// functional graphs (one input, one output) export; any other layer is a
+/// <see cref="NotSupportedException"/> naming it.
 /// </summary>
 public static class OnnxExport
 {
@@ -124,6 +125,8 @@ public static class OnnxExport
                         shape = inner.OutputShape(shape);
                     }
                     return x;
+                case FunctionalModel f:
+                    return Functional(f, x, v, path);
                 case Residual r:
                     return Node("Add", "residual", [x, Layer(r.Inner, x, shape, v, path)]);
                 case Dense d:
@@ -161,6 +164,28 @@ public static class OnnxExport
                     throw new NotSupportedException(
                         $"Layer '{(path.Length == 0 ? layer.Name : path)}' ({layer.GetType().Name}) cannot be exported to ONNX yet.");
             }
+        }
+
+        /// <summary>A functional model's nodes in order; one input and one output.</summary>
+        string Functional(FunctionalModel model, string x, Variables v, string path)
+        {
+            if (model.Inputs.Count != 1 || model.Outputs.Count != 1)
+                throw new NotSupportedException($"Model '{model.Name}' has {model.Inputs.Count} inputs and {model.Outputs.Count} outputs; ONNX export takes one of each.");
+            var values = new Dictionary<GraphNode, string>(ReferenceEqualityComparer.Instance);
+            foreach (var node in model.Nodes)
+            {
+                values[node] = node switch
+                {
+                    InputNode => x,
+                    LayerNode l => Layer(l.Layer, values[l.Input.Node], l.Input.Shape,
+                        new Variables(v.Params.Select(model.LayerName(l.Layer)), v.State.Select(model.LayerName(l.Layer))),
+                        TreePath.Join(path, model.LayerName(l.Layer))),
+                    MergeNode { Kind: "add" } m => m.Parts.Skip(1).Aggregate(values[m.Parts[0].Node], (sum, p) => Node("Add", "add", [sum, values[p.Node]])),
+                    MergeNode m => Node("Concat", "concatenate", m.Parts.Select(p => values[p.Node]), Int("axis", m.Axis + 1)),
+                    _ => throw new NotSupportedException($"Graph node {node.Describe()} cannot be exported."),
+                };
+            }
+            return values[model.Outputs[0].Node];
         }
 
         string Activation(ActivationFunction f, string x) => f.Name switch
