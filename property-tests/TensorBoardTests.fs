@@ -41,7 +41,7 @@ let tests =
                                           Loss.SparseCategoricalCrossEntropy(true), Optimizer.Adam 0.01, [ SparseCategoricalAccuracy() :> Metric ])
                     let history =
                         model.Fit(x, y, FitOptions(Verbosity = Verbosity.Silent, Epochs = 3, BatchSize = 16, ValidationSplit = 0.25,
-                                                   Callbacks = [| TensorBoardLogger(folder, batchFrequency = 2) :> Callback |]))
+                                                   Callbacks = [| TensorBoardLogger(folder, batchFrequency = 2, gradientHistograms = true) :> Callback |]))
                     let train = tagged (events (Path.Combine(folder, "train")))
                     let validation = tagged (events (Path.Combine(folder, "validation")))
                     let steps tag (records: (string * int64 * Tensorboard.Summary.Types.Value) list) =
@@ -51,6 +51,7 @@ let tests =
                     let lastLoss = train |> List.findBack (fun (t, _, _) -> t = "epoch/loss") |> fun (_, _, v) -> float v.SimpleValue
                     Expect.floatClose Accuracy.medium lastLoss history.["loss"].[2] "the value logged"
                     Expect.isNonEmpty (steps "weights/dense/kernel" train) "weight histograms"
+                    Expect.sequenceEqual (steps "gradients/dense_1/bias" train) [ 0L; 1L; 2L ] "gradient histograms"
                     Expect.isNonEmpty (steps "batch/loss" train) "batch losses"
                     Expect.isNonEmpty (steps "epoch/lr_multiplier" train) "learning rate"
                     Expect.sequenceEqual (steps "time/forward_backward_s" train) [ 0L; 1L; 2L ] "step-time breakdown"

@@ -55,6 +55,7 @@ public sealed partial class Model
         {
             // Callbacks release what they hold (files, best weights) even when training throws.
             foreach (var c in options.Callbacks) c.OnTrainEnd(context);
+            context.ReleaseGradients();
         }
         history.StopReason = context.StopReason;
         if (context.StopReason is not null) display.Message($"Training stopped: {context.StopReason}.");
@@ -75,7 +76,7 @@ public sealed partial class Model
             using (x)
             using (y)
             {
-                double loss = Step(x, y, options.ClassWeights, metricStates, context, clock);
+                double loss = Step(x, y, options.ClassWeights, metricStates, context, clock, options.Callbacks.Any(c => c.NeedsGradients));
                 if (context.StopReason is not null) break;
                 (lossSum, count, done) = (lossSum + loss * x.shape[0], count + x.shape[0], done + 1);
                 foreach (var c in options.Callbacks) c.OnBatchEnd(context, State.Step, loss);
@@ -92,7 +93,7 @@ public sealed partial class Model
     /// parameters take the updates in place: no parameter-sized allocation survives the step.
     /// </summary>
     double Step(Tensor x, Tensor y, IReadOnlyDictionary<long, double>? classWeights, double[][] metricStates, TrainingContext context,
-        StepClock clock)
+        StepClock clock, bool keepGradients)
     {
         using var scope = torch.NewDisposeScope();
         var weights = classWeights is null ? null : ClassWeightsFor(y, classWeights);
@@ -107,6 +108,13 @@ public sealed partial class Model
         }
         using (torch.no_grad())
         {
+            if (keepGradients)
+            {
+                // The optimizer overwrites the gradients: callbacks that read them get a copy.
+                var copy = gradient.Clone();
+                scope.Detach(copy.Leaves);
+                context.KeepGradients(copy);
+            }
             var updates = Optimizer.UpdateInPlace(gradient, State.OptState, State.Params);
             for (int i = 0; i < updates.Count; i++) State.Params.Leaves[i].add_(updates.Leaves[i]);
         }

@@ -6,6 +6,10 @@ namespace Functional.Training;
 /// </summary>
 public abstract class Callback
 {
+    /// <summary>Whether this callback reads <see cref="TrainingContext.Gradients"/>; Fit then keeps
+    /// a copy of each step's gradients (a cost of one parameter-sized copy per step).</summary>
+    public virtual bool NeedsGradients => false;
+
     /// <summary>Before the first epoch.</summary>
     public virtual void OnTrainBegin(TrainingContext context) { }
 
@@ -30,6 +34,22 @@ public sealed class TrainingContext(Model model, History history)
 
     /// <summary>The history so far.</summary>
     public History History { get; } = history;
+
+    /// <summary>The last step's gradients, when a callback asked for them
+    /// (<see cref="Callback.NeedsGradients"/>); owned by Fit, valid until the next step.</summary>
+    public Trees.TensorTree? Gradients { get; private set; }
+
+    internal void KeepGradients(Trees.TensorTree gradients)
+    {
+        Gradients?.Dispose();
+        Gradients = gradients;
+    }
+
+    internal void ReleaseGradients()
+    {
+        Gradients?.Dispose();
+        Gradients = null;
+    }
 
     /// <summary>Set once a callback asked to stop.</summary>
     public string? StopReason { get; private set; }

@@ -8,7 +8,8 @@ namespace Functional.Training;
 /// <c>logDir/validation</c>. Per epoch: every logged value as "epoch/NAME" (validation values in
 /// the validation run, so TensorBoard overlays them), the learning-rate multiplier, the share of
 /// time spent waiting for input, and histograms of the weights as "weights/PATH"; every
-/// <see cref="BatchFrequency"/> steps: "batch/loss"; once: the model summary as text. The
+/// <see cref="BatchFrequency"/> steps: "batch/loss"; once: the model summary as text; on request,
+/// histograms of the gradients as "gradients/PATH". The
 /// step-time breakdown goes to "time/input_s", "time/forward_backward_s", "time/optimizer_s" and
 /// "time/other_s".
 /// Open with <c>tensorboard --logdir logDir</c>.
@@ -16,8 +17,13 @@ namespace Functional.Training;
 /// <param name="logDir">The run's folder.</param>
 /// <param name="histograms">Write weight histograms every epoch.</param>
 /// <param name="batchFrequency">Write the batch loss every this many steps (0: never).</param>
-public sealed class TensorBoardLogger(string logDir, bool histograms = true, int batchFrequency = 0) : Callback
+/// <param name="gradientHistograms">Also write histograms of the epoch's last gradients as
+/// "gradients/PATH" (Fit then copies each step's gradients).</param>
+public sealed class TensorBoardLogger(string logDir, bool histograms = true, int batchFrequency = 0, bool gradientHistograms = false) : Callback
 {
+    /// <inheritdoc/>
+    public override bool NeedsGradients => gradientHistograms;
+
     TorchSharp.Modules.SummaryWriter? train, validation;
 
     /// <summary>The run's folder.</summary>
@@ -59,11 +65,16 @@ public sealed class TensorBoardLogger(string logDir, bool histograms = true, int
             train.add_scalar("time/optimizer_s", (float)times.Optimizer.TotalSeconds, epoch);
             train.add_scalar("time/other_s", (float)times.Other.TotalSeconds, epoch);
         }
-        if (!histograms) return;
-        foreach (var (path, weights) in context.Model.State.Params)
+        if (histograms) Histograms(train, "weights/", context.Model.State.Params, epoch);
+        if (gradientHistograms && context.Gradients is { } gradients) Histograms(train, "gradients/", gradients, epoch);
+    }
+
+    static void Histograms(TorchSharp.Modules.SummaryWriter writer, string prefix, Trees.TensorTree tree, int epoch)
+    {
+        foreach (var (path, tensor) in tree)
         {
-            using var values = weights.detach().to_type(torch.ScalarType.Float64).cpu();
-            train.add_histogram("weights/" + path, values, epoch);
+            using var values = tensor.detach().to_type(torch.ScalarType.Float64).cpu();
+            writer.add_histogram(prefix + path, values, epoch);
         }
     }
 
