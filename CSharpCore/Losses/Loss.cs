@@ -36,7 +36,19 @@ public static class Loss
     /// <summary>Cross-entropy with integer class targets of shape (batch) for predictions of
     /// shape (batch, classes).</summary>
     public static LossFunction SparseCategoricalCrossEntropy(bool fromLogits = false) => new("sparse_categorical_cross_entropy",
-        (p, t) => torch.nn.functional.nll_loss(LogProbabilities(p, fromLogits), t, reduction: nn.Reduction.None),
+        (p, t) =>
+        {
+            try
+            {
+                return torch.nn.functional.nll_loss(LogProbabilities(p, fromLogits), t, reduction: nn.Reduction.None);
+            }
+            catch (System.Runtime.InteropServices.ExternalException e)
+            {
+                // Checked only on failure: two reductions per step would cost more than the loss.
+                throw new ArgumentException(
+                    $"sparse_categorical_cross_entropy: targets must be class indices in [0, {p.shape[1]}); got values from {t.min().item<long>()} to {t.max().item<long>()}.", e);
+            }
+        },
         (p, t) =>
         {
             if (p.dim() != 2 || t.dim() != 1)
@@ -44,9 +56,6 @@ public static class Loss
                     $"sparse_categorical_cross_entropy: needs predictions (batch, classes) and integer targets (batch); got {LossFunction.Format(p)} and {LossFunction.Format(t)}.");
             if (t.is_floating_point())
                 throw new ArgumentException($"sparse_categorical_cross_entropy: targets are class indices and must be integers; got {t.dtype}.");
-            if (t.numel() > 0 && (t.min().item<long>() < 0 || t.max().item<long>() >= p.shape[1]))
-                throw new ArgumentException(
-                    $"sparse_categorical_cross_entropy: targets must be class indices in [0, {p.shape[1]}); got values from {t.min().item<long>()} to {t.max().item<long>()}.");
         });
 
     /// <summary>KL(targets || predictions) for probability distributions over the last axis.</summary>
