@@ -168,7 +168,11 @@ let semanticsTests =
                     let struct (final, _) = last.Apply(v, x, ApplyContext.Inference)
                     Expect.sequenceEqual all.shape [| 2L; 5L; 4L |] "sequence shape"
                     expectClose $"{last.Name} last state" 0.0 final (all.select(1L, 4L))
-                    expectThrowsWith<ShapeException> [ "(batch, time, 3)" ] (fun () -> last.Apply(v, torch.ones(2L, 5L, 2L), ApplyContext.Inference) |> ignore))
+                    expectThrowsWith<ShapeException> [ "(batch, time, 3)" ] (fun () -> last.Apply(v, torch.ones(2L, 5L, 2L), ApplyContext.Inference) |> ignore)
+                // Initialisers are overridable.
+                let zeros = Lstm(2L, kernelInitializer = Initializers.Zeros, recurrentInitializer = Initializers.Normal 0.5).Init(rng, [| 5L; 3L |])
+                Expect.equal (zeros.Params.["kernel"].abs().sum().item<float32>()) 0.0f "zero kernel"
+                Expect.isGreaterThan (zeros.Params.["recurrent_kernel"].abs().sum().item<float32>()) 0.0f "normal recurrent kernel")
 
         testCase "an F# layer from plain functions works inside Sequential, gradients included" <| fun () ->
             scoped (fun () ->

@@ -94,9 +94,9 @@ public static class LayerSpec
                 "batch_norm" => new BatchNorm(Double(c, "momentum", at), Double(c, "epsilon", at), name),
                 "layer_norm" => new LayerNorm(Double(c, "epsilon", at), name),
                 "embedding" => new Embedding(Long(c, "vocabulary", at), Long(c, "dimensions", at), name: name),
-                "lstm" => new Lstm(Long(c, "units", at), Bool(c, "return_sequences", at), name),
-                "gru" => new Gru(Long(c, "units", at), Bool(c, "return_sequences", at), name),
-                "multi_head_attention" => new MultiHeadAttention(Long(c, "heads", at), Long(c, "key_dim", at), Bool(c, "causal", at), name),
+                "lstm" => new Lstm(Long(c, "units", at), Bool(c, "return_sequences", at), name: name),
+                "gru" => new Gru(Long(c, "units", at), Bool(c, "return_sequences", at), name: name),
+                "multi_head_attention" => new MultiHeadAttention(Long(c, "heads", at), Long(c, "key_dim", at), Bool(c, "causal", at), name: name),
                 "activation" => new Activation(ActivationNamed(Text(c, "function", at), $"{at}.function"), name),
                 "residual" => new Residual(FromJson(c["inner"], $"{at}.inner"), name),
                 "sequential" => new Sequential(

@@ -11,7 +11,8 @@ namespace Functional.Layers;
 /// heads * keyDim), bias) and "output" (kernel (heads * keyDim, features), bias); the output has
 /// the query's shape.
 /// </summary>
-public sealed class MultiHeadAttention(long heads, long keyDim, bool causal = false, string? name = null) : Layer(name)
+public sealed class MultiHeadAttention(long heads, long keyDim, bool causal = false, Initializer? kernelInitializer = null, string? name = null)
+    : Layer(name)
 {
     /// <summary>Number of heads.</summary>
     public long Heads { get; } = heads > 0 ? heads : throw new ArgumentOutOfRangeException(nameof(heads));
@@ -32,7 +33,7 @@ public sealed class MultiHeadAttention(long heads, long keyDim, bool causal = fa
     {
         long features = OutputShape(inputShape)[1], width = Heads * KeyDim;
         TensorTree Projection(long inputs, long outputs) => TensorTree.Of(
-            ("kernel", Initializers.GlorotUniform(rng, [inputs, outputs], inputs, outputs)), ("bias", torch.zeros(outputs)));
+            ("kernel", (kernelInitializer ?? Initializers.GlorotUniform)(rng, [inputs, outputs], inputs, outputs)), ("bias", torch.zeros(outputs)));
         return new Variables(TensorTree.Node(
             ("query", Projection(features, width)), ("key", Projection(features, width)),
             ("value", Projection(features, width)), ("output", Projection(width, features))), TensorTree.Empty);

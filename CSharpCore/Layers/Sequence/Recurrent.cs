@@ -11,8 +11,11 @@ namespace Functional.Layers;
 /// </summary>
 public abstract class Recurrent : Layer
 {
-    private protected Recurrent(long units, int gates, bool returnSequences, string? name) : base(name)
+    private protected Recurrent(long units, int gates, bool returnSequences, Initializer? kernelInitializer, Initializer? recurrentInitializer, string? name)
+        : base(name)
     {
+        KernelInitializer = kernelInitializer ?? Initializers.GlorotUniform;
+        RecurrentInitializer = recurrentInitializer ?? Initializers.GlorotUniform;
         Units = units > 0 ? units : throw new ArgumentOutOfRangeException(nameof(units), units, "A recurrent layer needs at least one unit.");
         Gates = gates;
         ReturnSequences = returnSequences;
@@ -22,6 +25,10 @@ public abstract class Recurrent : Layer
     public long Units { get; }
     /// <summary>Whether every time step's output is returned (else the last).</summary>
     public bool ReturnSequences { get; }
+    /// <summary>Makes the input kernel (Glorot uniform by default).</summary>
+    public Initializer KernelInitializer { get; }
+    /// <summary>Makes the recurrent kernel (Glorot uniform by default).</summary>
+    public Initializer RecurrentInitializer { get; }
     private protected int Gates { get; }
 
     /// <inheritdoc/>
@@ -37,8 +44,8 @@ public abstract class Recurrent : Layer
         OutputShape(inputShape);
         long features = inputShape[1], width = Gates * Units;
         return new Variables(TensorTree.Of(
-            ("kernel", Initializers.GlorotUniform(rng, [features, width], features, width)),
-            ("recurrent_kernel", Initializers.GlorotUniform(rng, [Units, width], Units, width)),
+            ("kernel", KernelInitializer(rng, [features, width], features, width)),
+            ("recurrent_kernel", RecurrentInitializer(rng, [Units, width], Units, width)),
             ("bias", InitialBias())), TensorTree.Empty);
     }
 
@@ -82,7 +89,8 @@ public abstract class Recurrent : Layer
 /// (units, 4 units) and "bias" (4 units), gates in Keras's order: input, forget, cell, output;
 /// the forget gate's bias starts at 1.
 /// </summary>
-public sealed class Lstm(long units, bool returnSequences = false, string? name = null) : Recurrent(units, 4, returnSequences, name)
+public sealed class Lstm(long units, bool returnSequences = false, Initializer? kernelInitializer = null, Initializer? recurrentInitializer = null,
+    string? name = null) : Recurrent(units, 4, returnSequences, kernelInitializer, recurrentInitializer, name)
 {
     /// <inheritdoc/>
     public override string Kind => "lstm";
@@ -111,7 +119,8 @@ public sealed class Lstm(long units, bool returnSequences = false, string? name 
 /// product). Parameters "kernel" (features, 3 units), "recurrent_kernel" (units, 3 units),
 /// "bias" and "recurrent_bias" (3 units), gates in the order update, reset, candidate.
 /// </summary>
-public sealed class Gru(long units, bool returnSequences = false, string? name = null) : Recurrent(units, 3, returnSequences, name)
+public sealed class Gru(long units, bool returnSequences = false, Initializer? kernelInitializer = null, Initializer? recurrentInitializer = null,
+    string? name = null) : Recurrent(units, 3, returnSequences, kernelInitializer, recurrentInitializer, name)
 {
     /// <inheritdoc/>
     public override string Kind => "gru";
