@@ -9,7 +9,7 @@ namespace Functional.Training;
 /// the validation run, so TensorBoard overlays them), the learning-rate multiplier, the share of
 /// time spent waiting for input, and histograms of the weights as "weights/PATH"; every
 /// <see cref="BatchFrequency"/> steps: "batch/loss"; once: the model summary as text; on request,
-/// histograms of the gradients as "gradients/PATH". The
+/// histograms of the gradients as "gradients/PATH" and sample images as "samples/i". The
 /// step-time breakdown goes to "time/input_s", "time/forward_backward_s", "time/optimizer_s" and
 /// "time/other_s".
 /// Open with <c>tensorboard --logdir logDir</c>.
@@ -19,7 +19,10 @@ namespace Functional.Training;
 /// <param name="batchFrequency">Write the batch loss every this many steps (0: never).</param>
 /// <param name="gradientHistograms">Also write histograms of the epoch's last gradients as
 /// "gradients/PATH" (Fit then copies each step's gradients).</param>
-public sealed class TensorBoardLogger(string logDir, bool histograms = true, int batchFrequency = 0, bool gradientHistograms = false) : Callback
+/// <param name="sampleImages">Images (N, C, H, W) with values in [0, 1] and 1 or 3 channels, written
+/// once as "samples/0", "samples/1", ... (e.g. a few inputs, to see what the model sees).</param>
+public sealed class TensorBoardLogger(
+    string logDir, bool histograms = true, int batchFrequency = 0, bool gradientHistograms = false, torch.Tensor? sampleImages = null) : Callback
 {
     /// <inheritdoc/>
     public override bool NeedsGradients => gradientHistograms;
@@ -37,6 +40,34 @@ public sealed class TensorBoardLogger(string logDir, bool histograms = true, int
         train = torch.utils.tensorboard.SummaryWriter(Path.Combine(LogDir, "train"));
         validation = torch.utils.tensorboard.SummaryWriter(Path.Combine(LogDir, "validation"));
         train.add_text("model/summary", "```\n" + context.Model.Summary() + "```", (int)context.Model.State.Step);
+        if (sampleImages is not null) WriteImages(sampleImages, context.Model.State.Step);
+    }
+
+    /// <summary>Writes images as PNG image summaries into their own event file of the train run
+    /// (TorchSharp's writer draws images with a native library this platform may lack).</summary>
+    void WriteImages(torch.Tensor images, long step)
+    {
+        if (images.dim() != 4 || images.shape[1] is not (1 or 3))
+            throw new ArgumentException($"TensorBoardLogger: sample images must be (N, C, H, W) with 1 or 3 channels; got ({string.Join(", ", images.shape)}).");
+        var file = new EventFile(Path.Combine(LogDir, "train"), "images");
+        var summary = new Tensorboard.Summary();
+        using var bytes = (images.detach().cpu().clamp(0, 1) * 255).round().to_type(torch.ScalarType.Byte).permute(0, 2, 3, 1).contiguous();
+        int n = (int)images.shape[0], channels = (int)images.shape[1], height = (int)images.shape[2], width = (int)images.shape[3];
+        var all = bytes.data<byte>().ToArray();
+        for (int i = 0; i < n; i++)
+        {
+            var pixels = all.AsSpan(i * height * width * channels, height * width * channels).ToArray();
+            summary.Value.Add(new Tensorboard.Summary.Types.Value
+            {
+                Tag = $"samples/{i}",
+                Image = new Tensorboard.Summary.Types.Image
+                {
+                    Height = height, Width = width, Colorspace = channels,
+                    EncodedImageString = Google.Protobuf.ByteString.CopyFrom(Png.Encode(pixels, height, width, channels)),
+                },
+            });
+        }
+        file.Write(summary, step);
     }
 
     /// <inheritdoc/>

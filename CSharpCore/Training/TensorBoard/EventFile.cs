@@ -1,0 +1,51 @@
+using Google.Protobuf;
+
+namespace Functional.Training;
+
+/// <summary>
+/// Appends TensorBoard events to a file of its own: TFRecord framing (little-endian length,
+/// masked CRC-32C of the length, the Event protobuf, masked CRC-32C of the data), as
+/// TensorBoard reads it.
+/// </summary>
+sealed class EventFile
+{
+    static readonly uint[] Crc32CTable = Enumerable.Range(0, 256).Select(n =>
+    {
+        uint c = (uint)n;
+        for (int k = 0; k < 8; k++) c = (c & 1) != 0 ? 0x82F63B78u ^ (c >> 1) : c >> 1;
+        return c;
+    }).ToArray();
+
+    readonly string path;
+
+    public EventFile(string folder, string suffix)
+    {
+        Directory.CreateDirectory(folder);
+        path = Path.Combine(folder, $"events.out.tfevents.{DateTimeOffset.UtcNow.ToUnixTimeSeconds()}.functional.{Environment.ProcessId}.{suffix}");
+        Write(new Tensorboard.Event { WallTime = Now(), FileVersion = "brain.Event:2" });
+    }
+
+    static double Now() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0;
+
+    /// <summary>Appends a summary at <paramref name="step"/>.</summary>
+    public void Write(Tensorboard.Summary summary, long step) => Write(new Tensorboard.Event { WallTime = Now(), Step = step, Summary = summary });
+
+    void Write(Tensorboard.Event e)
+    {
+        var data = e.ToByteArray();
+        var length = BitConverter.GetBytes((ulong)data.LongLength);
+        using var file = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read);
+        file.Write(length);
+        file.Write(BitConverter.GetBytes(Masked(length)));
+        file.Write(data);
+        file.Write(BitConverter.GetBytes(Masked(data)));
+    }
+
+    static uint Masked(byte[] bytes)
+    {
+        uint crc = 0xFFFFFFFFu;
+        foreach (var b in bytes) crc = Crc32CTable[(crc ^ b) & 0xFF] ^ (crc >> 8);
+        crc ^= 0xFFFFFFFFu;
+        return ((crc >> 15) | (crc << 17)) + 0xA282EAD8u;
+    }
+}

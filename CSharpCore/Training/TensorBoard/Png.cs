@@ -1,0 +1,58 @@
+using System.Buffers.Binary;
+using System.IO.Compression;
+using System.Text;
+
+namespace Functional.Training;
+
+/// <summary>Encodes 8-bit grayscale or RGB images as PNG (for TensorBoard's image summaries).</summary>
+static class Png
+{
+    static readonly uint[] CrcTable = Enumerable.Range(0, 256).Select(n =>
+    {
+        uint c = (uint)n;
+        for (int k = 0; k < 8; k++) c = (c & 1) != 0 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        return c;
+    }).ToArray();
+
+    /// <summary>A PNG of <paramref name="height"/> x <paramref name="width"/> pixels with
+    /// <paramref name="channels"/> (1 or 3) bytes each, row-major.</summary>
+    public static byte[] Encode(byte[] pixels, int height, int width, int channels)
+    {
+        if (channels is not (1 or 3)) throw new ArgumentOutOfRangeException(nameof(channels), channels, "PNG images here have 1 or 3 channels.");
+        if (pixels.Length != height * width * channels) throw new ArgumentException("Pixel count does not match the size.", nameof(pixels));
+        using var output = new MemoryStream();
+        output.Write([137, 80, 78, 71, 13, 10, 26, 10]);
+        var header = new byte[13];
+        BinaryPrimitives.WriteInt32BigEndian(header, width);
+        BinaryPrimitives.WriteInt32BigEndian(header.AsSpan(4), height);
+        header[8] = 8;                                  // bit depth
+        header[9] = (byte)(channels == 1 ? 0 : 2);      // grayscale or truecolour
+        Chunk(output, "IHDR", header);
+        using (var raw = new MemoryStream())
+        {
+            using (var zlib = new ZLibStream(raw, CompressionLevel.Optimal, leaveOpen: true))
+                for (int row = 0; row < height; row++)
+                {
+                    zlib.WriteByte(0);                  // filter: none
+                    zlib.Write(pixels, row * width * channels, width * channels);
+                }
+            Chunk(output, "IDAT", raw.ToArray());
+        }
+        Chunk(output, "IEND", []);
+        return output.ToArray();
+    }
+
+    static void Chunk(Stream output, string type, byte[] data)
+    {
+        Span<byte> length = stackalloc byte[4];
+        BinaryPrimitives.WriteInt32BigEndian(length, data.Length);
+        output.Write(length);
+        var typeBytes = Encoding.ASCII.GetBytes(type);
+        output.Write(typeBytes);
+        output.Write(data);
+        uint crc = 0xFFFFFFFFu;
+        foreach (var b in typeBytes.Concat(data)) crc = CrcTable[(crc ^ b) & 0xFF] ^ (crc >> 8);
+        BinaryPrimitives.WriteUInt32BigEndian(length, crc ^ 0xFFFFFFFFu);
+        output.Write(length);
+    }
+}
