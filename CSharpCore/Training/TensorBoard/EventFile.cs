@@ -9,13 +9,6 @@ namespace Functional.Training;
 /// </summary>
 sealed class EventFile
 {
-    static readonly uint[] Crc32CTable = Enumerable.Range(0, 256).Select(n =>
-    {
-        uint c = (uint)n;
-        for (int k = 0; k < 8; k++) c = (c & 1) != 0 ? 0x82F63B78u ^ (c >> 1) : c >> 1;
-        return c;
-    }).ToArray();
-
     readonly string path;
 
     public EventFile(string folder, string suffix)
@@ -43,9 +36,7 @@ sealed class EventFile
 
     static uint Masked(byte[] bytes)
     {
-        uint crc = 0xFFFFFFFFu;
-        foreach (var b in bytes) crc = Crc32CTable[(crc ^ b) & 0xFF] ^ (crc >> 8);
-        crc ^= 0xFFFFFFFFu;
+        uint crc = Crc32.Castagnoli.Of(bytes);
         return ((crc >> 15) | (crc << 17)) + 0xA282EAD8u;
     }
 }

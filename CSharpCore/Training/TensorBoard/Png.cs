@@ -7,13 +7,6 @@ namespace Functional.Training;
 /// <summary>Encodes 8-bit grayscale or RGB images as PNG (for TensorBoard's image summaries).</summary>
 static class Png
 {
-    static readonly uint[] CrcTable = Enumerable.Range(0, 256).Select(n =>
-    {
-        uint c = (uint)n;
-        for (int k = 0; k < 8; k++) c = (c & 1) != 0 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-        return c;
-    }).ToArray();
-
     /// <summary>A PNG of <paramref name="height"/> x <paramref name="width"/> pixels with
     /// <paramref name="channels"/> (1 or 3) bytes each, row-major.</summary>
     public static byte[] Encode(byte[] pixels, int height, int width, int channels)
@@ -50,9 +43,7 @@ static class Png
         var typeBytes = Encoding.ASCII.GetBytes(type);
         output.Write(typeBytes);
         output.Write(data);
-        uint crc = 0xFFFFFFFFu;
-        foreach (var b in typeBytes.Concat(data)) crc = CrcTable[(crc ^ b) & 0xFF] ^ (crc >> 8);
-        BinaryPrimitives.WriteUInt32BigEndian(length, crc ^ 0xFFFFFFFFu);
+        BinaryPrimitives.WriteUInt32BigEndian(length, Crc32.Png.Of(typeBytes.Concat(data)));
         output.Write(length);
     }
 }
