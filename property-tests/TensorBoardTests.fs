@@ -67,6 +67,13 @@ let tests =
                     Expect.isNonEmpty (steps "epoch/lr_multiplier" train) "learning rate"
                     Expect.sequenceEqual (steps "time/forward_backward_s" train) [ 0L; 1L; 2L ] "step-time breakdown"
                     Expect.isNonEmpty (train |> List.filter (fun (t, _, _) -> t.StartsWith "model/summary")) "summary text"
+                    let graph =
+                        events (Path.Combine(folder, "train"))
+                        |> List.find (fun e -> not e.GraphDef.IsEmpty)
+                        |> fun e -> Tensorboard.GraphDef.Parser.ParseFrom e.GraphDef
+                    Expect.sequenceEqual [ for n in graph.Node -> n.Name ] [ "input"; "dense"; "dense_1" ] "a node per layer"
+                    Expect.sequenceEqual graph.Node.[2].Input [ "dense" ] "edges follow the data"
+                    Expect.equal graph.Node.[1].Op "dense" "the layer kind as the op"
                     let _, _, image = train |> List.find (fun (t, _, _) -> t = "samples/1")
                     Expect.equal (image.Image.Height, image.Image.Width, image.Image.Colorspace) (5, 4, 1) "image size and channels"
                     let png = image.Image.EncodedImageString.ToByteArray()
@@ -91,6 +98,28 @@ let tests =
                     use rows = new MemoryStream()
                     inflated.CopyTo rows
                     Expect.equal rows.Length (5L * (1L + 4L)) "5 rows of a filter byte and 4 pixels"
+                finally
+                    if Directory.Exists folder then Directory.Delete(folder, true))
+
+        testCase "the graph of a functional model: shared layers per call, merges as nodes" <| fun () ->
+            scoped (fun () ->
+                let folder = Path.Combine(Path.GetTempPath(), $"functional-tb-{Guid.NewGuid():N}")
+                try
+                    let input = Graph.Input([| 3L |])
+                    let shared = Dense(3L, ActivationFunction.Tanh)
+                    let twice = shared.Call(shared.Call(input))
+                    let network = FunctionalModel([ input ], [ Dense(2L).Call(Graph.Add(twice, input)) ])
+                    use model = new Model(network, [| 3L |], Loss.MeanSquaredError, Optimizer.Sgd 0.1)
+                    model.Fit(torch.randn(8L, 3L), torch.randn(8L, 2L),
+                              FitOptions(Verbosity = Verbosity.Silent, BatchSize = 8, Callbacks = [| TensorBoardLogger(folder, histograms = false) :> Callback |])) |> ignore
+                    let graph =
+                        events (Path.Combine(folder, "train"))
+                        |> List.find (fun e -> not e.GraphDef.IsEmpty)
+                        |> fun e -> Tensorboard.GraphDef.Parser.ParseFrom e.GraphDef
+                    let node name = graph.Node |> Seq.find (fun n -> n.Name = name)
+                    Expect.sequenceEqual (node "dense_call2").Input [ "dense" ] "the second call reads the first"
+                    Expect.sequenceEqual (node "add").Input [ "dense_call2"; "input" ] "the merge reads both branches"
+                    Expect.sequenceEqual (node "dense_1").Input [ "add" ] "the head reads the merge"
                 finally
                     if Directory.Exists folder then Directory.Delete(folder, true))
     ]

@@ -9,7 +9,8 @@ namespace Functional.Training;
 /// the validation run, so TensorBoard overlays them), the learning-rate multiplier, the share of
 /// time spent waiting for input, and histograms of the weights as "weights/PATH"; every
 /// <see cref="BatchFrequency"/> steps: "batch/loss"; once: the model summary as text; on request,
-/// histograms of the gradients as "gradients/PATH" and sample images as "samples/i". The
+/// histograms of the gradients as "gradients/PATH" and sample images as "samples/i"; the model
+/// graph (a node per layer call). The
 /// step-time breakdown goes to "time/input_s", "time/forward_backward_s", "time/optimizer_s" and
 /// "time/other_s".
 /// Open with <c>tensorboard --logdir logDir</c>.
@@ -40,16 +41,17 @@ public sealed class TensorBoardLogger(
         train = torch.utils.tensorboard.SummaryWriter(Path.Combine(LogDir, "train"));
         validation = torch.utils.tensorboard.SummaryWriter(Path.Combine(LogDir, "validation"));
         train.add_text("model/summary", "```\n" + context.Model.Summary() + "```", (int)context.Model.State.Step);
-        if (sampleImages is not null) WriteImages(sampleImages, context.Model.State.Step);
+        var events = new EventFile(Path.Combine(LogDir, "train"), "functional");
+        events.Write(ModelGraph.Of(context.Model.Network));
+        if (sampleImages is not null) WriteImages(events, sampleImages, context.Model.State.Step);
     }
 
-    /// <summary>Writes images as PNG image summaries into their own event file of the train run
+    /// <summary>Writes images as PNG image summaries into our own event file of the train run
     /// (TorchSharp's writer draws images with a native library this platform may lack).</summary>
-    void WriteImages(torch.Tensor images, long step)
+    static void WriteImages(EventFile file, torch.Tensor images, long step)
     {
         if (images.dim() != 4 || images.shape[1] is not (1 or 3))
             throw new ArgumentException($"TensorBoardLogger: sample images must be (N, C, H, W) with 1 or 3 channels; got ({string.Join(", ", images.shape)}).");
-        var file = new EventFile(Path.Combine(LogDir, "train"), "images");
         var summary = new Tensorboard.Summary();
         using var bytes = (images.detach().cpu().clamp(0, 1) * 255).round().to_type(torch.ScalarType.Byte).permute(0, 2, 3, 1).contiguous();
         int n = (int)images.shape[0], channels = (int)images.shape[1], height = (int)images.shape[2], width = (int)images.shape[3];

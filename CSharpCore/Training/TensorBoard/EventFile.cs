@@ -20,6 +20,9 @@ sealed class EventFile
 
     static double Now() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0;
 
+    /// <summary>Appends the model graph.</summary>
+    public void Write(Tensorboard.GraphDef graph) => Write(new Tensorboard.Event { WallTime = Now(), GraphDef = graph.ToByteString() });
+
     /// <summary>Appends a summary at <paramref name="step"/>.</summary>
     public void Write(Tensorboard.Summary summary, long step) => Write(new Tensorboard.Event { WallTime = Now(), Step = step, Summary = summary });
 
