@@ -35,6 +35,11 @@ let private models : (string * (unit -> ILayer) * int64[]) list =
       (fun () -> Sequential(Reshape([| 3L; -1L |]), Conv1D(5L, 3L, padding = Padding.Same, activation = ActivationFunction.Tanh), MaxPool1D(2L),
                             AveragePool1D(2L, stride = 1L), GlobalPool(PoolKind.Average), LayerNorm(), Residual(Dense(5L, ActivationFunction.Tanh)), Dense(2L)) :> ILayer),
       [| 24L |]
+      "multi-head self-attention (plain and causal) in a transformer-style block",
+      (fun () ->
+          Sequential(Dense(8L), Residual(MultiHeadAttention(2L, 4L)), LayerNorm(), Residual(MultiHeadAttention(2L, 3L, causal = true)),
+                     Flatten(), Dense(2L)) :> ILayer),
+      [| 5L; 3L |]
       "a functional graph: shared layer, add, concatenate",
       (fun () ->
           let input = Graph.Input([| 6L |])

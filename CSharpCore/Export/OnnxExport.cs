@@ -12,8 +12,8 @@ namespace Functional.Export;
 /// Exports a network with its variables to ONNX (opset 17), in inference mode, with a dynamic
 /// batch dimension: input "input" of shape (batch, per-example shape...), output "output".
 /// Dense, Conv1D/2D, pooling (1-D, 2-D, global), Flatten, Reshape, Dropout (the identity),
-/// BatchNorm (running statistics), LayerNorm, the built-in activations, Residual, Sequential and
-/// functional graphs (one input, one output) export; any other layer is a
+/// BatchNorm (running statistics), LayerNorm, multi-head self-attention, the built-in activations,
+/// Residual, Sequential and functional graphs (one input, one output) export; any other layer is a
 /// <see cref="NotSupportedException"/> naming it.
 /// </summary>
 public static class OnnxExport
@@ -160,6 +160,8 @@ public static class OnnxExport
                         Int("axis", -1), Float("epsilon", n.Epsilon));
                 case Layers.Activation a:
                     return Activation(a.Function, x);
+                case MultiHeadAttention m:
+                    return Attention(m, x, shape, p);
                 default:
                     throw new NotSupportedException(
                         $"Layer '{(path.Length == 0 ? layer.Name : path)}' ({layer.GetType().Name}) cannot be exported to ONNX yet.");
@@ -186,6 +188,33 @@ public static class OnnxExport
                 };
             }
             return values[model.Outputs[0].Node];
+        }
+
+        /// <summary>Self-attention: projections, heads, scaled dot products (with the causal mask
+        /// as a constant, the sequence length being fixed by the input shape), output projection.</summary>
+        string Attention(MultiHeadAttention m, string x, long[] shape, TensorTree p)
+        {
+            long time = shape[0], heads = m.Heads, dim = m.KeyDim;
+            string Heads(string projection, long[] perm)
+            {
+                var projected = Node("Add", projection, [Node("MatMul", projection, [x, Constant("kernel", p[projection + "/kernel"])]), Constant("bias", p[projection + "/bias"])]);
+                var split = Node("Reshape", projection, [projected, Constant("shape", torch.tensor(new long[] { 0, 0, heads, dim }))]);
+                return Node("Transpose", projection, [split], Ints("perm", perm));
+            }
+            var q = Heads("query", [0, 2, 1, 3]);
+            var k = Heads("key", [0, 2, 3, 1]);
+            var v = Heads("value", [0, 2, 1, 3]);
+            var scores = Node("Div", "scores", [Node("MatMul", "scores", [q, k]), Constant("scale", torch.tensor((float)Math.Sqrt(dim)))]);
+            if (m.Causal)
+            {
+                using var allowed = MultiHeadAttention.CausalMask(time);
+                using var mask = torch.zeros(time, time).masked_fill(allowed.logical_not(), float.NegativeInfinity);
+                scores = Node("Add", "causal", [scores, Constant("mask", mask)]);
+            }
+            var attended = Node("MatMul", "attend", [Node("Softmax", "weights", [scores], Int("axis", -1)), v]);
+            var merged = Node("Reshape", "merge", [Node("Transpose", "merge", [attended], Ints("perm", [0, 2, 1, 3])),
+                Constant("shape", torch.tensor(new long[] { 0, 0, heads * dim }))]);
+            return Node("Add", "output", [Node("MatMul", "output", [merged, Constant("kernel", p["output/kernel"])]), Constant("bias", p["output/bias"])]);
         }
 
         string Activation(ActivationFunction f, string x) => f.Name switch
