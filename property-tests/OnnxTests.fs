@@ -40,6 +40,9 @@ let private models : (string * (unit -> ILayer) * int64[]) list =
           Sequential(Dense(8L), Residual(MultiHeadAttention(2L, 4L)), LayerNorm(), Residual(MultiHeadAttention(2L, 3L, causal = true)),
                      Flatten(), Dense(2L)) :> ILayer),
       [| 5L; 3L |]
+      "LSTM and GRU, unrolled (sequences and last state)",
+      (fun () -> Sequential(Lstm(4L, returnSequences = true), Gru(3L, returnSequences = true), Lstm(2L), Dense(2L)) :> ILayer),
+      [| 4L; 3L |]
       "a functional graph: shared layer, add, concatenate",
       (fun () ->
           let input = Graph.Input([| 6L |])
@@ -71,8 +74,8 @@ let tests =
 
         testCase "a layer that cannot export is named" <| fun () ->
             scoped (fun () ->
-                let network = Sequential(Dense(3L), Lstm(2L))
+                let network = Sequential(Dense(3L), Activation(ActivationFunction("swish2", fun t -> t * t.sigmoid())))
                 use rng = new torch.Generator(0UL)
-                let v = network.Init(rng, [| 4L; 2L |])
-                expectThrowsWith<NotSupportedException> [ "'lstm'"; "ONNX" ] (fun () -> OnnxExport.ToModel(network, [| 4L; 2L |], v) |> ignore))
+                let v = network.Init(rng, [| 4L |])
+                expectThrowsWith<NotSupportedException> [ "'swish2'"; "ONNX" ] (fun () -> OnnxExport.ToModel(network, [| 4L |], v) |> ignore))
     ]

@@ -12,8 +12,9 @@ namespace Functional.Export;
 /// Exports a network with its variables to ONNX (opset 17), in inference mode, with a dynamic
 /// batch dimension: input "input" of shape (batch, per-example shape...), output "output".
 /// Dense, Conv1D/2D, pooling (1-D, 2-D, global), Flatten, Reshape, Dropout (the identity),
-/// BatchNorm (running statistics), LayerNorm, multi-head self-attention, the built-in activations,
-/// Residual, Sequential and functional graphs (one input, one output) export; any other layer is a
+/// BatchNorm (running statistics), LayerNorm, multi-head self-attention, LSTM and GRU (unrolled over
+/// the fixed sequence length), the built-in activations, Residual, Sequential and functional graphs
+/// (one input, one output) export; any other layer is a
 /// <see cref="NotSupportedException"/> naming it.
 /// </summary>
 public static class OnnxExport
@@ -162,6 +163,8 @@ public static class OnnxExport
                     return Activation(a.Function, x);
                 case MultiHeadAttention m:
                     return Attention(m, x, shape, p);
+                case Recurrent r:
+                    return Recurrence(r, x, shape, p);
                 default:
                     throw new NotSupportedException(
                         $"Layer '{(path.Length == 0 ? layer.Name : path)}' ({layer.GetType().Name}) cannot be exported to ONNX yet.");
@@ -215,6 +218,59 @@ public static class OnnxExport
             var merged = Node("Reshape", "merge", [Node("Transpose", "merge", [attended], Ints("perm", [0, 2, 1, 3])),
                 Constant("shape", torch.tensor(new long[] { 0, 0, heads * dim }))]);
             return Node("Add", "output", [Node("MatMul", "output", [merged, Constant("kernel", p["output/kernel"])]), Constant("bias", p["output/bias"])]);
+        }
+
+        /// <summary>An LSTM or GRU unrolled over its time steps (fixed by the input shape), from a
+        /// zero state whose batch size comes from the input.</summary>
+        string Recurrence(Recurrent r, string x, long[] shape, TensorTree p)
+        {
+            long time = shape[0], units = r.Units;
+            bool lstm = r is Lstm;
+            var projected = Node("Add", "projected", [Node("MatMul", "projected", [x, Constant("kernel", p["kernel"])]), Constant("bias", p["bias"])]);
+            // Zeros of (batch, units), the batch size read from the input.
+            var batch = Node("Gather", "batch", [Node("Shape", "shape", [x]), Constant("first", torch.tensor(new long[] { 0 }))], Int("axis", 0));
+            var stateShape = Node("Concat", "state_shape", [batch, Constant("units", torch.tensor(new long[] { units }))], Int("axis", 0));
+            var h = Node("ConstantOfShape", "zeros", [stateShape]);   // float32 zeros by default
+            var c = h;
+            var recurrent = Constant("recurrent_kernel", p["recurrent_kernel"]);
+            var recurrentBias = lstm ? null : Constant("recurrent_bias", p["recurrent_bias"]);
+            var sizes = Constant("sizes", torch.tensor(Enumerable.Repeat(units, lstm ? 4 : 3).ToArray()));
+            var outputs = new List<string>();
+            string[] Split(string value, int parts)
+            {
+                var names = Enumerable.Range(0, parts).Select(_ => Fresh("gate")).ToArray();
+                var node = new NodeProto { OpType = "Split", Name = names[0] + "_split" };
+                node.Input.Add(value);
+                node.Input.Add(sizes);
+                node.Output.AddRange(names);
+                node.Attribute.Add(Int("axis", 1));
+                Graph.Node.Add(node);
+                return names;
+            }
+            for (long t = 0; t < time; t++)
+            {
+                var xt = Node("Gather", "step", [projected, Constant("t", torch.tensor(t))], Int("axis", 1));
+                var hr = Node("MatMul", "recurrent", [h, recurrent]);
+                if (lstm)
+                {
+                    var g = Split(Node("Add", "gates", [xt, hr]), 4);
+                    var (i, f, cell, o) = (Node("Sigmoid", "i", [g[0]]), Node("Sigmoid", "f", [g[1]]), Node("Tanh", "g", [g[2]]), Node("Sigmoid", "o", [g[3]]));
+                    c = Node("Add", "c", [Node("Mul", "c", [f, c]), Node("Mul", "c", [i, cell])]);
+                    h = Node("Mul", "h", [o, Node("Tanh", "h", [c])]);
+                }
+                else
+                {
+                    var gx = Split(xt, 3);
+                    var gh = Split(Node("Add", "recurrent", [hr, recurrentBias!]), 3);
+                    var update = Node("Sigmoid", "z", [Node("Add", "z", [gx[0], gh[0]])]);
+                    var reset = Node("Sigmoid", "r", [Node("Add", "r", [gx[1], gh[1]])]);
+                    var candidate = Node("Tanh", "n", [Node("Add", "n", [gx[2], Node("Mul", "n", [reset, gh[2]])])]);
+                    // h = z h + (1 - z) n = n + z (h - n)
+                    h = Node("Add", "h", [candidate, Node("Mul", "h", [update, Node("Sub", "h", [h, candidate])])]);
+                }
+                if (r.ReturnSequences) outputs.Add(Node("Unsqueeze", "out", [h, Constant("axis", torch.tensor(new long[] { 1 }))]));
+            }
+            return r.ReturnSequences ? Node("Concat", "sequence", outputs, Int("axis", 1)) : h;
         }
 
         string Activation(ActivationFunction f, string x) => f.Name switch
