@@ -72,6 +72,24 @@ let tests =
                     finally
                         File.Delete path)
 
+        testCase "an embedding network takes int64 ids and agrees with ONNX Runtime" <| fun () ->
+            scoped (fun () ->
+                let network = Sequential(Embedding(10L, 4L), Gru(3L), Dense(2L))
+                use rng = new torch.Generator(5UL)
+                let v = network.Init(rng, [| 6L |])
+                let path = Path.Combine(Path.GetTempPath(), $"functional-{Guid.NewGuid():N}.onnx")
+                try
+                    OnnxExport.Save(path, network, [| 6L |], v)
+                    let ids = torch.randint(0L, 10L, [| 3L; 6L |], generator = rng)
+                    use session = new InferenceSession(path)
+                    let input = NamedOnnxValue.CreateFromTensor("input", DenseTensor<int64>(Memory<int64>(ids.data<int64>().ToArray()), ReadOnlySpan<int>([| 3; 6 |])))
+                    use results = session.Run([ input ])
+                    let values : float32[] = Seq.toArray (results |> Seq.head |> fun r -> r.AsTensor<float32>())
+                    let struct (expected, _) = network.Apply(v, ids, ApplyContext.Inference)
+                    expectClose "embedding network" 1e-5 (torch.tensor(values).reshape(3L, 2L)) expected
+                finally
+                    File.Delete path)
+
         testCase "a layer that cannot export is named" <| fun () ->
             scoped (fun () ->
                 let network = Sequential(Dense(3L), Activation(ActivationFunction("swish2", fun t -> t * t.sigmoid())))

@@ -12,7 +12,8 @@ namespace Functional.Export;
 /// Exports a network with its variables to ONNX (opset 17), in inference mode, with a dynamic
 /// batch dimension: input "input" of shape (batch, per-example shape...), output "output".
 /// Dense, Conv1D/2D, pooling (1-D, 2-D, global), Flatten, Reshape, Dropout (the identity),
-/// BatchNorm (running statistics), LayerNorm, multi-head self-attention, LSTM and GRU (unrolled over
+/// BatchNorm (running statistics), LayerNorm, Embedding (the input is then int64 ids), multi-head
+/// self-attention, LSTM and GRU (unrolled over
 /// the fixed sequence length), the built-in activations, Residual, Sequential and functional graphs
 /// (one input, one output) export; any other layer is a
 /// <see cref="NotSupportedException"/> naming it.
@@ -37,14 +38,22 @@ public static class OnnxExport
         var builder = new GraphBuilder(network.Name);
         var output = builder.Layer(network, "input", inputShape, variables, "");
         var graph = builder.Graph;
-        graph.Input.Add(ValueInfo("input", inputShape));
-        graph.Output.Add(ValueInfo(builder.Rename(output, "output"), network.OutputShape(inputShape)));
+        graph.Input.Add(ValueInfo("input", inputShape, TakesIds(network) ? TensorProto.Types.DataType.Int64 : TensorProto.Types.DataType.Float));
+        graph.Output.Add(ValueInfo(builder.Rename(output, "output"), network.OutputShape(inputShape), TensorProto.Types.DataType.Float));
         var model = new ModelProto { IrVersion = 8, ProducerName = "Functional", Graph = graph };
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });
         return model;
     }
 
-    static ValueInfoProto ValueInfo(string name, long[] perExample)
+    /// <summary>Whether the network starts with an embedding, so its input is integer ids.</summary>
+    static bool TakesIds(ILayer network) => network switch
+    {
+        Embedding => true,
+        Sequential s => TakesIds(s.Layers[0].Layer),
+        _ => false,
+    };
+
+    static ValueInfoProto ValueInfo(string name, long[] perExample, TensorProto.Types.DataType type)
     {
         var shape = new TensorShapeProto();
         shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimParam = "batch" });
@@ -52,7 +61,7 @@ public static class OnnxExport
         return new ValueInfoProto
         {
             Name = name,
-            Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float, Shape = shape } },
+            Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)type, Shape = shape } },
         };
     }
 
@@ -161,6 +170,8 @@ public static class OnnxExport
                         Int("axis", -1), Float("epsilon", n.Epsilon));
                 case Layers.Activation a:
                     return Activation(a.Function, x);
+                case Embedding:
+                    return Node("Gather", "embedding", [Constant("embeddings", p["embeddings"]), x], Int("axis", 0));
                 case MultiHeadAttention m:
                     return Attention(m, x, shape, p);
                 case Recurrent r:
