@@ -65,7 +65,7 @@ let tests =
                     Expect.sequenceEqual (steps "gradients/dense_1/bias" train) [ 0L; 1L; 2L ] "gradient histograms"
                     Expect.isNonEmpty (steps "batch/loss" train) "batch losses"
                     Expect.isNonEmpty (steps "epoch/lr_multiplier" train) "learning rate"
-                    Expect.sequenceEqual (steps "time/forward_backward_s" train) [ 0L; 1L; 2L ] "step-time breakdown"
+                    Expect.sequenceEqual (steps "time/backward_s" train) [ 0L; 1L; 2L ] "step-time breakdown"
                     Expect.isNonEmpty (train |> List.filter (fun (t, _, _) -> t.StartsWith "model/summary")) "summary text"
                     let graph =
                         events (Path.Combine(folder, "train"))

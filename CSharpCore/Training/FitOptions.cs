@@ -47,7 +47,7 @@ public sealed record FitOptions
     /// <summary>Progress display.</summary>
     public Verbosity Verbosity { get; init; } = Verbosity.Auto;
 
-    /// <summary>Add each epoch's step-time breakdown (input, forward/backward, optimizer, other)
+    /// <summary>Add each epoch's step-time breakdown (input, forward, backward, optimizer, callbacks, other)
     /// to its progress line; it is always in <see cref="History.StepTimes"/>.</summary>
     public bool ShowStepTimes { get; init; }
 

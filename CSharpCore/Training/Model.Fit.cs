@@ -79,10 +79,11 @@ public sealed partial class Model
                 double loss = Step(x, y, options.ClassWeights, metricStates, context, clock, options.Callbacks.Any(c => c.NeedsGradients));
                 if (context.StopReason is not null) break;
                 (lossSum, count, done) = (lossSum + loss * x.shape[0], count + x.shape[0], done + 1);
+                clock.BookkeepingDone();
                 foreach (var c in options.Callbacks) c.OnBatchEnd(context, State.Step, loss);
                 display.Step(epoch, done, () => Logs(lossSum / count, metricStates, "").Select(kv => (kv.Key, kv.Value)));
             }
-            clock.StepDone();
+            clock.CallbacksDone();
         }
         return done == 0 ? null : Logs(lossSum / count, metricStates, "");
     }
@@ -97,9 +98,9 @@ public sealed partial class Model
     {
         using var scope = torch.NewDisposeScope();
         var weights = classWeights is null ? null : ClassWeightsFor(y, classWeights);
-        var (lossTensor, predictions, modelState, gradient) = LossAndGradient(State, x, y, weights);
+        var (lossTensor, predictions, modelState, gradient) = LossAndGradient(State, x, y, weights, clock.ForwardDone);
         double loss = lossTensor.item<float>();
-        clock.GradientsReady();
+        clock.BackwardDone();
         if (!double.IsFinite(loss))
         {
             // Nothing has changed yet: the step that produced the NaN is dropped.

@@ -74,9 +74,10 @@ public sealed partial class Model : IDisposable
         return (new TrainState(parameters, modelState, optState, state.Step + 1, state.Seed), loss, predictions);
     }
 
-    /// <summary>The forward and backward half of a step: loss, detached predictions, new model state, gradients.</summary>
+    /// <summary>The forward and backward half of a step: loss, detached predictions, new model state,
+    /// gradients. <paramref name="forwardDone"/> is called between the two passes (for timing).</summary>
     (Tensor Loss, Tensor Predictions, TensorTree ModelState, TensorTree Gradient) LossAndGradient(
-        TrainState state, Tensor inputs, Tensor targets, Tensor? exampleWeights)
+        TrainState state, Tensor inputs, Tensor targets, Tensor? exampleWeights, Action? forwardDone = null)
     {
         CheckInputs(inputs);
         using var rng = TrainState.GeneratorFor(state.Seed, state.Step);
@@ -86,6 +87,7 @@ public sealed partial class Model : IDisposable
             var (predictions, modelState) = Network.Apply(new Variables(parameters, state.ModelState), inputs, context);
             var perExample = Loss.PerExample(predictions, targets);
             var loss = exampleWeights is null ? perExample.mean() : (perExample * exampleWeights).mean();
+            forwardDone?.Invoke();
             return (loss, (predictions.detach(), modelState.Detach()));
         }
         var (loss, (predictions, modelState), gradient) = Transforms.ValueAndGrad<(Tensor, TensorTree)>(LossOf)(state.Params);

@@ -11,8 +11,8 @@ namespace Functional.Training;
 /// <see cref="BatchFrequency"/> steps: "batch/loss"; once: the model summary as text; on request,
 /// histograms of the gradients as "gradients/PATH" and sample images as "samples/i"; the model
 /// graph (a node per layer call). The
-/// step-time breakdown goes to "time/input_s", "time/forward_backward_s", "time/optimizer_s" and
-/// "time/other_s".
+/// step-time breakdown goes to "time/input_s", "time/forward_s", "time/backward_s",
+/// "time/optimizer_s", "time/callbacks_s" and "time/other_s".
 /// Open with <c>tensorboard --logdir logDir</c>.
 /// </summary>
 /// <param name="logDir">The run's folder.</param>
@@ -94,8 +94,10 @@ public sealed class TensorBoardLogger(
             var times = context.History.StepTimes[^1];
             train.add_scalar("epoch/input_wait_share", (float)times.InputWaitShare, epoch);
             train.add_scalar("time/input_s", (float)times.InputWait.TotalSeconds, epoch);
-            train.add_scalar("time/forward_backward_s", (float)times.ForwardBackward.TotalSeconds, epoch);
+            train.add_scalar("time/forward_s", (float)times.Forward.TotalSeconds, epoch);
+            train.add_scalar("time/backward_s", (float)times.Backward.TotalSeconds, epoch);
             train.add_scalar("time/optimizer_s", (float)times.Optimizer.TotalSeconds, epoch);
+            train.add_scalar("time/callbacks_s", (float)times.Callbacks.TotalSeconds, epoch);
             train.add_scalar("time/other_s", (float)times.Other.TotalSeconds, epoch);
         }
         if (histograms) Histograms(train, "weights/", context.Model.State.Params, epoch);
