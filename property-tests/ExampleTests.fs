@@ -35,6 +35,10 @@ let private run (fileName: string) (arguments: string list) =
         | _ -> None)
     |> Map.ofArray
 
+/// Runs a built C# example program (examples/NAME) with arguments; returns its key=value result lines.
+let private runProgram (name: string) (arguments: string list) =
+    run "dotnet" (Path.Combine(repositoryRoot, $"examples/{name}/bin/Release/net10.0/{name}.dll") :: arguments)
+
 let private expectLearns (results: Map<string, string>) =
     let value key =
         match results.TryFind key with
@@ -58,15 +62,13 @@ let private expectCloser (results: Map<string, string>) =
 let tests =
     testList "examples" [
         testCase "C# regression with Grad and a hand-written update loop" <| fun () ->
-            let dll = Path.Combine(repositoryRoot, "examples/CSharpRegression/bin/Release/net10.0/CSharpRegression.dll")
-            expectLearns (run "dotnet" [ dll; "--steps"; "150" ])
+            expectLearns (runProgram "CSharpRegression" [ "--steps"; "150" ])
 
         testCase "F# script regression (dotnet fsi)" <| fun () ->
             expectLearns (run "dotnet" [ "fsi"; "examples/regression.fsx"; "--steps"; "150" ])
 
         testCase "MNIST quickstart, C# program, run small" <| fun () ->
-            let dll = Path.Combine(repositoryRoot, "examples/CSharpMnist/bin/Release/net10.0/CSharpMnist.dll")
-            let results = run "dotnet" [ dll; "--epochs"; "2"; "--train"; "2000" ]
+            let results = runProgram "CSharpMnist" [ "--epochs"; "2"; "--train"; "2000" ]
             Expect.isGreaterThan (float results.["test_accuracy"]) 0.8 "learns digits from 2,000 examples in 2 epochs"
 
         testCase "MNIST quickstart, F# script, run small" <| fun () ->
@@ -75,15 +77,13 @@ let tests =
             Expect.isTrue (results.ContainsKey "train_seconds") "reports the training time"
 
         testCase "GAN with two tapes, C# program: the generated distribution approaches the real one" <| fun () ->
-            let dll = Path.Combine(repositoryRoot, "examples/CSharpGan/bin/Release/net10.0/CSharpGan.dll")
-            expectCloser (run "dotnet" [ dll; "--steps"; "600" ])
+            expectCloser (runProgram "CSharpGan" [ "--steps"; "600" ])
 
         testCase "GAN with two tapes, F# script: the generated distribution approaches the real one" <| fun () ->
             expectCloser (run "dotnet" [ "fsi"; "examples/gan.fsx"; "--steps"; "600" ])
 
         testCase "custom attention layer in a functional model, C# program, run small" <| fun () ->
-            let dll = Path.Combine(repositoryRoot, "examples/CSharpAttention/bin/Release/net10.0/CSharpAttention.dll")
-            let results = run "dotnet" [ dll; "--epochs"; "3" ]
+            let results = runProgram "CSharpAttention" [ "--epochs"; "3" ]
             Expect.isGreaterThan (float results.["test_accuracy"]) 0.9 "finds the marked step"
 
         testCase "custom attention layer in a functional model, F# script, run small" <| fun () ->
@@ -91,8 +91,7 @@ let tests =
             Expect.isGreaterThan (float results.["test_accuracy"]) 0.9 "finds the marked step"
 
         testCase "MNIST to ONNX: save, reload, export, classify with ONNX Runtime alone" <| fun () ->
-            let dll = Path.Combine(repositoryRoot, "examples/CSharpOnnx/bin/Release/net10.0/CSharpOnnx.dll")
-            let results = run "dotnet" [ dll; "--epochs"; "1" ]
+            let results = runProgram "CSharpOnnx" [ "--epochs"; "1" ]
             Expect.isLessThan (float results.["onnx_max_abs_diff"]) 1e-4 "ONNX Runtime agrees with the model"
             Expect.isGreaterThan (float results.["onnx_test_accuracy"]) 0.85 "and classifies the test digits"
 

@@ -35,6 +35,8 @@ public static class OnnxExport
     {
         ArgumentNullException.ThrowIfNull(network);
         ArgumentNullException.ThrowIfNull(variables);
+        // Constants built while walking the layers are copied into the protobuf; the scope frees them.
+        using var scope = torch.NewDisposeScope();
         var builder = new GraphBuilder(network.Name);
         var output = builder.Layer(network, "input", inputShape, variables, "");
         var graph = builder.Graph;

@@ -68,6 +68,7 @@ public sealed partial class Model
     {
         var (lossSum, count, done) = (0.0, 0L, 0L);
         var metricStates = Metrics.Select(m => m.Init()).ToArray();
+        bool keepGradients = options.Callbacks.Any(c => c.NeedsGradients);
         using var batches = train.Batches(epoch).GetEnumerator();
         while (batches.MoveNext())
         {
@@ -76,7 +77,7 @@ public sealed partial class Model
             using (x)
             using (y)
             {
-                double loss = Step(x, y, options.ClassWeights, metricStates, context, clock, options.Callbacks.Any(c => c.NeedsGradients));
+                double loss = Step(x, y, options.ClassWeights, metricStates, context, clock, keepGradients);
                 if (context.StopReason is not null) break;
                 (lossSum, count, done) = (lossSum + loss * x.shape[0], count + x.shape[0], done + 1);
                 clock.BookkeepingDone();

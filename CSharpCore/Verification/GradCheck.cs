@@ -23,7 +23,7 @@ public static class GradCheck
         var o = options ?? new GradCheckOptions();
         using var scope = torch.NewDisposeScope();
         var x64 = x.Map(t => t.detach().to_type(ScalarType.Float64).clone());
-        var generator = new torch.Generator((ulong)o.Seed);
+        using var generator = new torch.Generator((ulong)o.Seed);
 
         var (output, pullback) = Transforms.Vjp(f, x64);
         var cotangent = output.Map(t => torch.randn(t.shape, dtype: ScalarType.Float64, generator: generator));

@@ -33,7 +33,9 @@ public sealed class Embedding(long vocabulary, long dimensions, Initializer? ini
         if (input.is_floating_point() || input.dtype == ScalarType.Bool)
             throw new ShapeException($"Layer '{Name}' (embedding) expects integer ids, but received {input.dtype}.");
         if (input.numel() == 0) return;
-        long low = input.min().item<long>(), high = input.max().item<long>();
+        using var min = input.min();
+        using var max = input.max();
+        long low = min.item<long>(), high = max.item<long>();
         if (low < 0 || high >= Vocabulary)
             throw new ShapeException($"Layer '{Name}' (embedding) has ids in [0, {Vocabulary}), but received ids from {low} to {high}.");
     }
