@@ -22,6 +22,9 @@ let allTests =
         PersistenceTests.tests
         TensorBoardTests.tests
         ArrowTrainingTests.tests
+        StreamLawTests.tests
+        StreamSourceTests.tests
+        StreamRuntimeTests.tests
         OnnxTests.tests
         ExampleTests.tests
     ]

@@ -43,6 +43,15 @@ let expectThrowsWith<'E when 'E :> exn> (fragments: string list) (f: unit -> uni
         for fragment in fragments do
             Expect.stringContains e.Message fragment $"the {typeof<'E>.Name} message should say '{fragment}'"
 
+/// The `'E` that `f` throws (fails the test when it throws nothing, or something else).
+let catchError<'E when 'E :> exn> (f: unit -> unit) : 'E =
+    try
+        f ()
+        failtestf "expected %s, nothing was thrown" typeof<'E>.Name
+    with
+    | :? 'E as e -> e
+    | e -> failtestf "expected %s but got %s: %s" typeof<'E>.Name (e.GetType().Name) e.Message
+
 /// A float64 scalar tensor.
 let scalar (x: float) = torch.tensor(x, dtype = torch.float64)
 

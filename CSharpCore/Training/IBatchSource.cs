@@ -9,7 +9,7 @@ namespace Functional.Training;
 /// </summary>
 public interface IBatchSource
 {
-    /// <summary>Number of examples.</summary>
+    /// <summary>Number of examples, or -1 when not known in advance (streams).</summary>
     long Count { get; }
 
     /// <summary>The batches of one epoch, (inputs, targets), in the order given by <paramref name="epoch"/>.</summary>

@@ -1,6 +1,4 @@
-using System.Runtime.InteropServices;
 using Apache.Arrow;
-using Apache.Arrow.Types;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -41,63 +39,9 @@ public static class ArrowTensor
     /// <param name="columnName">Names the column in error messages.</param>
     public static Tensor FromArray(IArrowArray array, string columnName = "column")
     {
-        ArgumentNullException.ThrowIfNull(array);
-        var shape = new List<long> { array.Length };
-        long start = array.Offset, count = array.Length;
-        var values = array;
-        // Each fixed-size-list level adds a dimension and scales the range into its child.
-        while (values is FixedSizeListArray list)
-        {
-            RequireNoNulls(list, columnName);
-            int size = ((FixedSizeListType)list.Data.DataType).ListSize;
-            shape.Add(size);
-            start *= size;
-            count *= size;
-            values = list.Values;
-            start += values.Offset;
-        }
-        RequireNoNulls(values, columnName);
-        var dims = shape.ToArray();
-        int from = checked((int)(start - values.Offset)), length = checked((int)count);
-        return values switch
-        {
-            FloatArray a => Copy(a, from, length, dims, ScalarType.Float32),
-            DoubleArray a => Copy(a, from, length, dims, ScalarType.Float64),
-            HalfFloatArray a => Copy(a, from, length, dims, ScalarType.Float16),
-            Int8Array a => Copy(a, from, length, dims, ScalarType.Int8),
-            Int16Array a => Copy(a, from, length, dims, ScalarType.Int16),
-            Int32Array a => Copy(a, from, length, dims, ScalarType.Int32),
-            Int64Array a => Copy(a, from, length, dims, ScalarType.Int64),
-            UInt8Array a => Copy(a, from, length, dims, ScalarType.Byte),
-            BooleanArray a => CopyBooleans(a, from, length, dims),
-            _ => throw new NotSupportedException(
-                $"Column '{columnName}' has Arrow type {values.Data.DataType.Name}, which has no tensor dtype; " +
-                "supported: float, double, half-float, int8/16/32/64, uint8, boolean and fixed-size lists of them."),
-        };
-    }
-
-    static Tensor Copy<T>(PrimitiveArray<T> array, int from, int length, long[] shape, ScalarType dtype)
-        where T : struct, IEquatable<T>
-    {
-        // Values is already offset by the array's own slice; `from` counts from its start.
-        var source = MemoryMarshal.AsBytes(array.Values.Slice(from, length));
-        var tensor = torch.empty(shape, dtype);
-        source.CopyTo(tensor.bytes);
+        var layout = ColumnLayout.Of(array, columnName);
+        var tensor = torch.empty([array.Length, .. layout.RowShape], layout.DType);
+        layout.Bytes.Span.CopyTo(tensor.bytes);
         return tensor;
-    }
-
-    static Tensor CopyBooleans(BooleanArray array, int from, int length, long[] shape)
-    {
-        var tensor = torch.empty(shape, ScalarType.Bool);
-        var target = tensor.bytes;
-        for (int i = 0; i < length; i++) target[i] = array.GetValue(from + i) == true ? (byte)1 : (byte)0;
-        return tensor;
-    }
-
-    static void RequireNoNulls(IArrowArray array, string columnName)
-    {
-        if (array.NullCount > 0)
-            throw new NotSupportedException(
-                $"Column '{columnName}' has {array.NullCount} null value(s); fill or filter them before making a tensor.");
     }
 }

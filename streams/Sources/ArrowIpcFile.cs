@@ -12,7 +12,9 @@ namespace Functional.Streams.Sources;
 public static class ArrowIpcFile
 {
     /// <summary>The file's record batches, in order, read lazily; each batch belongs to the caller.</summary>
-    public static IEnumerable<RecordBatch> Read(string path)
+    public static IEnumerable<RecordBatch> Read(string path) => ReadSourced(path).Select(b => b.Value);
+
+    internal static IEnumerable<Sourced<RecordBatch>> ReadSourced(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
         ArrowFileReader reader;
@@ -20,13 +22,15 @@ public static class ArrowIpcFile
         catch (Exception e) when (IsFormatError(e)) { throw Damaged(path, e); }
         using (reader)
         {
+            long row = 0;
             while (true)
             {
                 RecordBatch? batch;
                 try { batch = reader.ReadNextRecordBatch(); }
                 catch (Exception e) when (IsFormatError(e)) { throw Damaged(path, e); }
                 if (batch is null) yield break;
-                yield return batch;
+                yield return new(batch, new Origin(path, row));
+                row += batch.Length;
             }
         }
     }
@@ -36,12 +40,47 @@ public static class ArrowIpcFile
     {
         ArgumentNullException.ThrowIfNull(schema);
         ArgumentNullException.ThrowIfNull(batches);
-        AtomicFile.Write(path, stream =>
+        using var writer = BeginWrite(path, schema);
+        foreach (var batch in batches) writer.Write(batch);
+        writer.Commit();
+    }
+
+    /// <summary>Starts writing <paramref name="path"/> batch by batch; nothing appears there before <see cref="Writer.Commit"/>.</summary>
+    public static Writer BeginWrite(string path, Schema? schema = null) => new(AtomicFile.Begin(path), schema);
+
+    /// <summary>An Arrow IPC file being written (the schema is the first batch's unless given).</summary>
+    public sealed class Writer : IDisposable
+    {
+        readonly PendingFile file;
+        ArrowFileWriter? writer;
+        Schema? schema;
+
+        internal Writer(PendingFile file, Schema? schema) => (this.file, this.schema) = (file, schema);
+
+        /// <summary>Appends <paramref name="batch"/>.</summary>
+        public void Write(RecordBatch batch)
         {
-            using var writer = new ArrowFileWriter(stream, schema, leaveOpen: true);
-            foreach (var batch in batches) writer.WriteRecordBatch(batch);
+            ArgumentNullException.ThrowIfNull(batch);
+            schema ??= batch.Schema;
+            writer ??= new ArrowFileWriter(file.Stream, schema, leaveOpen: true);
+            writer.WriteRecordBatch(batch);
+        }
+
+        /// <summary>Ends the file and moves it into place.</summary>
+        public void Commit()
+        {
+            writer ??= new ArrowFileWriter(file.Stream, schema ?? throw new InvalidOperationException("An Arrow IPC file needs a schema: write at least one batch or give one."), leaveOpen: true);
             writer.WriteEnd();
-        });
+            writer.Dispose();
+            file.Commit();
+        }
+
+        /// <summary>Abandons the file unless it was committed.</summary>
+        public void Dispose()
+        {
+            writer?.Dispose();
+            file.Dispose();
+        }
     }
 
     static bool IsFormatError(Exception e) =>

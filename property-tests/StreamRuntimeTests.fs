@@ -1,0 +1,185 @@
+/// Streams at run time: back-pressure and bounded memory, live sources and their overflow
+/// policies, errors that name their origin, cancellation, Rx, and Fit fed by a stream.
+module Functional.PropertyTests.StreamRuntimeTests
+
+open System
+open System.IO
+open System.Reactive.Linq
+open System.Reactive.Subjects
+open System.Threading
+open System.Threading.Tasks
+open Expecto
+open TorchSharp
+open Functional.Datasets
+open Functional.Layers
+open Functional.Losses
+open Functional.Metrics
+open Functional.Optimizers
+open Functional.Training
+open Functional.Streams
+open Functional.Streams.Columns
+open Functional.Streams.Tables
+open Functional.Streams.Training
+open Functional.FSharp
+open Support
+open StreamSourceTests
+
+/// Runs `f` with a time limit: a deadlock fails the test instead of hanging the run.
+let private within (seconds: float) (f: unit -> unit) =
+    let task = Task.Run f
+    if not (task.Wait(TimeSpan.FromSeconds seconds)) then failtestf "did not finish within %.0f s (deadlock?)" seconds
+    task.GetAwaiter().GetResult()
+
+let tests =
+    testSequenced <| testList "stream runtime" [
+        testCase "a slow consumer of a Parquet file ten times the bound keeps row memory under the bound" <| fun () ->
+            within 120.0 (fun () ->
+                withFolder (fun folder ->
+                    let path = Path.Combine(folder, "big.parquet")
+                    let rows, rowBytes = 24_000L, 1024L
+                    // Random bytes: Parquet cannot compress them, so the file is as big as the data.
+                    let batches =
+                        seq {
+                            for start in 0L .. 4000L .. rows - 1L do
+                                use g = new torch.Generator(uint64 start)
+                                let x = torch.randint(0L, 256L, [| 4000L; rowBytes |], dtype = torch.uint8, generator = g)
+                                let y = torch.arange(start.ToScalar(), (start + 4000L).ToScalar(), dtype = torch.int64)
+                                yield! TensorColumns.ToRecordBatches(readOnlyDict [ "x", x; "y", y ], 4000)
+                        }
+                    writeParquet path batches
+                    let shuffleRows, readRows, batchRows, prefetch = 200, 128, 32, 2
+                    // What the pipeline may hold: the shuffle buffer (its rows keep their record
+                    // batches alive until the last is drawn: about ln(readRows) batches' worth more),
+                    // the batch being filled, and the record batches read ahead.
+                    let bound = rowBytes * int64 (shuffleRows * 2 + int (float shuffleRows * log (float readRows)) + batchRows + (3 + 2) * readRows)
+                    let dataBytes = rows * rowBytes
+                    Expect.isGreaterThan dataBytes (10L * bound) "the file is more than ten times the bound"
+                    RowBatchMemory.ResetPeak()
+                    let pipeline =
+                        Stream.Parquet(path, batchRows = readRows, readAhead = 3) |> Stream.rows |> Stream.shuffleWith 1UL shuffleRows
+                        |> Stream.batch batchRows |> Stream.toTensors [ "x"; "y" ] |> Stream.prefetch prefetch
+                    let mutable seen = 0L
+                    for tensors in pipeline.Enumerate() do
+                        seen <- seen + tensors.[1].shape.[0]
+                        for t in tensors do t.Dispose()
+                        Thread.Sleep 1 // a slow consumer
+                    Expect.equal seen rows "every row arrived"
+                    Expect.isLessThanOrEqual RowBatchMemory.PeakBytes bound $"peak {RowBatchMemory.PeakBytes / 1000L} kB <= bound {bound / 1000L} kB"
+                    Expect.equal RowBatchMemory.LiveBytes 0L "everything released at the end"))
+
+        testCase "an exception in a map function names the file and row it came from" <| fun () ->
+            withFolder (fun folder ->
+                let path = Path.Combine(folder, "rows.parquet")
+                writeParquet path (numbered 300L 2L 100)
+                let failing (row: Row) = if row.Get<int64> "y" = 237L then failwith "bad value" else row.Get<int64> "y"
+                for parallelism in [ 1; 3 ] do
+                    let e =
+                        catchError<StreamException> (fun () ->
+                            Stream.ofParquet path |> Stream.rows |> Stream.mapParallel parallelism failing |> Stream.toList |> ignore)
+                    Expect.stringContains e.Message path "names the file"
+                    Expect.stringContains e.Message "row 237" "names the row"
+                    Expect.stringContains e.Message "bad value" "says what went wrong"
+                    Expect.equal e.Origin (Nullable(Origin(path, 237L))) "the origin, as data"
+                Expect.equal RowBatchMemory.LiveBytes 0L "rows released after the failure")
+
+        testCase "stopping early cancels every stage and releases what they hold" <| fun () ->
+            within 30.0 (fun () ->
+                let produced = ref 0
+                let source = Stream.ofGenerator (fun () -> Seq.initInfinite (fun i -> Interlocked.Increment produced |> ignore; i))
+                let pipeline =
+                    source |> Stream.prefetch 8 |> Stream.mapParallel 2 (fun x -> x + 1) |> Stream.shuffle 16 |> Stream.prefetch 4
+                let firstTen = pipeline.Enumerate() |> Seq.take 10 |> List.ofSeq
+                Expect.equal firstTen.Length 10 "took ten"
+                let after = produced.Value
+                Thread.Sleep 100
+                Expect.equal produced.Value after "nothing runs after the consumer stopped"
+                Expect.isLessThan after 200 "the source ran only a bounded distance ahead"
+                use cancel = new CancellationTokenSource()
+                let running = Task.Run(fun () -> for _ in pipeline.Enumerate(0, cancel.Token) do Thread.Sleep 1)
+                Thread.Sleep 50
+                cancel.Cancel()
+                let e = catchError<AggregateException> (fun () -> running.Wait())
+                Expect.isTrue (e.InnerException :? OperationCanceledException) "cancellation ends the run")
+
+        testCase "live sources: block waits, drop-oldest and drop-newest count what they drop, fail fails" <| fun () ->
+            within 60.0 (fun () ->
+                let run (policy: OverflowPolicy) =
+                    use subject = new Subject<int>()
+                    let live = Stream.FromObservable(subject, 4, policy)
+                    use started = new ManualResetEventSlim()
+                    let consumer =
+                        Task.Run(fun () ->
+                            use e = live.Enumerate().GetEnumerator()
+                            started.Set()
+                            [ while e.MoveNext() do
+                                  Thread.Sleep 2
+                                  yield e.Current ])
+                    started.Wait()
+                    Thread.Sleep 50 // the run has subscribed
+                    let producer = Task.Run(fun () -> (for i in 0..99 do subject.OnNext i); subject.OnCompleted())
+                    producer.Wait()
+                    consumer, live.Stats.Snapshot().Dropped
+                let blocked, droppedBlock = run OverflowPolicy.Block
+                Expect.equal blocked.Result [ 0..99 ] "block: every element, in order"
+                Expect.equal droppedBlock 0L "block drops nothing"
+                let oldest, droppedOldest = run OverflowPolicy.DropOldest
+                let kept = oldest.Result
+                Expect.isGreaterThan droppedOldest 0L "drop-oldest dropped some"
+                Expect.equal (int64 kept.Length + droppedOldest) 100L "kept + dropped = produced"
+                Expect.equal (List.last kept) 99 "drop-oldest keeps the newest"
+                let newest, droppedNewest = run OverflowPolicy.DropNewest
+                Expect.equal (int64 newest.Result.Length + droppedNewest) 100L "kept + dropped = produced"
+                Expect.equal (List.take 4 newest.Result) [ 0..3 ] "drop-newest keeps what was buffered"
+                let failed, _ = run OverflowPolicy.Fail
+                let e = catchError<AggregateException> (fun () -> failed.Wait())
+                Expect.stringContains e.InnerException.Message "overflowed" "says the buffer overflowed")
+
+        testCase "a live source's error ends the run; windows by time group what arrives" <| fun () ->
+            within 30.0 (fun () ->
+                let ticks = Observable.Interval(TimeSpan.FromMilliseconds 5.0).Take(40)
+                let windows = Stream.FromObservable(ticks, 64) |> Stream.windowByTime (TimeSpan.FromMilliseconds 50.0) |> Stream.toList
+                Expect.equal (windows |> Array.concat |> List.ofArray) [ 0L .. 39L ] "every tick, in order"
+                Expect.isGreaterThan windows.Length 1 "in several windows"
+                let failing = Observable.Throw<int>(InvalidOperationException "sensor unplugged")
+                expectThrowsWith<StreamException> [ "sensor unplugged" ] (fun () -> Stream.FromObservable(failing) |> Stream.toList |> ignore))
+
+        testCase "every stream is an observable: Rx operators compose and back-pressure holds for synchronous observers" <| fun () ->
+            within 30.0 (fun () ->
+                let squares = (Stream.ofSeq [ 1..10 ]).Where(fun x -> x % 2 = 0).Select(fun x -> x * x).ToList().Wait()
+                Expect.equal (List.ofSeq squares) [ 4; 16; 36; 64; 100 ] "Rx over a stream"
+                let back = Stream.FromObservable((Stream.ofSeq [ 1..50 ]).Select(fun x -> x + 1), 2) |> Stream.toList
+                Expect.equal back [ 2..51 ] "and back into a stream")
+
+        testCase "stage counters: elements, bytes, waits" <| fun () ->
+            let pipeline = Stream.ofTensors [ "x", torch.zeros(1000L, 16L) ] |> Stream.rows |> Stream.batch 100 |> Stream.toTensors [ "x" ] |> Stream.prefetch 2
+            for ts in pipeline.Enumerate() do for t in ts do t.Dispose()
+            let stages = Stream.stages pipeline
+            Expect.equal [ for s in stages -> s.Name ] [ "tensors"; "rows"; "batch(100)"; "to tensors(x)"; "prefetch(2)" ] "every stage, sources first"
+            let rows = stages.[1]
+            Expect.equal rows.Elements 1000L "one element per row"
+            Expect.equal stages.[4].Elements 10L "ten batches"
+            Expect.equal stages.[4].Bytes (1000L * 16L * 4L) "bytes of the tensors"
+            Expect.isTrue (stages |> List.forall (fun s -> s.Busy >= TimeSpan.Zero && s.WaitingUpstream >= TimeSpan.Zero)) "times are measured"
+
+        testCase "Fit trains from a Parquet stream and reports its input wait" <| fun () ->
+            withFolder (fun folder ->
+                scoped (fun () ->
+                    let struct (images, labels) = Mnist.Load(Mnist.FindFolder AppContext.BaseDirectory)
+                    let pixels = (images.narrow(0L, 0L, 4000L) * 255.0f).round().to_type(torch.uint8).reshape(-1L, 784L)
+                    let path = Path.Combine(folder, "mnist.parquet")
+                    writeParquet path (TensorColumns.ToRecordBatches(readOnlyDict [ "image", pixels; "label", labels.narrow(0L, 0L, 4000L) ], 1000))
+                    let train =
+                        Stream.ofParquet path |> Stream.rows |> Stream.shuffleWith 1UL 4000 |> Stream.batch 64
+                        |> Stream.toTrainingBatches "image" "label" [| 1L; 28L; 28L |] (fun raw -> raw.to_type(torch.float32) / 255.0f)
+                        |> Stream.prefetch 4
+                    use model =
+                        new Model(Sequential(Conv2D(8L, 3L, activation = ActivationFunction.Relu), MaxPool2D(), Flatten(), Dense(10L)), [| 1L; 28L; 28L |],
+                                  Loss.SparseCategoricalCrossEntropy(true), Optimizer.Adam 3e-3, [ SparseCategoricalAccuracy() :> Metric ])
+                    let history = model.Fit(Stream.toBatchSource train, FitOptions(Verbosity = Verbosity.Silent, Epochs = 2))
+                    Expect.equal history.StepTimes.[0].Steps 63L "ceil(4000 / 64) steps per epoch"
+                    let share = history.StepTimes.[1].InputWaitShare
+                    Expect.isTrue (share >= 0.0 && share < 1.0) $"input wait share is a fraction ({share})"
+                    let scores = model.Evaluate(images.narrow(0L, 8000L, 2000L), labels.narrow(0L, 8000L, 2000L))
+                    Expect.isGreaterThan scores.["accuracy"] 0.8 "learns from the stream"
+                    Expect.equal RowBatchMemory.LiveBytes 0L "every row released"))
+    ]

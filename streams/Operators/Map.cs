@@ -1,0 +1,153 @@
+using System.Collections.Concurrent;
+using System.Runtime.ExceptionServices;
+using Functional.Streams.Tables;
+
+namespace Functional.Streams;
+
+public sealed partial class DataStream<T>
+{
+    /// <summary>
+    /// Applies <paramref name="function"/> to every element. With <paramref name="parallelism"/>
+    /// above 1 (or <see cref="Parallelism.Auto"/>), that many elements are mapped at once on pool
+    /// threads; <paramref name="ordered"/> (the default) keeps the input order, so the result is
+    /// the same as the sequential map; unordered passes results on as they finish (faster when
+    /// costs vary, not deterministic).
+    /// <para>
+    /// The function owns its input (return it, or dispose it when it holds native memory), except
+    /// rows: a <see cref="Row"/> is lent for the call and released after it. An exception thrown by
+    /// the function reaches the consumer as a <see cref="StreamException"/> naming the element's
+    /// source and row.
+    /// </para>
+    /// </summary>
+    /// <example><c>images.Map(Decode, parallelism: Parallelism.Auto)</c></example>
+    public DataStream<U> Map<U>(Func<T, U> function, int parallelism = 1, bool ordered = true)
+    {
+        ArgumentNullException.ThrowIfNull(function);
+        int degree = Parallelism.Resolve(parallelism, nameof(parallelism));
+        if (degree == 1) return Then<U>("map", (input, _) => MapSequential(input, function));
+        string name = $"map(parallel {degree}, {(ordered ? "ordered" : "unordered")})";
+        return ordered
+            ? ThenDecoupled<U>(name, (run, stats) => MapOrdered(run, stats, function, degree))
+            : ThenDecoupled<U>(name, (run, stats) => MapUnordered(run, stats, function, degree));
+    }
+
+    static IEnumerable<Sourced<U>> MapSequential<U>(IEnumerable<Sourced<T>> input, Func<T, U> function)
+    {
+        foreach (var item in input) yield return Apply(function, item, "map");
+    }
+
+    static Sourced<U> Apply<U>(Func<T, U> function, Sourced<T> item, string stage)
+    {
+        U result;
+        try { result = function(item.Value); }
+        catch (Exception e)
+        {
+            Lend(item.Value, default(U));
+            throw StreamException.Wrap(stage, item.Origin, e);
+        }
+        Lend(item.Value, result);
+        return new(result, item.Origin);
+    }
+
+    /// <summary>Releases a row that a function borrowed, unless the function returned it.</summary>
+    static void Lend<U>(T input, U result)
+    {
+        if (input is Row row && !(result is Row back && back.Equals(row))) row.Dispose();
+    }
+
+    /// <summary>
+    /// A reader thread starts one task per element, at most <paramref name="degree"/> running and
+    /// twice that many waiting in order; the consumer takes the tasks in input order.
+    /// </summary>
+    IEnumerable<Sourced<U>> MapOrdered<U>(StreamRun run, StageStats stats, Func<T, U> function, int degree)
+    {
+        using var gate = new SemaphoreSlim(degree);
+        IEnumerable<Sourced<Task<Sourced<U>>>> Started(StreamRun inner)
+        {
+            foreach (var item in Run(inner))
+            {
+                gate.Wait(inner.Token);
+                var task = Task.Run(() =>
+                {
+                    try { return Apply(function, item, "map"); }
+                    finally { gate.Release(); }
+                });
+                yield return new(task, item.Origin);
+            }
+        }
+        using var pump = new Pump<Task<Sourced<U>>>(Started, run, 2 * degree, stats, Stats.Name, ReleaseWhenDone);
+        foreach (var started in pump.Drain(run.Token)) yield return started.Value.GetAwaiter().GetResult();
+    }
+
+    /// <summary>Waits for a mapped element nobody will take and releases it.</summary>
+    static void ReleaseWhenDone<U>(Task<Sourced<U>> task)
+    {
+        try { Ownership.Release(task.GetAwaiter().GetResult().Value); }
+        catch (Exception) { /* Its failure is not needed: the run is being abandoned. */ }
+    }
+
+    /// <summary><paramref name="degree"/> workers take elements from a shared reader and pass results on as they finish.</summary>
+    IEnumerable<Sourced<U>> MapUnordered<U>(StreamRun run, StageStats stats, Func<T, U> function, int degree)
+    {
+        using var results = new BlockingCollection<Sourced<U>>(2 * degree);
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(run.Token);
+        ExceptionDispatchInfo? failure = null;
+        using var source = Run(new StreamRun(run.Epoch, cancel.Token)).GetEnumerator();
+        var sourceLock = new object();
+        int running = degree;
+        void Work()
+        {
+            try
+            {
+                while (true)
+                {
+                    Sourced<T> item;
+                    lock (sourceLock)
+                    {
+                        if (cancel.IsCancellationRequested || !source.MoveNext()) return;
+                        item = source.Current;
+                    }
+                    var mapped = Apply(function, item, "map");
+                    try { results.Add(mapped, cancel.Token); }
+                    catch (OperationCanceledException)
+                    {
+                        Ownership.Release(mapped.Value);
+                        return;
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (cancel.IsCancellationRequested) { }
+            catch (Exception e)
+            {
+                Interlocked.CompareExchange(ref failure, ExceptionDispatchInfo.Capture(e), null);
+                cancel.Cancel();
+            }
+            finally
+            {
+                if (Interlocked.Decrement(ref running) == 0) results.CompleteAdding();
+            }
+        }
+        var workers = Enumerable.Range(0, degree).Select(_ => Task.Factory.StartNew(Work, CancellationToken.None,
+            TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToArray();
+        try
+        {
+            while (true)
+            {
+                long start = System.Diagnostics.Stopwatch.GetTimestamp();
+                bool taken;
+                Sourced<U> item;
+                try { taken = results.TryTake(out item, Timeout.Infinite, run.Token); }
+                finally { stats.AddWaitingUpstream(System.Diagnostics.Stopwatch.GetTimestamp() - start); }
+                if (!taken) break;
+                yield return item;
+            }
+            failure?.Throw();
+        }
+        finally
+        {
+            cancel.Cancel();
+            Task.WaitAll(workers);
+            while (results.TryTake(out var left)) Ownership.Release(left.Value);
+        }
+    }
+}

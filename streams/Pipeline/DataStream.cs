@@ -1,0 +1,154 @@
+using System.Diagnostics;
+
+namespace Functional.Streams;
+
+/// <summary>
+/// A data pipeline: a cold, replayable sequence of elements built from a source and operators
+/// (see <see cref="Stream"/> for sources). Every operator returns a new stream and leaves this
+/// one as it was, so a stream is a description that can be run many times (once per epoch).
+/// <para>
+/// Inside, stages pull from the stage before them, so a file source reads only as fast as the
+/// consumer takes elements and memory stays bounded by the buffers the pipeline declares
+/// (shuffle, prefetch, parallel map). Rx's <see cref="IObservable{T}"/> has no such back-pressure,
+/// so it is the stream's edge: every stream is an observable (subscribing runs it on a
+/// background thread), and any observable becomes a stream through
+/// <see cref="Stream.FromObservable{T}"/>, with an explicit
+/// policy for when the consumer falls behind.
+/// </para>
+/// <para>
+/// Ownership: each element belongs to whoever receives it. The consumer disposes record batches
+/// and tensors it takes; rows (<see cref="Tables.Row"/>) are views released by the stage that
+/// consumes them. Stages that drop elements release them.
+/// </para>
+/// </summary>
+/// <typeparam name="T">The element type.</typeparam>
+public sealed partial class DataStream<T> : IObservable<T>, IStage
+{
+    readonly Func<StreamRun, IEnumerable<Sourced<T>>> produce;
+    readonly IStage[] upstream;
+
+    /// <param name="name">The stage's name in counters and errors.</param>
+    /// <param name="produce">The stage's elements for one run.</param>
+    /// <param name="upstream">The streams it reads from.</param>
+    internal DataStream(string name, Func<StreamRun, IEnumerable<Sourced<T>>> produce, IStage[] upstream)
+    {
+        (this.produce, this.upstream) = (produce, upstream);
+        Stats = new StageStats(name);
+    }
+
+    /// <summary>This stage's counters.</summary>
+    public StageStats Stats { get; }
+
+    /// <summary>Every stage of the pipeline, sources first, this stage last.</summary>
+    public IReadOnlyList<StageStats> Stages
+    {
+        get
+        {
+            var seen = new List<StageStats>();
+            ((IStage)this).Collect(seen);
+            return seen;
+        }
+    }
+
+    /// <summary>The elements of one run; <paramref name="epoch"/> seeds per-epoch shuffles. Each element belongs to the caller.</summary>
+    public IEnumerable<T> Enumerate(int epoch = 0, CancellationToken cancellation = default)
+    {
+        foreach (var item in Run(new StreamRun(epoch, cancellation))) yield return item.Value;
+    }
+
+    /// <summary>The elements of one run, in a list.</summary>
+    public List<T> ToList(int epoch = 0) => Enumerate(epoch).ToList();
+
+    /// <summary>
+    /// Runs the stream on a background thread and pushes its elements to <paramref name="observer"/>;
+    /// disposing the subscription cancels the run and releases what its stages hold. The thread
+    /// waits while the observer's OnNext runs, so a synchronous observer still paces the stream.
+    /// </summary>
+    public IDisposable Subscribe(IObserver<T> observer)
+    {
+        ArgumentNullException.ThrowIfNull(observer);
+        var cancel = new CancellationTokenSource();
+        var pump = Task.Factory.StartNew(() =>
+        {
+            try
+            {
+                foreach (var item in Enumerate(0, cancel.Token)) observer.OnNext(item);
+                observer.OnCompleted();
+            }
+            catch (OperationCanceledException) when (cancel.IsCancellationRequested) { }
+            catch (Exception e) { observer.OnError(e); }
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        return new Subscription(cancel, pump);
+    }
+
+    /// <summary>
+    /// One run with its counters: what operators read from the stage before them. Time spent
+    /// here is also <paramref name="consumer"/>'s time waiting upstream (when it reads on this thread).
+    /// </summary>
+    internal IEnumerable<Sourced<T>> Run(StreamRun run, StageStats? consumer = null)
+    {
+        run.Token.ThrowIfCancellationRequested();
+        using var inner = produce(run).GetEnumerator();
+        long returned = 0;
+        while (true)
+        {
+            long start = Stopwatch.GetTimestamp();
+            if (returned != 0) Stats.AddWaitingDownstream(start - returned);
+            bool more;
+            try { more = inner.MoveNext(); }
+            finally
+            {
+                long spent = Stopwatch.GetTimestamp() - start;
+                Stats.AddInclusive(spent);
+                consumer?.AddWaitingUpstream(spent);
+            }
+            if (!more) yield break;
+            var item = inner.Current;
+            Stats.Produced(ElementSize.Of(item.Value));
+            returned = Stopwatch.GetTimestamp();
+            yield return item;
+        }
+    }
+
+    /// <summary>
+    /// A stage whose producer is given its own counters: it passes them as the consumer when it
+    /// reads its upstream on its own thread (<see cref="Run"/>), or records its own waits when
+    /// it reads on other threads.
+    /// </summary>
+    internal static DataStream<T> Create(string name, Func<StreamRun, StageStats, IEnumerable<Sourced<T>>> produce, params IStage[] upstream)
+    {
+        DataStream<T>? result = null;
+        result = new DataStream<T>(name, run => produce(run, result!.Stats), upstream);
+        return result;
+    }
+
+    /// <summary>A new stage reading from this one on the same thread.</summary>
+    internal DataStream<U> Then<U>(string name, Func<IEnumerable<Sourced<T>>, StreamRun, IEnumerable<Sourced<U>>> stage) =>
+        DataStream<U>.Create(name, (run, stats) => stage(Run(run, stats), run), this);
+
+    /// <summary>A new stage that reads this one on other threads (<see cref="Run"/> without a consumer) and records its own waits.</summary>
+    internal DataStream<U> ThenDecoupled<U>(string name, Func<StreamRun, StageStats, IEnumerable<Sourced<U>>> stage) =>
+        DataStream<U>.Create(name, stage, this);
+
+    void IStage.Collect(List<StageStats> into)
+    {
+        foreach (var parent in upstream) parent.Collect(into);
+        if (!into.Contains(Stats)) into.Add(Stats);
+    }
+
+    sealed class Subscription(CancellationTokenSource cancel, Task pump) : IDisposable
+    {
+        public void Dispose()
+        {
+            cancel.Cancel();
+            // The pump leaves at the next element; the stages release their buffers on the way out.
+            pump.ContinueWith(_ => cancel.Dispose(), TaskScheduler.Default);
+        }
+    }
+}
+
+/// <summary>A stage as the counters see it.</summary>
+internal interface IStage
+{
+    void Collect(List<StageStats> into);
+}

@@ -1,0 +1,67 @@
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
+using SixLabors.ImageSharp.Processing;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Functional.Streams;
+
+/// <summary>An image file and its class: the index of its sub-folder among the sorted sub-folder names.</summary>
+public sealed record ImageFile(string Path, long Label);
+
+public static partial class Stream
+{
+    /// <summary>
+    /// The image files under <paramref name="root"/>, one sub-folder per class
+    /// ("root/cat/1.png" has the label of "cat" among the sorted sub-folder names, see
+    /// <see cref="ImageClasses"/>), in a fixed order. Decode them with
+    /// <see cref="ImageFolder"/>, or map them yourself.
+    /// </summary>
+    public static DataStream<ImageFile> ImageFiles(string root)
+    {
+        var classes = ImageClasses(root);
+        var files = classes.SelectMany((name, label) => Directory.GetFiles(System.IO.Path.Combine(root, name))
+            .Order(StringComparer.Ordinal).Select(path => new ImageFile(path, label))).ToArray();
+        return DataStream<ImageFile>.Create($"image files({System.IO.Path.GetFileName(System.IO.Path.GetFullPath(root))})",
+            (_, _) => files.Select((f, i) => new Sourced<ImageFile>(f, new Origin(f.Path, 0))));
+    }
+
+    /// <summary>The class names under <paramref name="root"/> (its sub-folders, sorted): label i is the i-th name.</summary>
+    public static IReadOnlyList<string> ImageClasses(string root)
+    {
+        ArgumentNullException.ThrowIfNull(root);
+        if (!Directory.Exists(root)) throw new DirectoryNotFoundException($"No image folder at '{root}'.");
+        var classes = Directory.GetDirectories(root).Select(d => System.IO.Path.GetFileName(d)).Order(StringComparer.Ordinal).ToArray();
+        if (classes.Length == 0) throw new ArgumentException($"The image folder '{root}' has no class sub-folders.", nameof(root));
+        return classes;
+    }
+
+    /// <summary>
+    /// A folder of images as (image, label) pairs: each file decoded with ImageSharp (PNG, JPEG,
+    /// BMP, GIF, ...), resized to <paramref name="width"/> x <paramref name="height"/>, as a
+    /// float32 tensor [channels, height, width] in [0, 1] (<paramref name="channels"/> 1: gray,
+    /// 3: RGB); the label as an int64 scalar. Decoding runs <paramref name="parallelism"/> files
+    /// at once, in order. A file that does not decode is an error naming it. Batch with
+    /// <c>.Batch(n).Stack()</c>.
+    /// </summary>
+    public static DataStream<(Tensor Image, Tensor Label)> ImageFolder(string root, int width, int height, int channels = 3,
+        int parallelism = Parallelism.Auto)
+    {
+        if (width < 1 || height < 1) throw new ArgumentOutOfRangeException(nameof(width), $"Images need a size of at least 1 x 1; got {width} x {height}.");
+        if (channels is not (1 or 3)) throw new ArgumentOutOfRangeException(nameof(channels), channels, "Images have 1 (gray) or 3 (RGB) channels.");
+        return ImageFiles(root).Map(file => (DecodeImage(file.Path, width, height, channels), torch.tensor(file.Label)), parallelism);
+    }
+
+    /// <summary>One image file as a float32 tensor [channels, height, width] in [0, 1].</summary>
+    public static Tensor DecodeImage(string path, int width, int height, int channels = 3)
+    {
+        using var image = Image.Load<Rgb24>(path);
+        if (image.Width != width || image.Height != height) image.Mutate(x => x.Resize(width, height));
+        var pixels = new byte[width * height * 3];
+        image.CopyPixelDataTo(pixels);
+        using var hwc = torch.tensor(pixels, [height, width, 3]);
+        using var chw = hwc.permute(2, 0, 1);
+        using var scaled = chw.to_type(ScalarType.Float32).div_(255f);
+        return channels == 3 ? scaled.contiguous() : scaled.mean([0], keepdim: true);
+    }
+}

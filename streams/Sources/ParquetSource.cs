@@ -1,0 +1,78 @@
+using Apache.Arrow;
+using ParquetSharp;
+using ParquetSharp.Arrow;
+
+namespace Functional.Streams;
+
+public static partial class Stream
+{
+    /// <summary>
+    /// The record batches of a Parquet file, <paramref name="batchRows"/> rows each, read with
+    /// ParquetSharp's Arrow reader (no per-value conversion). The file is read
+    /// <paramref name="readAhead"/> batches ahead on its own thread (0: on the consumer's thread)
+    /// and never faster than the consumer takes them. A missing or damaged file is an error
+    /// naming it.
+    /// </summary>
+    /// <example><c>Stream.Parquet("train.parquet").Rows().Shuffle(10_000, seed: 1).Batch(128).ToTensors("image", "label").Prefetch(4)</c></example>
+    public static DataStream<RecordBatch> Parquet(string path, int batchRows = 8192, int readAhead = 2)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        if (batchRows < 1) throw new ArgumentOutOfRangeException(nameof(batchRows), batchRows, "A batch needs at least 1 row.");
+        if (readAhead < 0) throw new ArgumentOutOfRangeException(nameof(readAhead), readAhead, "Read-ahead cannot be negative.");
+        var file = DataStream<RecordBatch>.Create($"parquet({Path.GetFileName(path)})", (run, _) => ReadParquet(path, batchRows, run));
+        return readAhead > 0 ? file.Prefetch(readAhead) : file;
+    }
+
+    /// <summary>
+    /// The record batches of several Parquet files (e.g. <see cref="Glob"/>'s), read
+    /// <paramref name="cycleLength"/> files at a time in parallel and interleaved batch by batch
+    /// (see <see cref="Interleave{T}"/>); the order does not depend on timing.
+    /// </summary>
+    public static DataStream<RecordBatch> Parquet(IReadOnlyList<string> paths, int cycleLength = 2, int batchRows = 8192)
+    {
+        ArgumentNullException.ThrowIfNull(paths);
+        return Interleave(paths.Select(p => Parquet(p, batchRows, readAhead: 0)).ToArray(), cycleLength, parallel: true);
+    }
+
+    static IEnumerable<Sourced<RecordBatch>> ReadParquet(string path, int batchRows, StreamRun run)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"No Parquet file at '{path}'.", path);
+        FileReader? file = null;
+        IEnumerator<RecordBatch>? batches = null;
+        try
+        {
+            try
+            {
+                using var properties = ArrowReaderProperties.GetDefault();
+                properties.BatchSize = batchRows;
+                file = new FileReader(path, arrowProperties: properties);
+                batches = ReadBatches(file, run.Token).GetEnumerator();
+            }
+            catch (Exception e) when (e is ParquetException or IOException) { throw DamagedParquet(path, 0, e); }
+            long row = 0;
+            while (true)
+            {
+                bool more;
+                try { more = batches.MoveNext(); }
+                catch (Exception e) when (e is ParquetException or IOException) { throw DamagedParquet(path, row, e); }
+                if (!more) yield break;
+                yield return new(batches.Current, new Origin(path, row));
+                row += batches.Current.Length;
+            }
+        }
+        finally
+        {
+            batches?.Dispose();
+            file?.Dispose();
+        }
+    }
+
+    static IEnumerable<RecordBatch> ReadBatches(FileReader file, CancellationToken token)
+    {
+        using var reader = file.GetRecordBatchReader();
+        while (reader.ReadNextRecordBatchAsync(token).AsTask().GetAwaiter().GetResult() is { } batch) yield return batch;
+    }
+
+    static InvalidDataException DamagedParquet(string path, long row, Exception e) =>
+        new($"{path} is not a readable Parquet file (at row {row}): {e.Message}", e);
+}

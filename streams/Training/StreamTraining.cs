@@ -1,0 +1,29 @@
+using Functional.Training;
+using static TorchSharp.torch;
+
+namespace Functional.Streams.Training;
+
+/// <summary>Streams as the data of <c>Model.Fit</c> and <c>Model.Evaluate</c>.</summary>
+public static class StreamTraining
+{
+    /// <summary>
+    /// The stream as a batch source: epoch e of Fit is run e of the stream (so per-epoch shuffles
+    /// reshuffle), each element one step. Fit disposes the tensors after each step, and when it
+    /// stops early the stream's stages are cancelled and release their buffers. The time Fit
+    /// waits for each batch is its input wait (<c>History.StepTimes</c>, <c>StepTimes.InputWaitShare</c>).
+    /// </summary>
+    /// <param name="stream">Batches of (inputs, targets).</param>
+    /// <param name="count">Examples per epoch, when known (for progress); -1 when not.</param>
+    public static IBatchSource ToBatchSource(this DataStream<(Tensor Inputs, Tensor Targets)> stream, long count = -1)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        return new StreamBatchSource(stream, count);
+    }
+
+    sealed class StreamBatchSource(DataStream<(Tensor Inputs, Tensor Targets)> stream, long count) : IBatchSource
+    {
+        public long Count { get; } = count;
+
+        public IEnumerable<(Tensor Inputs, Tensor Targets)> Batches(int epoch) => stream.Enumerate(epoch);
+    }
+}
