@@ -95,6 +95,17 @@ let tests =
             Expect.isLessThan (float results.["onnx_max_abs_diff"]) 1e-4 "ONNX Runtime agrees with the model"
             Expect.isGreaterThan (float results.["onnx_test_accuracy"]) 0.85 "and classifies the test digits"
 
+        testCase "training from a Parquet stream, C# program, run small" <| fun () ->
+            let results = runProgram "CSharpStreams" [ "--epochs"; "2"; "--train"; "2000" ]
+            Expect.isGreaterThan (float results.["test_accuracy"]) 0.8 "learns digits from the stream"
+            Expect.isTrue (results.ContainsKey "input_wait_share") "reports the input wait"
+
+        testCase "training from a Parquet stream, F# script, run small" <| fun () ->
+            let results = run "dotnet" [ "fsi"; "examples/streams.fsx"; "--epochs"; "2"; "--train"; "2000" ]
+            Expect.isGreaterThan (float results.["test_accuracy"]) 0.8 "learns digits from the stream"
+            let share = float results.["input_wait_share"]
+            Expect.isTrue (share >= 0.0 && share < 1.0) $"the input wait is a share of the step time ({share})"
+
         testCase "the README's F# example runs and fits the line" <| fun () ->
             let script = readmeScript ()
             try

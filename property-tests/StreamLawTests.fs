@@ -104,8 +104,8 @@ let tests =
             let sources = lengths |> List.truncate 5 |> List.mapi (fun i n -> [ for j in 1 .. size n -> i * 100 + j ])
             if not sources.IsEmpty then
                 let streams = sources |> List.map Stream.ofSeq |> Array.ofList
-                let threaded = Stream.Interleave(streams, size cycle % 3 + 1, true) |> Stream.toList
-                let serial = Stream.Interleave(streams, size cycle % 3 + 1, false) |> Stream.toList
+                let threaded = DataStream.Interleave(streams, size cycle % 3 + 1, true) |> Stream.toList
+                let serial = DataStream.Interleave(streams, size cycle % 3 + 1, false) |> Stream.toList
                 Expect.equal threaded serial "the order does not depend on threads"
                 Expect.equal (List.sort threaded) (List.sort (List.concat sources)) "every element once"
                 for source in sources do

@@ -6,7 +6,6 @@ open System.IO
 open Expecto
 open Apache.Arrow
 open TorchSharp
-open ParquetSharp.Arrow
 open SixLabors.ImageSharp
 open SixLabors.ImageSharp.PixelFormats
 open Functional.Streams
@@ -22,12 +21,7 @@ let withFolder (f: string -> unit) =
     try f folder finally Directory.Delete(folder, true)
 
 /// Writes record batches to a Parquet file, keeping fixed-size lists as such (the Arrow schema is stored).
-let writeParquet (path: string) (batches: RecordBatch seq) =
-    let batches = Array.ofSeq batches
-    use properties = (new ArrowWriterPropertiesBuilder()).StoreSchema().Build()
-    use writer = new FileWriter(path, batches.[0].Schema, arrowProperties = properties)
-    for b in batches do writer.WriteRecordBatch b
-    writer.Close()
+let writeParquet (path: string) (batches: RecordBatch seq) = Sources.ParquetFile.Write(path, batches)
 
 /// `rows` rows of features x: float32[width] (row i holds i, i+1, ...) and label y = i, in batches of `batchRows`.
 let numbered (rows: int64) (width: int64) (batchRows: int) =
@@ -57,7 +51,7 @@ let tests =
                     let path = Path.Combine(folder, "numbers.parquet")
                     writeParquet path (numbered 1000L 5L 128)
                     let pipeline =
-                        Stream.Parquet(path, batchRows = 100) |> Stream.rows |> Stream.shuffleWith 3UL 250 |> Stream.batch 64
+                        DataStream.Parquet(path, batchRows = 100) |> Stream.rows |> Stream.shuffleWith 3UL 250 |> Stream.batch 64
                         |> Stream.toTensors [ "x"; "y" ] |> Stream.prefetch 2
                     let first = Stream.toList pipeline
                     let labels = labelsOf first
@@ -76,27 +70,30 @@ let tests =
                         let y = torch.arange((int64 part * 300L).ToScalar(), (int64 part * 300L + 300L).ToScalar(), dtype = torch.int64)
                         let columns = readOnlyDict [ "x", x; "y", y ]
                         writeParquet (Path.Combine(folder, $"part-{part}.parquet")) (TensorColumns.ToRecordBatches(columns, 300))
-                    let files = Stream.Glob(Path.Combine(folder, "part-*.parquet"))
+                    let files = DataStream.Glob(Path.Combine(folder, "part-*.parquet"))
                     Expect.equal files.Count 3 "glob finds the parts"
-                    let batches = Stream.Parquet(files, 2, 100) |> Stream.map (fun b -> use b = b in (b.Column("y") :?> Int64Array).GetValue(0).Value) |> Stream.toList
+                    let batches = DataStream.Parquet(files, 2, 100) |> Stream.map (fun b -> use b = b in (b.Column("y") :?> Int64Array).GetValue(0).Value) |> Stream.toList
                     Expect.equal batches [ 0L; 300L; 100L; 400L; 200L; 500L; 600L; 700L; 800L ] "two files at a time, in turn"))
 
         testCase "a CSV file: inferred schema, nulls, and an error naming file, line and column" <| fun () ->
             withFolder (fun folder ->
                 let path = Path.Combine(folder, "table.csv")
                 File.WriteAllLines(path, [ "id,score,name,ok"; "1,0.5,ann,true"; "2,,\"bo, b\",false"; "3,2.25,cy,true" ])
-                let schema = Stream.InferCsvSchema path
+                let schema = DataStream.InferCsvSchema path
                 Expect.equal [ for f in schema.FieldsList -> f.DataType.Name ] [ "int64"; "double"; "utf8"; "bool" ] "inferred types"
-                let batches = Stream.Csv(path, batchRows = 2) |> Stream.toList
+                let batches = DataStream.Csv(path, batchRows = 2) |> Stream.toList
                 Expect.equal (batches |> List.map (fun b -> b.Length)) [ 2; 1 ] "batches of 2 rows"
                 let scores = batches.[0].Column("score") :?> DoubleArray
                 Expect.equal (scores.GetValue 0) (Nullable 0.5) "a number"
                 Expect.isFalse (scores.GetValue(1).HasValue) "an empty field is null"
                 Expect.equal ((batches.[0].Column("name") :?> StringArray).GetString 1) "bo, b" "quoted field"
+                let regrouped = Stream.ofCsv path |> Stream.rows |> Stream.batch 3 |> fun s -> s.ToRecordBatches() |> Stream.toList
+                Expect.equal ((regrouped.[0].Column("name") :?> StringArray).GetString 2) "cy" "rows regrouped into record batches, strings too"
+                Expect.equal ((regrouped.[0].Column("score") :?> DoubleArray).GetValue 2) (Nullable 2.25) "and numbers"
                 File.AppendAllLines(path, [ "x4,1.0,dee,true" ])
-                let declared = Stream.InferCsvSchema(path, inferRows = 3)
+                let declared = DataStream.InferCsvSchema(path, inferRows = 3)
                 expectThrowsWith<InvalidDataException> [ path; "line 5"; "column 'id'"; "x4" ] (fun () ->
-                    Stream.Csv(path, declared) |> Stream.toList |> ignore))
+                    DataStream.Csv(path, declared) |> Stream.toList |> ignore))
 
         testCase "an image folder: decoded, resized, labelled by sub-folder; a broken image is named" <| fun () ->
             withFolder (fun folder ->
@@ -106,15 +103,15 @@ let tests =
                         for i in 0..2 do
                             use image = new Image<Rgb24>(12, 10, Rgb24(shade, shade, shade))
                             image.SaveAsPng(Path.Combine(folder, name, $"{i}.png"))
-                    Expect.equal (List.ofSeq (Stream.ImageClasses folder)) [ "dark"; "light" ] "classes are the sorted sub-folders"
-                    let batches = Stream.ImageFolder(folder, 8, 6, 1, 2).Batch(4).Stack() |> Stream.toList
+                    Expect.equal (List.ofSeq (DataStream.ImageClasses folder)) [ "dark"; "light" ] "classes are the sorted sub-folders"
+                    let batches = DataStream.ImageFolder(folder, 8, 6, 1, 2).Batch(4).Stack() |> Stream.toList
                     let struct (images, labels) = batches.[0]
                     Expect.sequenceEqual images.shape [| 4L; 1L; 6L; 8L |] "[batch, channels, height, width]"
                     Expect.equal (labels.data<int64>().ToArray()) [| 0L; 0L; 0L; 1L |] "labels by folder"
                     expectClose "pixel values in [0, 1]" 1e-6 (images.[0].mean()) (torch.tensor(10.0f / 255.0f))
                     let broken = Path.Combine(folder, "light", "3.png")
                     File.WriteAllText(broken, "not a png")
-                    let e = catchError<StreamException> (fun () -> Stream.ImageFolder(folder, 8, 6, 1, 2) |> Stream.toList |> ignore)
+                    let e = catchError<StreamException> (fun () -> DataStream.ImageFolder(folder, 8, 6, 1, 2) |> Stream.toList |> ignore)
                     Expect.stringContains e.Message broken "names the file"))
 
         testCase "text lines, Arrow IPC files and streams" <| fun () ->
@@ -130,7 +127,7 @@ let tests =
                 (use writer = new Ipc.ArrowStreamWriter(bytes, batches.[0].Schema, leaveOpen = true)
                  for b in batches do writer.WriteRecordBatch b
                  writer.WriteEnd())
-                let fromStream = Stream.ArrowIpcStream((fun () -> new MemoryStream(bytes.ToArray()) :> System.IO.Stream), "memory")
+                let fromStream = DataStream.ArrowIpcStream((fun () -> new MemoryStream(bytes.ToArray()) :> System.IO.Stream), "memory")
                 Expect.equal (fromStream |> Stream.toList |> List.sumBy (fun b -> b.Length)) 50 "IPC stream")
 
         testCase "damaged or missing Parquet, Arrow and CSV files are errors naming the file" <| fun () ->

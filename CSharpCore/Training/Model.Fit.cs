@@ -22,8 +22,18 @@ public sealed partial class Model
         return Fit(new TensorBatches(trainX, trainY, options.BatchSize, options.Shuffle, State.Seed), options, validationSource);
     }
 
-    /// <summary>Trains on batches from any source (see <see cref="FitOptions"/>; BatchSize and Shuffle are the source's).</summary>
-    public History Fit(IBatchSource train, FitOptions? options = null) => Fit(train, options ?? new FitOptions(), null);
+    /// <summary>
+    /// Trains on batches from any source (see <see cref="FitOptions"/>; BatchSize and Shuffle
+    /// are the source's; ValidationSplit needs in-memory tensors, ValidationData is used).
+    /// </summary>
+    public History Fit(IBatchSource train, FitOptions? options = null)
+    {
+        options ??= new FitOptions();
+        if (options.ValidationSplit > 0)
+            throw new ArgumentException("ValidationSplit needs in-memory tensors; give a batch source ValidationData instead.", nameof(options));
+        var validation = options.ValidationData is { } v ? new TensorBatches(v.Inputs, v.Targets, options.BatchSize) : null;
+        return Fit(train, options, validation);
+    }
 
     History Fit(IBatchSource train, FitOptions options, IBatchSource? validation)
     {

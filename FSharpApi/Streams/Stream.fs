@@ -15,26 +15,26 @@ open Functional.Streams.Training
 module Stream =
     // Sources
     /// The record batches of a Parquet file (read two batches ahead on its own thread).
-    let ofParquet (path: string) : DataStream<RecordBatch> = Stream.Parquet(path)
+    let ofParquet (path: string) : DataStream<RecordBatch> = DataStream.Parquet(path)
     /// The record batches of several Parquet files, read two at a time in parallel and interleaved.
-    let ofParquetFiles (paths: string seq) : DataStream<RecordBatch> = Stream.Parquet(Seq.toArray paths)
+    let ofParquetFiles (paths: string seq) : DataStream<RecordBatch> = DataStream.Parquet(Seq.toArray paths)
     /// The record batches of an Arrow IPC file.
-    let ofArrowIpc (path: string) : DataStream<RecordBatch> = Stream.ArrowIpc path
+    let ofArrowIpc (path: string) : DataStream<RecordBatch> = DataStream.ArrowIpc path
     /// The rows of a CSV file with a header, columns typed by inference.
-    let ofCsv (path: string) : DataStream<RecordBatch> = Stream.Csv path
+    let ofCsv (path: string) : DataStream<RecordBatch> = DataStream.Csv path
     /// The lines of a text file.
-    let ofTextLines (path: string) : DataStream<string> = Stream.TextLines path
+    let ofTextLines (path: string) : DataStream<string> = DataStream.TextLines path
     /// The values of a sequence (enumerated again each run).
-    let ofSeq (values: 'T seq) : DataStream<'T> = Stream.FromValues values
+    let ofSeq (values: 'T seq) : DataStream<'T> = DataStream.FromValues values
     /// The elements a generator function yields, called once per run.
-    let ofGenerator (generate: unit -> 'T seq) : DataStream<'T> = Stream.FromGenerator(Func<_>(generate))
+    let ofGenerator (generate: unit -> 'T seq) : DataStream<'T> = DataStream.FromGenerator(Func<_>(generate))
     /// In-memory tensors as record batches of 1024 rows, one column per (name, tensor).
-    let ofTensors (columns: (string * torch.Tensor) list) : DataStream<RecordBatch> = Stream.FromTensors(readOnlyDict columns)
+    let ofTensors (columns: (string * torch.Tensor) list) : DataStream<RecordBatch> = DataStream.FromTensors(readOnlyDict columns)
     /// A folder of images (one sub-folder per class) as (image [c; h; w], label) pairs.
-    let ofImageFolder (root: string) (width: int) (height: int) (channels: int) = Stream.ImageFolder(root, width, height, channels)
+    let ofImageFolder (root: string) (width: int) (height: int) (channels: int) = DataStream.ImageFolder(root, width, height, channels)
     /// A live observable, buffering up to `capacity` elements with the given overflow policy.
     let ofObservable (capacity: int) (policy: OverflowPolicy) (source: IObservable<'T>) : DataStream<'T> =
-        Stream.FromObservable(source, capacity, policy)
+        DataStream.FromObservable(source, capacity, policy)
 
     // Operators
     /// Each record batch's rows, one element per row.

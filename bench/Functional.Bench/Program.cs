@@ -10,8 +10,10 @@ switch (name)
     case "fit": FitSpeed.Run(); break;
     case "save-load": SaveLoad.Run(); break;
     case "fit-child": FitSpeed.RunChild(args.Skip(1).ToArray()); break;
+    case "streams": StreamThroughput.Run(); break;
+    case "streams-child": StreamThroughput.RunChild(args.Skip(1).ToArray()); break;
     default:
-        Console.Error.WriteLine("usage: bench/run fit | grad-memory | remat | save-load");
+        Console.Error.WriteLine("usage: bench/run fit | grad-memory | remat | save-load | streams");
         return 2;
 }
 return 0;

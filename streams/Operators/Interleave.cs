@@ -1,6 +1,6 @@
 namespace Functional.Streams;
 
-public static partial class Stream
+public static partial class DataStream
 {
     /// <summary>
     /// Reads <paramref name="cycleLength"/> of <paramref name="sources"/> at once and takes one
@@ -9,7 +9,7 @@ public static partial class Stream
     /// <paramref name="readAhead"/> elements), so files are read in parallel. The order depends
     /// only on the sources, never on timing.
     /// </summary>
-    /// <example><c>Stream.Interleave(Stream.Glob("data/part-*.parquet").Select(Stream.ParquetBatches).ToArray(), cycleLength: 2)</c></example>
+    /// <example><c>DataStream.Interleave(DataStream.Glob("data/part-*.parquet").Select(Stream.ParquetBatches).ToArray(), cycleLength: 2)</c></example>
     public static DataStream<T> Interleave<T>(IReadOnlyList<DataStream<T>> sources, int cycleLength = 2, bool parallel = true, int readAhead = 2)
     {
         ArgumentNullException.ThrowIfNull(sources);

@@ -19,21 +19,25 @@ public sealed partial class DataStream<T>
     /// source and row.
     /// </para>
     /// </summary>
-    /// <example><c>images.Map(Decode, parallelism: Parallelism.Auto)</c></example>
-    public DataStream<U> Map<U>(Func<T, U> function, int parallelism = 1, bool ordered = true)
+    /// <param name="function">The function.</param>
+    /// <param name="parallelism">Elements mapped at once (1: on the consumer's thread).</param>
+    /// <param name="ordered">Whether results keep the input order.</param>
+    /// <param name="name">The stage's name in counters and errors (default "map").</param>
+    /// <example><c>images.Map(Decode, parallelism: Parallelism.Auto, name: "decode")</c></example>
+    public DataStream<U> Map<U>(Func<T, U> function, int parallelism = 1, bool ordered = true, string name = "map")
     {
         ArgumentNullException.ThrowIfNull(function);
         int degree = Parallelism.Resolve(parallelism, nameof(parallelism));
-        if (degree == 1) return Then<U>("map", (input, _) => MapSequential(input, function));
-        string name = $"map(parallel {degree}, {(ordered ? "ordered" : "unordered")})";
+        if (degree == 1) return Then<U>(name, (input, _) => MapSequential(input, function, name));
+        name = $"{name}(parallel {degree}, {(ordered ? "ordered" : "unordered")})";
         return ordered
-            ? ThenDecoupled<U>(name, (run, stats) => MapOrdered(run, stats, function, degree))
-            : ThenDecoupled<U>(name, (run, stats) => MapUnordered(run, stats, function, degree));
+            ? ThenDecoupled<U>(name, (run, stats) => MapOrdered(run, stats, function, degree, name))
+            : ThenDecoupled<U>(name, (run, stats) => MapUnordered(run, stats, function, degree, name));
     }
 
-    static IEnumerable<Sourced<U>> MapSequential<U>(IEnumerable<Sourced<T>> input, Func<T, U> function)
+    static IEnumerable<Sourced<U>> MapSequential<U>(IEnumerable<Sourced<T>> input, Func<T, U> function, string name)
     {
-        foreach (var item in input) yield return Apply(function, item, "map");
+        foreach (var item in input) yield return Apply(function, item, name);
     }
 
     static Sourced<U> Apply<U>(Func<T, U> function, Sourced<T> item, string stage)
@@ -59,17 +63,22 @@ public sealed partial class DataStream<T>
     /// A reader thread starts one task per element, at most <paramref name="degree"/> running and
     /// twice that many waiting in order; the consumer takes the tasks in input order.
     /// </summary>
-    IEnumerable<Sourced<U>> MapOrdered<U>(StreamRun run, StageStats stats, Func<T, U> function, int degree)
+    IEnumerable<Sourced<U>> MapOrdered<U>(StreamRun run, StageStats stats, Func<T, U> function, int degree, string name)
     {
         using var gate = new SemaphoreSlim(degree);
         IEnumerable<Sourced<Task<Sourced<U>>>> Started(StreamRun inner)
         {
             foreach (var item in Run(inner))
             {
-                gate.Wait(inner.Token);
+                try { gate.Wait(inner.Token); }
+                catch (OperationCanceledException)
+                {
+                    Ownership.Release(item.Value);
+                    throw;
+                }
                 var task = Task.Run(() =>
                 {
-                    try { return Apply(function, item, "map"); }
+                    try { return Apply(function, item, name); }
                     finally { gate.Release(); }
                 });
                 yield return new(task, item.Origin);
@@ -87,7 +96,7 @@ public sealed partial class DataStream<T>
     }
 
     /// <summary><paramref name="degree"/> workers take elements from a shared reader and pass results on as they finish.</summary>
-    IEnumerable<Sourced<U>> MapUnordered<U>(StreamRun run, StageStats stats, Func<T, U> function, int degree)
+    IEnumerable<Sourced<U>> MapUnordered<U>(StreamRun run, StageStats stats, Func<T, U> function, int degree, string name)
     {
         using var results = new BlockingCollection<Sourced<U>>(2 * degree);
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(run.Token);
@@ -107,7 +116,7 @@ public sealed partial class DataStream<T>
                         if (cancel.IsCancellationRequested || !source.MoveNext()) return;
                         item = source.Current;
                     }
-                    var mapped = Apply(function, item, "map");
+                    var mapped = Apply(function, item, name);
                     try { results.Add(mapped, cancel.Token); }
                     catch (OperationCanceledException)
                     {

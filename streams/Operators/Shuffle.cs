@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using Functional.Streams.Tables;
+
 namespace Functional.Streams;
 
 public sealed partial class DataStream<T>
@@ -19,10 +22,14 @@ public sealed partial class DataStream<T>
     static IEnumerable<Sourced<T>> Shuffled(IEnumerable<Sourced<T>> input, int bufferSize, SplitMix random)
     {
         var buffer = new List<Sourced<T>>(Math.Min(bufferSize, 1 << 16));
+        // Rows keep their record batches alive; the compactor stops a few rows from holding many batches.
+        var rows = typeof(T) == typeof(Row) ? (List<Sourced<Row>>)(object)buffer : null;
+        var compactor = rows is null ? null : new RowCompactor();
         try
         {
             foreach (var item in input)
             {
+                compactor?.Added(AsRow(item.Value));
                 if (buffer.Count < bufferSize)
                 {
                     buffer.Add(item);
@@ -31,6 +38,8 @@ public sealed partial class DataStream<T>
                 int pick = random.Below(bufferSize);
                 var chosen = buffer[pick];
                 buffer[pick] = item;
+                compactor?.Removed(AsRow(chosen.Value));
+                compactor?.MaybeCompact(rows!);
                 yield return chosen;
             }
             while (buffer.Count > 0)
@@ -47,4 +56,6 @@ public sealed partial class DataStream<T>
             foreach (var left in buffer) Ownership.Release(left.Value);
         }
     }
+
+    static Row AsRow(T value) => Unsafe.As<T, Row>(ref value);
 }

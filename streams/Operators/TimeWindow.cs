@@ -7,7 +7,7 @@ public sealed partial class DataStream<T>
     /// <summary>
     /// The elements that arrive in each period of <paramref name="span"/>, as arrays (periods in
     /// which nothing arrived produce nothing). Meant for live sources
-    /// (<see cref="Stream.FromObservable{T}"/>); the upstream runs on its own thread with at most
+    /// (<see cref="DataStream.FromObservable{T}"/>); the upstream runs on its own thread with at most
     /// <paramref name="capacity"/> elements waiting. Windows depend on timing, so they are not
     /// deterministic.
     /// </summary>

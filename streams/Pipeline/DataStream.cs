@@ -4,7 +4,7 @@ namespace Functional.Streams;
 
 /// <summary>
 /// A data pipeline: a cold, replayable sequence of elements built from a source and operators
-/// (see <see cref="Stream"/> for sources). Every operator returns a new stream and leaves this
+/// (see <see cref="DataStream"/> for sources). Every operator returns a new stream and leaves this
 /// one as it was, so a stream is a description that can be run many times (once per epoch).
 /// <para>
 /// Inside, stages pull from the stage before them, so a file source reads only as fast as the
@@ -12,7 +12,7 @@ namespace Functional.Streams;
 /// (shuffle, prefetch, parallel map). Rx's <see cref="IObservable{T}"/> has no such back-pressure,
 /// so it is the stream's edge: every stream is an observable (subscribing runs it on a
 /// background thread), and any observable becomes a stream through
-/// <see cref="Stream.FromObservable{T}"/>, with an explicit
+/// <see cref="DataStream.FromObservable{T}"/>, with an explicit
 /// policy for when the consumer falls behind.
 /// </para>
 /// <para>

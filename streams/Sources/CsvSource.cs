@@ -5,7 +5,7 @@ using Sylvan.Data.Csv;
 
 namespace Functional.Streams;
 
-public static partial class Stream
+public static partial class DataStream
 {
     /// <summary>
     /// The rows of a CSV file (with a header line) as record batches of <paramref name="batchRows"/>

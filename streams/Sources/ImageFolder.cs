@@ -9,7 +9,7 @@ namespace Functional.Streams;
 /// <summary>An image file and its class: the index of its sub-folder among the sorted sub-folder names.</summary>
 public sealed record ImageFile(string Path, long Label);
 
-public static partial class Stream
+public static partial class DataStream
 {
     /// <summary>
     /// The image files under <paramref name="root"/>, one sub-folder per class
@@ -49,7 +49,7 @@ public static partial class Stream
     {
         if (width < 1 || height < 1) throw new ArgumentOutOfRangeException(nameof(width), $"Images need a size of at least 1 x 1; got {width} x {height}.");
         if (channels is not (1 or 3)) throw new ArgumentOutOfRangeException(nameof(channels), channels, "Images have 1 (gray) or 3 (RGB) channels.");
-        return ImageFiles(root).Map(file => (DecodeImage(file.Path, width, height, channels), torch.tensor(file.Label)), parallelism);
+        return ImageFiles(root).Map(file => (DecodeImage(file.Path, width, height, channels), torch.tensor(file.Label)), parallelism, name: "decode images");
     }
 
     /// <summary>One image file as a float32 tensor [channels, height, width] in [0, 1].</summary>

@@ -2,7 +2,7 @@ using System.Threading.Channels;
 
 namespace Functional.Streams;
 
-public static partial class Stream
+public static partial class DataStream
 {
     /// <summary>
     /// A live (hot) source: each run subscribes to <paramref name="source"/> and yields what it
@@ -12,7 +12,7 @@ public static partial class Stream
     /// counters (<see cref="StageSnapshot.Dropped"/>) count what was dropped. Dropping policies
     /// make the data depend on timing (not deterministic).
     /// </summary>
-    /// <example><c>Stream.FromObservable(sensor.Readings, capacity: 256, OverflowPolicy.DropOldest).WindowByTime(TimeSpan.FromSeconds(1))</c></example>
+    /// <example><c>DataStream.FromObservable(sensor.Readings, capacity: 256, OverflowPolicy.DropOldest).WindowByTime(TimeSpan.FromSeconds(1))</c></example>
     public static DataStream<T> FromObservable<T>(IObservable<T> source, int capacity = 1024, OverflowPolicy policy = OverflowPolicy.Block,
         string name = "observable")
     {

@@ -4,7 +4,7 @@ using ParquetSharp.Arrow;
 
 namespace Functional.Streams;
 
-public static partial class Stream
+public static partial class DataStream
 {
     /// <summary>
     /// The record batches of a Parquet file, <paramref name="batchRows"/> rows each, read with
@@ -13,7 +13,7 @@ public static partial class Stream
     /// and never faster than the consumer takes them. A missing or damaged file is an error
     /// naming it.
     /// </summary>
-    /// <example><c>Stream.Parquet("train.parquet").Rows().Shuffle(10_000, seed: 1).Batch(128).ToTensors("image", "label").Prefetch(4)</c></example>
+    /// <example><c>DataStream.Parquet("train.parquet").Rows().Shuffle(10_000, seed: 1).Batch(128).ToTensors("image", "label").Prefetch(4)</c></example>
     public static DataStream<RecordBatch> Parquet(string path, int batchRows = 8192, int readAhead = 2)
     {
         ArgumentNullException.ThrowIfNull(path);
@@ -67,10 +67,17 @@ public static partial class Stream
         }
     }
 
+    /// <summary>
+    /// Row group by row group, each with a reader of its own: one reader over the whole file
+    /// keeps what it decoded until it is disposed (resident memory grew with the file's size).
+    /// </summary>
     static IEnumerable<RecordBatch> ReadBatches(FileReader file, CancellationToken token)
     {
-        using var reader = file.GetRecordBatchReader();
-        while (reader.ReadNextRecordBatchAsync(token).AsTask().GetAwaiter().GetResult() is { } batch) yield return batch;
+        for (int group = 0; group < file.NumRowGroups; group++)
+        {
+            using var reader = file.GetRecordBatchReader(rowGroups: [group]);
+            while (reader.ReadNextRecordBatchAsync(token).AsTask().GetAwaiter().GetResult() is { } batch) yield return batch;
+        }
     }
 
     static InvalidDataException DamagedParquet(string path, long row, Exception e) =>

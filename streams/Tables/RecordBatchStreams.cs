@@ -27,7 +27,7 @@ public static class RecordBatchStreams
     /// <summary>Each record batch as (inputs, targets) for <c>Fit</c> (see <see cref="RowStreams.ToTensors(DataStream{Row[]}, string, string, long[], Func{Tensor, Tensor})"/>).</summary>
     public static DataStream<(Tensor Inputs, Tensor Targets)> ToTensors(this DataStream<RecordBatch> stream, string inputColumn, string targetColumn,
         long[]? inputShape = null, Func<Tensor, Tensor>? prepareInputs = null) =>
-        stream.ToTensors([inputColumn, targetColumn]).Map(pair => LabeledTensors.Prepare(pair[0], pair[1], inputShape, prepareInputs));
+        stream.ToTensors([inputColumn, targetColumn]).Map(pair => LabeledTensors.Prepare(pair[0], pair[1], inputShape, prepareInputs), name: "prepare inputs");
 
     static Tensor[] FromColumns(RecordBatch batch, string[] columns)
     {

@@ -59,7 +59,7 @@ public static class RowStreams
         long[]? inputShape = null, Func<Tensor, Tensor>? prepareInputs = null)
     {
         ArgumentNullException.ThrowIfNull(stream);
-        return stream.ToTensors([inputColumn, targetColumn]).Map(pair => LabeledTensors.Prepare(pair[0], pair[1], inputShape, prepareInputs));
+        return stream.ToTensors([inputColumn, targetColumn]).Map(pair => LabeledTensors.Prepare(pair[0], pair[1], inputShape, prepareInputs), name: "prepare inputs");
     }
 
     static IEnumerable<Sourced<Tensor[]>> Gathered(IEnumerable<Sourced<Row[]>> input, string[] columns)
@@ -125,21 +125,7 @@ public static class RowStreams
 
     static RecordBatch Concatenate(Row[] rows)
     {
-        try
-        {
-            if (rows.Length == 0) throw new ArgumentException("A batch of rows is empty.");
-            var schema = rows[0].Batch.Schema;
-            var columns = new IArrowArray[schema.FieldsList.Count];
-            for (int c = 0; c < columns.Length; c++)
-            {
-                var pieces = rows.Select(r => ArrowArrayFactory.BuildArray(r.Batch.Column(c).Data.Slice(r.Index, 1))).ToList();
-                columns[c] = ArrowArrayConcatenator.Concatenate(pieces);
-            }
-            return new RecordBatch(schema, columns, rows.Length);
-        }
-        finally
-        {
-            foreach (var row in rows) row.Dispose();
-        }
+        try { return RowGather.ToRecordBatch(rows); }
+        finally { foreach (var row in rows) row.Dispose(); }
     }
 }

@@ -30,7 +30,8 @@ internal sealed class SharedBatch
     /// <summary>Bytes of Arrow buffers per row, on average.</summary>
     public long RowBytes { get; }
 
-    long TotalBytes { get; }
+    /// <summary>Bytes of the batch's buffers.</summary>
+    public long TotalBytes { get; }
 
     /// <summary>The layout of column <paramref name="name"/> (computed once per batch).</summary>
     public ColumnLayout Layout(string name)

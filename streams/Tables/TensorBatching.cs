@@ -22,7 +22,7 @@ public static class TensorBatching
                 return torch.stack(pieces);
             }
             finally { foreach (var piece in pieces) piece.Dispose(); }
-        });
+        }, name: "stack");
     }
 
     /// <summary>
@@ -38,7 +38,7 @@ public static class TensorBatching
         {
             try { return Pad(pieces, padValue); }
             finally { foreach (var piece in pieces) piece.Dispose(); }
-        });
+        }, name: "pad");
     }
 
     static Tensor Pad(Tensor[] pieces, double padValue)
@@ -68,6 +68,6 @@ public static class TensorBatching
         {
             try { return (torch.stack(pairs.Select(p => p.Item1)), torch.stack(pairs.Select(p => p.Item2))); }
             finally { foreach (var (a, b) in pairs) { a.Dispose(); b.Dispose(); } }
-        });
+        }, name: "stack");
     }
 }

@@ -11,7 +11,7 @@ namespace Functional.Streams;
 /// Parquet and CSV files, folders of images, text lines and live observables. Every source is
 /// cold (each run reads it again from the start) except <see cref="FromObservable{T}"/>.
 /// </summary>
-public static partial class Stream
+public static partial class DataStream
 {
     /// <summary>The elements of <paramref name="values"/> (read again each run).</summary>
     public static DataStream<T> FromValues<T>(IEnumerable<T> values, string name = "values")
@@ -25,7 +25,7 @@ public static partial class Stream
     /// produce a fresh sequence each epoch. Exceptions it throws name the generator and the
     /// index of the element it was producing.
     /// </summary>
-    /// <example><c>Stream.FromGenerator(() => Enumerable.Range(0, 1000).Select(i => Simulate(i)))</c></example>
+    /// <example><c>DataStream.FromGenerator(() => Enumerable.Range(0, 1000).Select(i => Simulate(i)))</c></example>
     public static DataStream<T> FromGenerator<T>(Func<IEnumerable<T>> generate, string name = "generator")
     {
         ArgumentNullException.ThrowIfNull(generate);
@@ -58,7 +58,7 @@ public static partial class Stream
     /// fixed-size lists d1 x d2; see <see cref="ArrowTensor"/> for the dtypes). The tensors'
     /// values are copied once, when the stream is built.
     /// </summary>
-    /// <example><c>Stream.FromTensors(new() { ["image"] = images, ["label"] = labels }).Rows().Shuffle(60_000)</c></example>
+    /// <example><c>DataStream.FromTensors(new() { ["image"] = images, ["label"] = labels }).Rows().Shuffle(60_000)</c></example>
     public static DataStream<RecordBatch> FromTensors(IReadOnlyDictionary<string, Tensor> columns, int batchRows = 1024)
     {
         var batches = TensorColumns.ToRecordBatches(columns, batchRows);

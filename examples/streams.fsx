@@ -1,0 +1,67 @@
+// Training from a stream: the MNIST digits in data/mnist written once to a Parquet file, then
+// read back through a pipeline (rows, shuffle, batches of 128, tensors, prefetch 4) while the
+// CNN trains on it. Reports how much of each step waited for input. Build first, then:
+//   dotnet fsi examples/streams.fsx -- --epochs 5 --train 8000
+#r "../FSharpApi/bin/Release/net10.0/TorchSharp.dll"
+#r "../FSharpApi/bin/Release/net10.0/Apache.Arrow.dll"
+#r "../FSharpApi/bin/Release/net10.0/Functional.Core.dll"
+#r "../FSharpApi/bin/Release/net10.0/Functional.Streams.dll"
+#r "../FSharpApi/bin/Release/net10.0/Functional.FSharp.dll"
+
+open System
+open System.Diagnostics
+open System.IO
+open TorchSharp
+open Functional.Datasets
+open Functional.Layers
+open Functional.Losses
+open Functional.Metrics
+open Functional.Optimizers
+open Functional.Training
+open Functional.Streams.Columns
+open Functional.Streams.Sources
+open Functional.FSharp
+
+let argument name fallback =
+    match fsi.CommandLineArgs |> Array.tryFindIndex ((=) name) with
+    | Some i -> int fsi.CommandLineArgs.[i + 1]
+    | None -> fallback
+let epochs, trainCount = argument "--epochs" 5, int64 (argument "--train" 8000)
+
+// The data as a Parquet file: pixels as a fixed-size list of 784 bytes, labels as int64.
+let struct (images, labels) = Mnist.Load(Mnist.FindFolder __SOURCE_DIRECTORY__)
+let parquet = Path.Combine(Path.GetTempPath(), $"mnist-train-{trainCount}.parquet")
+let pixels = (images.narrow(0L, 0L, trainCount) * 255.0f).round().to_type(torch.uint8).reshape(-1L, 784L)
+ParquetFile.Write(parquet, TensorColumns.ToRecordBatches(readOnlyDict [ "image", pixels; "label", labels.narrow(0L, 0L, trainCount) ], 1000))
+
+let train =
+    Stream.ofParquet parquet
+    |> Stream.rows
+    |> Stream.shuffleWith 42UL 10_000
+    |> Stream.batch 128
+    |> Stream.toTrainingBatches "image" "label" [| 1L; 28L; 28L |] (fun raw -> raw.to_type(torch.float32) / 255.0f)
+    |> Stream.prefetch 4
+
+let network =
+    Sequential(
+        Conv2D(32L, 3L, activation = ActivationFunction.Relu), MaxPool2D(),
+        Conv2D(64L, 3L, activation = ActivationFunction.Relu), MaxPool2D(),
+        Flatten(), Dense(128L, activation = ActivationFunction.Relu), Dense(10L))
+let model =
+    new Model(network, [| 1L; 28L; 28L |], Loss.SparseCategoricalCrossEntropy(fromLogits = true),
+              Optimizer.Adam 2e-3, [ SparseCategoricalAccuracy() :> Metric ], seed = 0UL)
+
+let clock = Stopwatch.StartNew()
+let history = model.Fit(Stream.toBatchSource train, FitOptions(Epochs = epochs, ShowStepTimes = true))
+let seconds = clock.Elapsed.TotalSeconds
+let test = model.Evaluate(images.narrow(0L, 8000L, 2000L), labels.narrow(0L, 8000L, 2000L))
+for stage in Stream.stages train do printfn "%O" stage
+// The share of step time spent waiting for input, over every epoch but the first (warm-up).
+let measured = history.StepTimes |> Seq.skip (if epochs > 1 then 1 else 0) |> List.ofSeq
+let inputWait = measured |> List.sumBy (fun t -> t.InputWait.TotalSeconds)
+let total = measured |> List.sumBy (fun t -> t.Total.TotalSeconds)
+File.Delete parquet
+
+printfn "test_accuracy=%.4f" test.["accuracy"]
+printfn "input_wait_share=%.4f" (inputWait / total)
+printfn "train_seconds=%.1f" seconds
