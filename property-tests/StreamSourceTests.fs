@@ -144,7 +144,20 @@ let tests =
                 let arrow = Path.Combine(folder, "cut.arrow")
                 File.WriteAllText(arrow, "ARROW1 but not really")
                 expectThrowsWith<InvalidDataException> [ arrow ] (fun () -> Stream.ofArrowIpc arrow |> Stream.toList |> ignore)
+                let csv = Path.Combine(folder, "cut.csv")
+                File.WriteAllText(csv, "a,b\n1,2\n3,\"unterminated\n")
+                expectThrowsWith<InvalidDataException> [ csv; "line 3" ] (fun () -> Stream.ofCsv csv |> Stream.toList |> ignore)
+                File.WriteAllText(csv, "a,b\n1,2\n3\n")
+                expectThrowsWith<InvalidDataException> [ csv; "line 3"; "1 fields" ] (fun () -> Stream.ofCsv csv |> Stream.toList |> ignore)
                 expectThrowsWith<FileNotFoundException> [ "nope.csv" ] (fun () -> Stream.ofCsv (Path.Combine(folder, "nope.csv")) |> Stream.toList |> ignore))
+
+        testCase "elements that their consumer releases cannot be cached or shared by overlapping windows" <| fun () ->
+            let rows = Stream.ofTensors [ "x", torch.zeros(4L, 2L) ] |> Stream.rows
+            expectThrowsWith<NotSupportedException> [ "Row"; "cannot be cached" ] (fun () -> rows.Cache() |> ignore)
+            let pairs = DataStream.FromValues([ struct (torch.zeros 1L, torch.ones 1L) ])
+            expectThrowsWith<NotSupportedException> [ "cannot be cached" ] (fun () -> pairs.Cache() |> ignore)
+            expectThrowsWith<NotSupportedException> [ "Overlapping windows" ] (fun () -> rows.Window(3, 1) |> ignore)
+            Expect.equal (Stream.ofSeq [ 1..4 ] |> Stream.window 2 1 |> Stream.batch 1 |> Stream.toList).Length 4 "plain arrays may overlap"
 
         testCase "cacheToFile writes an Arrow IPC file on the first complete run and replays it" <| fun () ->
             withFolder (fun folder ->

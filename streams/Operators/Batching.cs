@@ -35,7 +35,13 @@ public sealed partial class DataStream<T>
     DataStream<T[]> Window(int size, int shift, bool dropRemainder, string name) =>
         Then<T[]>(name, (input, _) => Windows(input, size, shift, dropRemainder));
 
-    static bool NeedsRelease => typeof(T) == typeof(Row) || typeof(IDisposable).IsAssignableFrom(typeof(T)) || typeof(T).IsArray;
+    /// <summary>Whether elements hold something their consumer releases (rows, disposables, arrays or tuples of them).</summary>
+    static bool NeedsRelease => HoldsResources(typeof(T));
+
+    static bool HoldsResources(Type type) =>
+        type == typeof(Row) || typeof(IDisposable).IsAssignableFrom(type)
+        || (type.IsArray && HoldsResources(type.GetElementType()!))
+        || (typeof(System.Runtime.CompilerServices.ITuple).IsAssignableFrom(type) && type.GetGenericArguments().Any(HoldsResources));
 
     static IEnumerable<Sourced<T[]>> Windows(IEnumerable<Sourced<T>> input, int size, int shift, bool dropRemainder)
     {

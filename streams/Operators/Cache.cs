@@ -54,7 +54,7 @@ public sealed partial class DataStream<T>
         if (typeof(T) == typeof(torch.Tensor)) return value => (T)(object)((torch.Tensor)(object)value!).alias();
         if (NeedsRelease)
             throw new NotSupportedException(
-                $"A stream of {typeof(T).Name} cannot be cached: its elements are released by their consumer. Cache record batches or tensors, or values.");
+                $"A stream of {typeof(T).Name} cannot be cached: its elements are released by their consumer. Cache record batches, single tensors or plain values (before they become rows or pairs of tensors).");
         return value => value;
     }
 }

@@ -28,7 +28,7 @@ public static partial class DataStream
     {
         using var csv = OpenCsv(path, delimiter);
         var kinds = Enumerable.Repeat(CsvKind.Unknown, csv.FieldCount).ToArray();
-        for (int row = 0; row < inferRows && csv.Read(); row++)
+        for (int row = 0; row < inferRows && ReadCsvRow(csv, path, row); row++)
             for (int c = 0; c < kinds.Length; c++)
             {
                 var text = csv.GetString(c);
@@ -82,7 +82,7 @@ public static partial class DataStream
             run.Token.ThrowIfCancellationRequested();
             int count = 0;
             foreach (var column in columns) column.Start();
-            while (count < batchRows && csv.Read())
+            while (count < batchRows && ReadCsvRow(csv, path, row + count))
             {
                 foreach (var column in columns)
                 {
@@ -98,6 +98,20 @@ public static partial class DataStream
             yield return new(batch, new Origin(path, row));
             row += count;
         }
+    }
+
+    /// <summary>The next row; a malformed file (an unclosed quote, a row with a different number of fields) names the file and line.</summary>
+    static bool ReadCsvRow(CsvDataReader csv, string path, long row)
+    {
+        bool more;
+        try { more = csv.Read(); }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            throw new InvalidDataException($"{path}, line {row + 2}: not valid CSV: {e.Message}", e);
+        }
+        if (more && csv.RowFieldCount != csv.FieldCount)
+            throw new InvalidDataException($"{path}, line {row + 2}: {csv.RowFieldCount} fields, but the header has {csv.FieldCount}.");
+        return more;
     }
 
     /// <summary>One column being parsed into an Arrow array, batch by batch.</summary>
