@@ -57,6 +57,30 @@ let tests =
                 expectSteps "adam" [ after1; after2 ] (run (Optimizer.Adam 0.01) 2)
                 expectClose "first step is lr * sign(g)" 1e-8 (vector after1) (vector [ 0.99; -2.01 ]))
 
+        testPropertyWithConfig config "Adam's fused in-place step equals its chain of transformations" <| fun (seed: int) (lrMultiplier: bool) ->
+            scoped (fun () ->
+                use g = new torch.Generator(uint64 (abs seed))
+                let schedule = Schedules.Exponential(1e-2, 3L, 0.5)
+                let optimizer = Optimizer.Adam(schedule, 0.8, 0.99, 1e-6)
+                for dtype in [ torch.float32; torch.float64 ] do
+                    let parameters () =
+                        TensorTree.Of(struct ("dense/kernel", torch.randn([| 7L; 5L |], dtype = dtype, generator = g)),
+                                      struct ("dense/bias", torch.randn([| 5L |], dtype = dtype, generator = g)))
+                    let fused, chained = parameters (), parameters ()
+                    chained.Leaves |> Seq.iteri (fun i t -> t.copy_(fused.Leaves.[i]) |> ignore)
+                    let fusedState, chainedState = optimizer.Init.Invoke fused, optimizer.Init.Invoke chained
+                    if lrMultiplier then
+                        for state in [ fusedState; chainedState ] do
+                            for m in Transform.LearningRateMultipliers state do m.fill_(0.5.ToScalar()) |> ignore
+                    for _ in 1..6 do
+                        let gradient = fused.Map(fun t -> torch.randn(t.shape, dtype = dtype, generator = g))
+                        optimizer.StepInPlace(gradient.Clone(), fusedState, fused)
+                        let plain = GradientTransformation(optimizer.Init, optimizer.UpdateInPlace)
+                        plain.StepInPlace(gradient, chainedState, chained)
+                    let tolerance = if dtype = torch.float32 then 1e-6 else 1e-12
+                    expectTreesClose $"parameters ({dtype})" tolerance fused chained
+                    expectTreesClose $"state ({dtype})" tolerance fusedState chainedState)
+
         testCase "AdamW: Adam's step plus lr * weight decay * p, decoupled" <| fun () ->
             scoped (fun () ->
                 let adam = run (Optimizer.Adam 0.01) 1 |> List.head

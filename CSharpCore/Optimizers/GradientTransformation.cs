@@ -12,6 +12,13 @@ namespace Functional.Optimizers;
 public delegate TensorTree InPlaceUpdate(TensorTree gradients, TensorTree state, TensorTree parameters);
 
 /// <summary>
+/// A fused training step: updates <paramref name="parameters"/> in place from
+/// <paramref name="gradients"/> and leaves the same new state as <see cref="InPlaceUpdate"/>
+/// followed by adding the updates would (up to rounding). May overwrite the gradients.
+/// </summary>
+public delegate void InPlaceStep(TensorTree gradients, TensorTree state, TensorTree parameters);
+
+/// <summary>
 /// Maps gradients to updates, carrying its own state (Optax's <c>GradientTransformation</c>).
 /// <see cref="Init"/> makes the state for some parameters; <see cref="Update"/> takes gradients,
 /// state and parameters and returns updates (to add to the parameters) and the new state,
@@ -27,6 +34,30 @@ public delegate TensorTree InPlaceUpdate(TensorTree gradients, TensorTree state,
 /// <param name="UpdateInPlace">The update, overwriting the gradients and state it is given.</param>
 public sealed record GradientTransformation(Func<TensorTree, TensorTree> Init, InPlaceUpdate UpdateInPlace)
 {
+    /// <summary>
+    /// A faster form of "update in place, then add the updates to the parameters" for a driver
+    /// that owns the state (e.g. one fused kernel for all of Adam); null when there is none.
+    /// Set by <see cref="Optimizer.Adam(double, double, double, double)"/>.
+    /// </summary>
+    public InPlaceStep? FusedStep { get; init; }
+
+    /// <summary>
+    /// One training step in place: the parameters take the updates and the state its new
+    /// values; the gradients are overwritten. Uses <see cref="FusedStep"/> when there is one.
+    /// </summary>
+    public void StepInPlace(TensorTree gradients, TensorTree state, TensorTree parameters)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        using var noGrad = torch.no_grad();
+        if (FusedStep is { } fused)
+        {
+            fused(gradients, state, parameters);
+            return;
+        }
+        var updates = UpdateInPlace(gradients, state, parameters);
+        for (int i = 0; i < updates.Count; i++) parameters.Leaves[i].add_(updates.Leaves[i]);
+    }
+
     /// <summary>The pure update: (updates, new state); <paramref name="gradients"/> and
     /// <paramref name="state"/> are left as they were.</summary>
     public (TensorTree Updates, TensorTree State) Update(TensorTree gradients, TensorTree state, TensorTree parameters)

@@ -127,8 +127,7 @@ public sealed partial class Model
                 scope.Detach(copy.Leaves);
                 context.KeepGradients(copy);
             }
-            var updates = Optimizer.UpdateInPlace(gradient, State.OptState, State.Params);
-            for (int i = 0; i < updates.Count; i++) State.Params.Leaves[i].add_(updates.Leaves[i]);
+            Optimizer.StepInPlace(gradient, State.OptState, State.Params);
         }
         clock.Updated();
         for (int i = 0; i < Metrics.Count; i++) metricStates[i] = Metrics[i].Update(metricStates[i], predictions, y);
