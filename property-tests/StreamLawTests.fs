@@ -85,6 +85,15 @@ let tests =
             Expect.equal (ofList xs |> Stream.mapParallel (size n % 4 + 1) slow |> Stream.toList) sequential "same order"
             Expect.equal (ofList xs |> Stream.mapUnordered 3 slow |> Stream.toList |> List.sort) (List.sort sequential) "unordered: same elements"
 
+        testCase "automatic parallelism adds workers while the map is the bottleneck, and only then" <| fun () ->
+            let slow x = Thread.Sleep 2; x
+            let heavy = (ofList [ 1..200 ]).Map(slow, Parallelism.Auto)
+            Expect.equal (Stream.toList heavy) [ 1..200 ] "same result, in order"
+            Expect.equal (heavy.Stats.Snapshot().Workers) Environment.ProcessorCount "a slow map grows to one worker per core"
+            let light = (ofList [ 1..200 ]).Map((fun x -> x + 1), Parallelism.Auto)
+            for _ in light.Enumerate() do Thread.Sleep 1 // the consumer is the bottleneck
+            Expect.equal (light.Stats.Snapshot().Workers) 1 "a cheap map stays at one worker"
+
         testPropertyWithConfig config "prefetch changes nothing but timing" <| fun (xs: int list) (n: PositiveInt) ->
             Expect.equal (ofList xs |> Stream.prefetch (size n) |> Stream.toList) xs "same elements, same order"
 

@@ -20,7 +20,9 @@ public sealed partial class DataStream<T>
     /// </para>
     /// </summary>
     /// <param name="function">The function.</param>
-    /// <param name="parallelism">Elements mapped at once (1: on the consumer's thread).</param>
+    /// <param name="parallelism">Elements mapped at once (1: on the consumer's thread;
+    /// <see cref="Parallelism.Auto"/>: ordered maps start with one worker and add workers, up to
+    /// one per core, while the map is the bottleneck; unordered maps use one per core).</param>
     /// <param name="ordered">Whether results keep the input order.</param>
     /// <param name="name">The stage's name in counters and errors (default "map").</param>
     /// <example><c>images.Map(Decode, parallelism: Parallelism.Auto, name: "decode")</c></example>
@@ -29,10 +31,11 @@ public sealed partial class DataStream<T>
         ArgumentNullException.ThrowIfNull(function);
         int degree = Parallelism.Resolve(parallelism, nameof(parallelism));
         if (degree == 1) return Then<U>(name, (input, _) => MapSequential(input, function, name));
-        name = $"{name}(parallel {degree}, {(ordered ? "ordered" : "unordered")})";
+        bool tune = parallelism == Parallelism.Auto;
+        string stage = $"{name}(parallel {(tune ? $"auto, up to {degree}" : degree)}, {(ordered ? "ordered" : "unordered")})";
         return ordered
-            ? ThenDecoupled<U>(name, (run, stats) => MapOrdered(run, stats, function, degree, name))
-            : ThenDecoupled<U>(name, (run, stats) => MapUnordered(run, stats, function, degree, name));
+            ? ThenDecoupled<U>(stage, (run, stats) => MapOrdered(run, stats, function, degree, tune, name))
+            : ThenDecoupled<U>(stage, (run, stats) => MapUnordered(run, stats, function, degree, name));
     }
 
     static IEnumerable<Sourced<U>> MapSequential<U>(IEnumerable<Sourced<T>> input, Func<T, U> function, string name)
@@ -61,11 +64,17 @@ public sealed partial class DataStream<T>
 
     /// <summary>
     /// A reader thread starts one task per element, at most <paramref name="degree"/> running and
-    /// twice that many waiting in order; the consumer takes the tasks in input order.
+    /// twice that many waiting in order; the consumer takes the tasks in input order. When
+    /// <paramref name="tune"/>, it starts with one worker and adds one (up to
+    /// <paramref name="degree"/>) whenever the consumer found the next result unfinished in at
+    /// least half of the last 16 elements: the map, not its source or its consumer, is then the
+    /// bottleneck.
     /// </summary>
-    IEnumerable<Sourced<U>> MapOrdered<U>(StreamRun run, StageStats stats, Func<T, U> function, int degree, string name)
+    IEnumerable<Sourced<U>> MapOrdered<U>(StreamRun run, StageStats stats, Func<T, U> function, int degree, bool tune, string name)
     {
-        using var gate = new SemaphoreSlim(degree);
+        int workers = tune ? 1 : degree;
+        using var gate = new SemaphoreSlim(workers, degree);
+        stats.SetWorkers(workers);
         IEnumerable<Sourced<Task<Sourced<U>>>> Started(StreamRun inner)
         {
             foreach (var item in Run(inner))
@@ -85,7 +94,24 @@ public sealed partial class DataStream<T>
             }
         }
         using var pump = new Pump<Task<Sourced<U>>>(Started, run, 2 * degree, stats, Stats.Name, ReleaseWhenDone);
-        foreach (var started in pump.Drain(run.Token)) yield return started.Value.GetAwaiter().GetResult();
+        int seen = 0, unfinished = 0;
+        foreach (var started in pump.Drain(run.Token))
+        {
+            if (tune && workers < degree)
+            {
+                if (!started.Value.IsCompleted) unfinished++;
+                if (++seen == 16)
+                {
+                    if (2 * unfinished >= seen)
+                    {
+                        gate.Release();
+                        stats.SetWorkers(++workers);
+                    }
+                    (seen, unfinished) = (0, 0);
+                }
+            }
+            yield return started.Value.GetAwaiter().GetResult();
+        }
     }
 
     /// <summary>Waits for a mapped element nobody will take and releases it.</summary>
@@ -104,6 +130,7 @@ public sealed partial class DataStream<T>
         using var source = Run(new StreamRun(run.Epoch, cancel.Token)).GetEnumerator();
         var sourceLock = new object();
         int running = degree;
+        stats.SetWorkers(degree);
         void Work()
         {
             try
