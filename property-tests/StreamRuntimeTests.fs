@@ -24,12 +24,6 @@ open Functional.FSharp
 open Support
 open StreamSourceTests
 
-/// Runs `f` with a time limit: a deadlock fails the test instead of hanging the run.
-let private within (seconds: float) (f: unit -> unit) =
-    let task = Task.Run f
-    if not (task.Wait(TimeSpan.FromSeconds seconds)) then failtestf "did not finish within %.0f s (deadlock?)" seconds
-    task.GetAwaiter().GetResult()
-
 let tests =
     testSequenced <| testList "stream runtime" [
         testCase "a slow consumer of a Parquet file ten times the bound keeps row memory under the bound" <| fun () ->

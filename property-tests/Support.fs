@@ -52,6 +52,12 @@ let catchError<'E when 'E :> exn> (f: unit -> unit) : 'E =
     | :? 'E as e -> e
     | e -> failtestf "expected %s but got %s: %s" typeof<'E>.Name (e.GetType().Name) e.Message
 
+/// Runs `f` with a time limit: a deadlock fails the test instead of hanging the run.
+let within (seconds: float) (f: unit -> unit) =
+    let task = System.Threading.Tasks.Task.Run f
+    if not (task.Wait(TimeSpan.FromSeconds seconds)) then failtestf "did not finish within %.0f s (deadlock?)" seconds
+    task.GetAwaiter().GetResult()
+
 /// A float64 scalar tensor.
 let scalar (x: float) = torch.tensor(x, dtype = torch.float64)
 
