@@ -118,6 +118,27 @@ let gradientTests =
 
 let semanticsTests =
     testList "layer semantics" [
+        testPropertyWithConfig config "MaxPool2D gives libtorch's max_pool2d values and gradients (ties, overlaps, padding)" <| fun (seed: int) ->
+            scoped (fun () ->
+                use g = new torch.Generator(uint64 (abs seed))
+                for pool, stride, padding in [ 2L, None, Padding.Valid; 3L, Some 1L, Padding.Same; 3L, Some 2L, Padding.Valid ] do
+                    let layer = MaxPool2D(pool, Option.toNullable stride, padding)
+                    // Rounded values after a ReLU: many ties, as in a real network.
+                    let x = torch.randn([| 2L; 3L; 7L; 6L |], generator = g).mul(2.0.ToScalar()).round().relu().requires_grad_()
+                    let y = fst (layer.Apply(Variables(TensorTree.Empty, TensorTree.Empty), x, ApplyContext.Inference).ToTuple())
+                    let s = stride |> Option.defaultValue pool
+                    let pad = if padding = Padding.Same then pool / 2L else 0L
+                    let reference = torch.nn.functional.max_pool2d(x, [| pool; pool |], [| s; s |], [| pad; pad |])
+                    expectClose $"values (pool {pool}, stride {s}, {padding})" 0.0 y reference
+                    let upstream = torch.randn(y.shape, generator = g)
+                    let gradient (output: torch.Tensor) =
+                        torch.autograd.backward([| output |], [| upstream |])
+                        let g = x.grad.clone()
+                        x.grad.zero_() |> ignore
+                        g
+                    let ours, theirs = gradient y, gradient reference
+                    expectClose $"gradients (pool {pool}, stride {s}, {padding})" 0.0 ours theirs)
+
         testCase "output shapes are known without data and match what Apply returns" <| fun () ->
             scoped (fun () ->
                 let model = Sequential(Conv2D(4L, 3L, padding = Padding.Same), MaxPool2D(), Flatten(), Dense(5L))

@@ -52,10 +52,38 @@ public abstract class Pooling : Layer
         {
             (1, PoolKind.Max) => torch.nn.functional.max_pool1d(input, PoolSize[0], Strides[0], padding[0]),
             (1, _) => torch.nn.functional.avg_pool1d(input, PoolSize[0], Strides[0], padding[0], count_include_pad: false),
-            (_, PoolKind.Max) => torch.nn.functional.max_pool2d(input, PoolSize, Strides, padding),
+            (_, PoolKind.Max) => MaxPool2dByIndices(input, padding),
             _ => torch.nn.functional.avg_pool2d(input, PoolSize, Strides, padding, count_include_pad: false),
         };
         return (y, variables.State);
+    }
+
+    /// <summary>
+    /// 2-D max pooling, fast on CPU: libtorch's kernel for the usual (batch, channels, height,
+    /// width) layout is not vectorised (7 ms for the MNIST CNN's first pooling, where the same
+    /// pooling of a channels-last copy takes 0.4 ms). So the winners are found on a channels-last
+    /// copy, without recording, and the output gathers them from the input by their indices:
+    /// the same values and the same gradients as max_pool2d (the gradient goes to each window's
+    /// winner, through gather's backward, which is differentiable again), in a third of the time
+    /// for forward and backward together.
+    /// </summary>
+    Tensor MaxPool2dByIndices(Tensor input, long[] padding)
+    {
+        if (input.dim() != 4) return torch.nn.functional.max_pool2d(input, PoolSize, Strides, padding);
+        Tensor indices;
+        using (torch.no_grad())
+        using (var channelsLast = input.detach().permute(0, 2, 3, 1).contiguous())
+        using (var viewed = channelsLast.permute(0, 3, 1, 2))
+        {
+            var (values, found) = torch.nn.functional.max_pool2d_with_indices(viewed, PoolSize, Strides, padding);
+            values.Dispose();
+            indices = found;
+        }
+        using (indices)
+        using (var flatIndices = indices.flatten(2))
+        using (var flatInput = input.flatten(2))
+        using (var gathered = flatInput.gather(2, flatIndices))
+            return gathered.view(indices.shape);
     }
 }
 
