@@ -1,5 +1,5 @@
 // Training from a stream: the MNIST digits in data/mnist written once to a Parquet file, then
-// read back through a pipeline (rows, shuffle, batches of 128, tensors, prefetch 4) while the
+// read back through a pipeline (shuffle, batches of 128, tensors, prefetch 4) while the
 // CNN trains on it. Reports how much of each step waited for input. Build first, then:
 //   dotnet fsi examples/streams.fsx -- --epochs 5 --train 8000
 #r "../FSharpApi/bin/Release/net10.0/TorchSharp.dll"
@@ -35,8 +35,7 @@ let pixels = (images.narrow(0L, 0L, trainCount) * 255.0f).round().to_type(torch.
 ParquetFile.Write(parquet, TensorColumns.ToRecordBatches(readOnlyDict [ "image", pixels; "label", labels.narrow(0L, 0L, trainCount) ], 1000))
 
 let train =
-    Stream.ofParquet parquet
-    |> Stream.rows
+    Stream.ofParquet parquet                 // one element per row
     |> Stream.shuffleWith 42UL 10_000
     |> Stream.batch 128
     |> Stream.toTrainingBatches "image" "label" [| 1L; 28L; 28L |] (fun raw -> raw.to_type(torch.float32) / 255.0f)

@@ -46,7 +46,7 @@ let tests =
                     ArrowIpcFile.Write(path, schema, [ for start in 0L .. 125L .. 1875L -> batchOf pixels labels start 125L ])
                     Expect.equal (ArrowIpcFile.Read path |> Seq.sumBy (fun b -> use b = b in b.Length)) 2000 "all rows back"
                     let source =
-                        DataStream.ArrowIpc(path).ToTensors("pixels", "label", [| 1L; 28L; 28L |], fun raw -> raw.to_type(torch.float32) / 255.0f)
+                        DataStream.ArrowIpcBatches(path).ToTensors("pixels", "label", [| 1L; 28L; 28L |], fun raw -> raw.to_type(torch.float32) / 255.0f)
                         |> Stream.toBatchSource
                     use model =
                         new Model(Sequential(Conv2D(8L, 3L, activation = ActivationFunction.Relu), MaxPool2D(), Flatten(), Dense(10L)), [| 1L; 28L; 28L |],

@@ -50,7 +50,7 @@ let tests =
                     Expect.isGreaterThan dataBytes (10L * bound) "the file is more than ten times the bound"
                     RowBatchMemory.ResetPeak()
                     let pipeline =
-                        DataStream.Parquet(path, batchRows = readRows, readAhead = 3) |> Stream.rows |> Stream.shuffleWith 1UL shuffleRows
+                        DataStream.Parquet(path, batchRows = readRows, readAhead = 3) |> Stream.shuffleWith 1UL shuffleRows
                         |> Stream.batch batchRows |> Stream.toTensors [ "x"; "y" ] |> Stream.prefetch prefetch
                     let labels = ResizeArray()
                     for tensors in pipeline.Enumerate() do
@@ -69,7 +69,7 @@ let tests =
                 for parallelism in [ 1; 3 ] do
                     let e =
                         catchError<StreamException> (fun () ->
-                            Stream.ofParquet path |> Stream.rows |> Stream.mapParallel parallelism failing |> Stream.toList |> ignore)
+                            Stream.ofParquet path |> Stream.mapParallel parallelism failing |> Stream.toList |> ignore)
                     Expect.stringContains e.Message path "names the file"
                     Expect.stringContains e.Message "row 237" "names the row"
                     Expect.stringContains e.Message "bad value" "says what went wrong"
@@ -163,7 +163,7 @@ let tests =
                     let path = Path.Combine(folder, "mnist.parquet")
                     writeParquet path (TensorColumns.ToRecordBatches(readOnlyDict [ "image", pixels; "label", labels.narrow(0L, 0L, 4000L) ], 1000))
                     let train =
-                        Stream.ofParquet path |> Stream.rows |> Stream.shuffleWith 1UL 4000 |> Stream.batch 64
+                        Stream.ofParquet path |> Stream.shuffleWith 1UL 4000 |> Stream.batch 64
                         |> Stream.toTrainingBatches "image" "label" [| 1L; 28L; 28L |] (fun raw -> raw.to_type(torch.float32) / 255.0f)
                         |> Stream.prefetch 4
                     use model =

@@ -51,7 +51,7 @@ let tests =
                     let path = Path.Combine(folder, "numbers.parquet")
                     writeParquet path (numbered 1000L 5L 128)
                     let pipeline =
-                        DataStream.Parquet(path, batchRows = 100) |> Stream.rows |> Stream.shuffleWith 3UL 250 |> Stream.batch 64
+                        DataStream.Parquet(path, batchRows = 100) |> Stream.shuffleWith 3UL 250 |> Stream.batch 64
                         |> Stream.toTensors [ "x"; "y" ] |> Stream.prefetch 2
                     let first = Stream.toList pipeline
                     let labels = labelsOf first
@@ -72,7 +72,7 @@ let tests =
                         writeParquet (Path.Combine(folder, $"part-{part}.parquet")) (TensorColumns.ToRecordBatches(columns, 300))
                     let files = DataStream.Glob(Path.Combine(folder, "part-*.parquet"))
                     Expect.equal files.Count 3 "glob finds the parts"
-                    let batches = DataStream.Parquet(files, 2, 100) |> Stream.map (fun b -> use b = b in (b.Column("y") :?> Int64Array).GetValue(0).Value) |> Stream.toList
+                    let batches = DataStream.ParquetBatches(files, 2, 100) |> Stream.map (fun b -> use b = b in (b.Column("y") :?> Int64Array).GetValue(0).Value) |> Stream.toList
                     Expect.equal batches [ 0L; 300L; 100L; 400L; 200L; 500L; 600L; 700L; 800L ] "two files at a time, in turn"))
 
         testCase "a CSV file: inferred schema, nulls, and an error naming file, line and column" <| fun () ->
@@ -81,19 +81,19 @@ let tests =
                 File.WriteAllLines(path, [ "id,score,name,ok"; "1,0.5,ann,true"; "2,,\"bo, b\",false"; "3,2.25,cy,true" ])
                 let schema = DataStream.InferCsvSchema path
                 Expect.equal [ for f in schema.FieldsList -> f.DataType.Name ] [ "int64"; "double"; "utf8"; "bool" ] "inferred types"
-                let batches = DataStream.Csv(path, batchRows = 2) |> Stream.toList
+                let batches = DataStream.CsvBatches(path, batchRows = 2) |> Stream.toList
                 Expect.equal (batches |> List.map (fun b -> b.Length)) [ 2; 1 ] "batches of 2 rows"
                 let scores = batches.[0].Column("score") :?> DoubleArray
                 Expect.equal (scores.GetValue 0) (Nullable 0.5) "a number"
                 Expect.isFalse (scores.GetValue(1).HasValue) "an empty field is null"
                 Expect.equal ((batches.[0].Column("name") :?> StringArray).GetString 1) "bo, b" "quoted field"
-                let regrouped = Stream.ofCsv path |> Stream.rows |> Stream.batch 3 |> fun s -> s.ToRecordBatches() |> Stream.toList
+                let regrouped = Stream.ofCsv path |> Stream.batch 3 |> fun s -> s.ToRecordBatches() |> Stream.toList
                 Expect.equal ((regrouped.[0].Column("name") :?> StringArray).GetString 2) "cy" "rows regrouped into record batches, strings too"
                 Expect.equal ((regrouped.[0].Column("score") :?> DoubleArray).GetValue 2) (Nullable 2.25) "and numbers"
                 File.AppendAllLines(path, [ "x4,1.0,dee,true" ])
                 let declared = DataStream.InferCsvSchema(path, inferRows = 3)
                 expectThrowsWith<InvalidDataException> [ path; "line 5"; "column 'id'"; "x4" ] (fun () ->
-                    DataStream.Csv(path, declared) |> Stream.toList |> ignore))
+                    DataStream.CsvBatches(path, declared) |> Stream.toList |> ignore))
 
         testCase "an image folder: decoded, resized, labelled by sub-folder; a broken image is named" <| fun () ->
             withFolder (fun folder ->
@@ -122,7 +122,7 @@ let tests =
                 let ipc = Path.Combine(folder, "numbers.arrow")
                 let batches = numbered 50L 2L 20
                 Sources.ArrowIpcFile.Write(ipc, batches.[0].Schema, batches)
-                Expect.equal (Stream.ofArrowIpc ipc |> Stream.toList |> List.map (fun b -> b.Length)) [ 20; 20; 10 ] "IPC file"
+                Expect.equal (Stream.ofArrowIpcBatches ipc |> Stream.toList |> List.map (fun b -> b.Length)) [ 20; 20; 10 ] "IPC file"
                 let bytes = new MemoryStream()
                 (use writer = new Ipc.ArrowStreamWriter(bytes, batches.[0].Schema, leaveOpen = true)
                  for b in batches do writer.WriteRecordBatch b
@@ -136,20 +136,20 @@ let tests =
                 writeParquet parquet (numbered 500L 4L 100)
                 let bytes = File.ReadAllBytes parquet
                 File.WriteAllBytes(parquet, bytes.[.. bytes.Length / 2])
-                expectThrowsWith<InvalidDataException> [ parquet; "Parquet" ] (fun () -> Stream.ofParquet parquet |> Stream.toList |> ignore)
+                expectThrowsWith<InvalidDataException> [ parquet; "Parquet" ] (fun () -> Stream.ofParquetBatches parquet |> Stream.toList |> ignore)
                 File.WriteAllBytes(parquet, Array.init 4096 byte)
-                expectThrowsWith<InvalidDataException> [ parquet ] (fun () -> Stream.ofParquet parquet |> Stream.toList |> ignore)
+                expectThrowsWith<InvalidDataException> [ parquet ] (fun () -> Stream.ofParquetBatches parquet |> Stream.toList |> ignore)
                 let missing = Path.Combine(folder, "missing.parquet")
-                expectThrowsWith<FileNotFoundException> [ missing ] (fun () -> Stream.ofParquet missing |> Stream.toList |> ignore)
+                expectThrowsWith<FileNotFoundException> [ missing ] (fun () -> Stream.ofParquetBatches missing |> Stream.toList |> ignore)
                 let arrow = Path.Combine(folder, "cut.arrow")
                 File.WriteAllText(arrow, "ARROW1 but not really")
-                expectThrowsWith<InvalidDataException> [ arrow ] (fun () -> Stream.ofArrowIpc arrow |> Stream.toList |> ignore)
+                expectThrowsWith<InvalidDataException> [ arrow ] (fun () -> Stream.ofArrowIpcBatches arrow |> Stream.toList |> ignore)
                 let csv = Path.Combine(folder, "cut.csv")
                 File.WriteAllText(csv, "a,b\n1,2\n3,\"unterminated\n")
-                expectThrowsWith<InvalidDataException> [ csv; "line 3" ] (fun () -> Stream.ofCsv csv |> Stream.toList |> ignore)
+                expectThrowsWith<InvalidDataException> [ csv; "line 3" ] (fun () -> Stream.ofCsvBatches csv |> Stream.toList |> ignore)
                 File.WriteAllText(csv, "a,b\n1,2\n3\n")
-                expectThrowsWith<InvalidDataException> [ csv; "line 3"; "1 fields" ] (fun () -> Stream.ofCsv csv |> Stream.toList |> ignore)
-                expectThrowsWith<FileNotFoundException> [ "nope.csv" ] (fun () -> Stream.ofCsv (Path.Combine(folder, "nope.csv")) |> Stream.toList |> ignore))
+                expectThrowsWith<InvalidDataException> [ csv; "line 3"; "1 fields" ] (fun () -> Stream.ofCsvBatches csv |> Stream.toList |> ignore)
+                expectThrowsWith<FileNotFoundException> [ "nope.csv" ] (fun () -> Stream.ofCsvBatches (Path.Combine(folder, "nope.csv")) |> Stream.toList |> ignore))
 
         testCase "elements that their consumer releases cannot be cached or shared by overlapping windows" <| fun () ->
             let rows = Stream.ofTensors [ "x", torch.zeros(4L, 2L) ] |> Stream.rows

@@ -8,20 +8,26 @@ open Functional.Streams.Tables
 open Functional.Streams.Training
 
 /// Data pipelines that read as pipelines:
-/// `Stream.ofParquet path |> Stream.rows |> Stream.shuffle 10_000 |> Stream.batch 128 |> Stream.prefetch 4`.
+/// `Stream.ofParquet path |> Stream.shuffle 10_000 |> Stream.batch 128 |> Stream.prefetch 4`.
 /// Each function returns a new stream (see `Functional.Streams.DataStream` for what each stage
 /// does, its memory bound and its determinism); the C# surface has the same operators as methods.
 [<RequireQualifiedAccess>]
 module Stream =
     // Sources
-    /// The record batches of a Parquet file (read two batches ahead on its own thread).
-    let ofParquet (path: string) : DataStream<RecordBatch> = DataStream.Parquet(path)
-    /// The record batches of several Parquet files, read two at a time in parallel and interleaved.
-    let ofParquetFiles (paths: string seq) : DataStream<RecordBatch> = DataStream.Parquet(Seq.toArray paths)
+    /// The rows of a Parquet file (record batches read two ahead on their own thread).
+    let ofParquet (path: string) : DataStream<Row> = DataStream.Parquet(path)
+    /// The record batches of a Parquet file, as read.
+    let ofParquetBatches (path: string) : DataStream<RecordBatch> = DataStream.ParquetBatches(path)
+    /// The rows of several Parquet files, read two at a time in parallel and interleaved.
+    let ofParquetFiles (paths: string seq) : DataStream<Row> = DataStream.Parquet(Seq.toArray paths)
+    /// The rows of an Arrow IPC file.
+    let ofArrowIpc (path: string) : DataStream<Row> = DataStream.ArrowIpc path
     /// The record batches of an Arrow IPC file.
-    let ofArrowIpc (path: string) : DataStream<RecordBatch> = DataStream.ArrowIpc path
+    let ofArrowIpcBatches (path: string) : DataStream<RecordBatch> = DataStream.ArrowIpcBatches path
     /// The rows of a CSV file with a header, columns typed by inference.
-    let ofCsv (path: string) : DataStream<RecordBatch> = DataStream.Csv path
+    let ofCsv (path: string) : DataStream<Row> = DataStream.Csv path
+    /// The rows of a CSV file as record batches.
+    let ofCsvBatches (path: string) : DataStream<RecordBatch> = DataStream.CsvBatches path
     /// The lines of a text file.
     let ofTextLines (path: string) : DataStream<string> = DataStream.TextLines path
     /// The values of a sequence (enumerated again each run).
@@ -37,7 +43,7 @@ module Stream =
         DataStream.FromObservable(source, capacity, policy)
 
     // Operators
-    /// Each record batch's rows, one element per row.
+    /// Each record batch's rows, one element per row (tables from files are rows already).
     let rows (stream: DataStream<RecordBatch>) : DataStream<Row> = stream.Rows()
     /// Applies a function to every element, in order.
     let map (f: 'T -> 'U) (stream: DataStream<'T>) : DataStream<'U> = stream.Map(Func<_, _>(f))

@@ -116,7 +116,7 @@ static class StreamThroughput
     /// <summary>The pipeline, to shuffled tensor batches; the consumer disposes them.</summary>
     static void ReadStream(string path)
     {
-        var pipeline = DataStream.Parquet(path).Rows().Shuffle(10_000, seed: 1).Batch(128).ToTensors(["image", "label"]).Prefetch(4);
+        var pipeline = DataStream.Parquet(path).Shuffle(10_000, seed: 1).Batch(128).ToTensors(["image", "label"]).Prefetch(4);
         foreach (var tensors in pipeline.Enumerate())
             foreach (var t in tensors) t.Dispose();
     }

@@ -1,5 +1,5 @@
 // Training from a stream in C#: the MNIST digits written once to a Parquet file, read back
-// through rows -> shuffle -> batches -> tensors -> prefetch while the CNN trains.
+// through shuffle -> batches -> tensors -> prefetch while the CNN trains.
 // Run: dotnet run --project examples/CSharpStreams -- --epochs 5 --train 8000
 using System.Diagnostics;
 using Functional.Datasets;
@@ -23,8 +23,7 @@ var parquet = Path.Combine(Path.GetTempPath(), $"mnist-train-cs-{trainCount}.par
 var pixels = (images[..trainCount] * 255).round().to(torch.uint8).reshape(-1, 784);
 ParquetFile.Write(parquet, TensorColumns.ToRecordBatches(new Dictionary<string, torch.Tensor> { ["image"] = pixels, ["label"] = labels[..trainCount] }, 1000));
 
-var train = DataStream.Parquet(parquet)
-    .Rows()
+var train = DataStream.Parquet(parquet)       // one element per row
     .Shuffle(10_000, seed: 42)
     .Batch(128)
     .ToTensors("image", "label", inputShape: [1, 28, 28], prepareInputs: raw => raw.to(torch.float32) / 255)

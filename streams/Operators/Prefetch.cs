@@ -8,7 +8,7 @@ public sealed partial class DataStream<T>
     /// counters show how long the consumer waited for input (waiting upstream) and how long the
     /// producer waited for room (waiting downstream).
     /// </summary>
-    /// <example><c>DataStream.Parquet("train.parquet").Shuffle(10_000, seed: 1).Batch(128).Prefetch(4)</c></example>
+    /// <example><c>DataStream.Parquet("train.parquet").Shuffle(10_000, seed: 1).Batch(128).ToTensors("image", "label").Prefetch(4)</c></example>
     public DataStream<T> Prefetch(int count)
     {
         if (count < 1) throw new ArgumentOutOfRangeException(nameof(count), count, "Prefetch needs a buffer of at least 1 element.");

@@ -2,13 +2,16 @@ using Apache.Arrow;
 using Apache.Arrow.Ipc;
 using Functional.Streams.Columns;
 using Functional.Streams.Sources;
+using Functional.Streams.Tables;
 using static TorchSharp.torch;
 
 namespace Functional.Streams;
 
 /// <summary>
 /// Where streams start: in-memory values, tensors and record batches, generators, Arrow IPC,
-/// Parquet and CSV files, folders of images, text lines and live observables. Every source is
+/// Parquet and CSV files, folders of images, text lines and live observables. Tables (Parquet,
+/// CSV, Arrow IPC files) are streams of rows, as in tf.data; their <c>...Batches</c> forms give
+/// the record batches as read (for per-batch work and <c>CacheToFile</c>; <c>.Rows()</c> splits them). Every source is
 /// cold (each run reads it again from the start) except <see cref="FromObservable{T}"/>.
 /// </summary>
 public static partial class DataStream
@@ -88,8 +91,11 @@ public static partial class DataStream
         }
     }
 
+    /// <summary>The rows of an Arrow IPC file, one element per row (see <see cref="ArrowIpcBatches"/>).</summary>
+    public static DataStream<Row> ArrowIpc(string path) => ArrowIpcBatches(path).Rows();
+
     /// <summary>The record batches of an Arrow IPC file (read lazily; a damaged file is named in the error).</summary>
-    public static DataStream<RecordBatch> ArrowIpc(string path)
+    public static DataStream<RecordBatch> ArrowIpcBatches(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
         return DataStream<RecordBatch>.Create($"arrow ipc({Path.GetFileName(path)})", (_, _) => ArrowIpcFile.ReadSourced(path));

@@ -1,12 +1,17 @@
 using System.Globalization;
 using Apache.Arrow;
 using Apache.Arrow.Types;
+using Functional.Streams.Tables;
 using Sylvan.Data.Csv;
 
 namespace Functional.Streams;
 
 public static partial class DataStream
 {
+    /// <summary>The rows of a CSV file, one element per row (see <see cref="CsvBatches"/> for the typing rules).</summary>
+    public static DataStream<Row> Csv(string path, Schema? schema = null, int batchRows = 8192, char delimiter = ',', int inferRows = 1000) =>
+        CsvBatches(path, schema, batchRows, delimiter, inferRows).Rows();
+
     /// <summary>
     /// The rows of a CSV file (with a header line) as record batches of <paramref name="batchRows"/>
     /// rows. Columns are typed by <paramref name="schema"/> (field names match the header;
@@ -15,7 +20,7 @@ public static partial class DataStream
     /// double if every value is a number, boolean for true/false, string otherwise. Empty
     /// fields are nulls. A value that does not parse is an error naming the file, line and column.
     /// </summary>
-    public static DataStream<RecordBatch> Csv(string path, Schema? schema = null, int batchRows = 8192, char delimiter = ',', int inferRows = 1000)
+    public static DataStream<RecordBatch> CsvBatches(string path, Schema? schema = null, int batchRows = 8192, char delimiter = ',', int inferRows = 1000)
     {
         ArgumentNullException.ThrowIfNull(path);
         if (batchRows < 1) throw new ArgumentOutOfRangeException(nameof(batchRows), batchRows, "A batch needs at least 1 row.");
@@ -23,7 +28,7 @@ public static partial class DataStream
             (run, _) => ReadCsv(path, schema ?? InferCsvSchema(path, delimiter, inferRows), batchRows, delimiter, run));
     }
 
-    /// <summary>The schema <see cref="Csv"/> infers for <paramref name="path"/>.</summary>
+    /// <summary>The schema <see cref="CsvBatches"/> infers for <paramref name="path"/>.</summary>
     public static Schema InferCsvSchema(string path, char delimiter = ',', int inferRows = 1000)
     {
         using var csv = OpenCsv(path, delimiter);

@@ -1,11 +1,24 @@
 using Apache.Arrow;
 using ParquetSharp;
 using ParquetSharp.Arrow;
+using Functional.Streams.Tables;
 
 namespace Functional.Streams;
 
 public static partial class DataStream
 {
+    /// <summary>
+    /// The rows of a Parquet file (<see cref="ParquetBatches(string, int, int)"/>, one element per
+    /// row): what shuffle, filter and batch work on, as in tf.data.
+    /// </summary>
+    /// <example><c>DataStream.Parquet("train.parquet").Shuffle(10_000, seed: 1).Batch(128).ToTensors("image", "label").Prefetch(4)</c></example>
+    public static DataStream<Row> Parquet(string path, int batchRows = 8192, int readAhead = 2) =>
+        ParquetBatches(path, batchRows, readAhead).Rows();
+
+    /// <summary>The rows of several Parquet files (see <see cref="ParquetBatches(IReadOnlyList{string}, int, int)"/>).</summary>
+    public static DataStream<Row> Parquet(IReadOnlyList<string> paths, int cycleLength = 2, int batchRows = 8192) =>
+        ParquetBatches(paths, cycleLength, batchRows).Rows();
+
     /// <summary>
     /// The record batches of a Parquet file, <paramref name="batchRows"/> rows each, read with
     /// ParquetSharp's Arrow reader (no per-value conversion). The file is read
@@ -13,8 +26,7 @@ public static partial class DataStream
     /// and never faster than the consumer takes them. A missing or damaged file is an error
     /// naming it.
     /// </summary>
-    /// <example><c>DataStream.Parquet("train.parquet").Rows().Shuffle(10_000, seed: 1).Batch(128).ToTensors("image", "label").Prefetch(4)</c></example>
-    public static DataStream<RecordBatch> Parquet(string path, int batchRows = 8192, int readAhead = 2)
+    public static DataStream<RecordBatch> ParquetBatches(string path, int batchRows = 8192, int readAhead = 2)
     {
         ArgumentNullException.ThrowIfNull(path);
         if (batchRows < 1) throw new ArgumentOutOfRangeException(nameof(batchRows), batchRows, "A batch needs at least 1 row.");
@@ -28,10 +40,10 @@ public static partial class DataStream
     /// <paramref name="cycleLength"/> files at a time in parallel and interleaved batch by batch
     /// (see <see cref="Interleave{T}"/>); the order does not depend on timing.
     /// </summary>
-    public static DataStream<RecordBatch> Parquet(IReadOnlyList<string> paths, int cycleLength = 2, int batchRows = 8192)
+    public static DataStream<RecordBatch> ParquetBatches(IReadOnlyList<string> paths, int cycleLength = 2, int batchRows = 8192)
     {
         ArgumentNullException.ThrowIfNull(paths);
-        return Interleave(paths.Select(p => Parquet(p, batchRows, readAhead: 0)).ToArray(), cycleLength, parallel: true);
+        return Interleave(paths.Select(p => ParquetBatches(p, batchRows, readAhead: 0)).ToArray(), cycleLength, parallel: true);
     }
 
     static IEnumerable<Sourced<RecordBatch>> ReadParquet(string path, int batchRows, StreamRun run)
