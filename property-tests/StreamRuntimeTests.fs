@@ -11,10 +11,6 @@ open System.Threading.Tasks
 open Expecto
 open TorchSharp
 open Functional.Datasets
-open Functional.Layers
-open Functional.Losses
-open Functional.Metrics
-open Functional.Optimizers
 open Functional.Training
 open Functional.Streams
 open Functional.Streams.Columns
@@ -166,14 +162,11 @@ let tests =
                         Stream.ofParquet path |> Stream.shuffleWith 1UL 4000 |> Stream.batch 64
                         |> Stream.toTrainingBatches "image" "label" [| 1L; 28L; 28L |] (fun raw -> raw.to_type(torch.float32) / 255.0f)
                         |> Stream.prefetch 4
-                    use model =
-                        new Model(Sequential(Conv2D(8L, 3L, activation = ActivationFunction.Relu), MaxPool2D(), Flatten(), Dense(10L)), [| 1L; 28L; 28L |],
-                                  Loss.SparseCategoricalCrossEntropy(true), Optimizer.Adam 3e-3, [ SparseCategoricalAccuracy() :> Metric ])
+                    use model = digitModel ()
                     let history = model.Fit(Stream.toBatchSource train, FitOptions(Verbosity = Verbosity.Silent, Epochs = 2))
                     Expect.equal history.StepTimes.[0].Steps 63L "ceil(4000 / 64) steps per epoch"
                     let share = history.StepTimes.[1].InputWaitShare
                     Expect.isTrue (share >= 0.0 && share < 1.0) $"input wait share is a fraction ({share})"
-                    let scores = model.Evaluate(images.narrow(0L, 8000L, 2000L), labels.narrow(0L, 8000L, 2000L))
-                    Expect.isGreaterThan scores.["accuracy"] 0.8 "learns from the stream"
+                    expectLearnsDigits model images labels "learns from the stream"
                     Expect.equal RowBatchMemory.LiveBytes 0L "every row released"))
     ]

@@ -58,6 +58,20 @@ let within (seconds: float) (f: unit -> unit) =
     if not (task.Wait(TimeSpan.FromSeconds seconds)) then failtestf "did not finish within %.0f s (deadlock?)" seconds
     task.GetAwaiter().GetResult()
 
+/// The small CNN the tests that train from files fit to MNIST digits.
+let digitModel () =
+    new Functional.Training.Model(
+        Functional.Layers.Sequential(
+            Functional.Layers.Conv2D(8L, 3L, activation = Functional.Layers.ActivationFunction.Relu),
+            Functional.Layers.MaxPool2D(), Functional.Layers.Flatten(), Functional.Layers.Dense(10L)),
+        [| 1L; 28L; 28L |], Functional.Losses.Loss.SparseCategoricalCrossEntropy(true), Functional.Optimizers.Optimizer.Adam 3e-3,
+        [ Functional.Metrics.SparseCategoricalAccuracy() :> Functional.Metrics.Metric ])
+
+/// Asserts that `model` classifies the 2,000 held-out MNIST digits (8,000 onwards) with accuracy above 0.8.
+let expectLearnsDigits (model: Functional.Training.Model) (images: torch.Tensor) (labels: torch.Tensor) (message: string) =
+    let scores = model.Evaluate(images.narrow(0L, 8000L, 2000L), labels.narrow(0L, 8000L, 2000L))
+    Expect.isGreaterThan scores.["accuracy"] 0.8 message
+
 /// A float64 scalar tensor.
 let scalar (x: float) = torch.tensor(x, dtype = torch.float64)
 

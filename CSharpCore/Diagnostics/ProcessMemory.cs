@@ -13,13 +13,6 @@ public static class ProcessMemory
     /// <summary>Peak resident set size of the process so far, in MiB (<c>VmHWM</c>).</summary>
     public static double PeakResidentMb() => ReadStatusKb("VmHWM:") is { } kb ? kb / 1024.0 : ResidentMb();
 
-    /// <summary>
-    /// Anonymous resident memory now, in MiB (<c>RssAnon</c>): the heap and native allocations,
-    /// without file pages mapped into the process (a memory-mapped file read counts in
-    /// <see cref="ResidentMb"/> but is page cache the kernel can drop).
-    /// </summary>
-    public static double AnonymousResidentMb() => ReadStatusKb("RssAnon:") is { } kb ? kb / 1024.0 : ResidentMb();
-
     static long? ReadStatusKb(string field)
     {
         const string status = "/proc/self/status";

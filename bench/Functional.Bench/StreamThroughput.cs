@@ -24,12 +24,6 @@ static class StreamThroughput
 
     public static void Run()
     {
-        if (Environment.GetEnvironmentVariable("FUNCTIONAL_BENCH_STREAM_FILE") is { } existing)
-        {
-            foreach (var (k, v) in ChildProcess.Run(null, "streams-child", existing)) Console.WriteLine($"stream {k}={v}");
-            foreach (var (k, v) in ChildProcess.Run(null, "streams-child", existing, "raw")) Console.WriteLine($"raw {k}={v}");
-            return;
-        }
         double gigabytes = double.TryParse(Environment.GetEnvironmentVariable("FUNCTIONAL_BENCH_STREAM_GB"), out var gb) ? gb : 2.0;
         var path = Path.Combine(Path.GetTempPath(), $"functional-stream-bench-{Guid.NewGuid():N}.parquet");
         try
@@ -63,13 +57,8 @@ static class StreamThroughput
     /// <summary>One streamed pass in a fresh process: its peak resident memory is the pipeline's.</summary>
     public static void RunChild(string[] args)
     {
-        double peakAnonymous = 0;
-        using var sampler = new Timer(_ => peakAnonymous = Math.Max(peakAnonymous, ProcessMemory.AnonymousResidentMb()), null, 0, 20);
-        if (args.Length > 1 && args[1] == "raw") ReadRaw(args[0]);
-        else ReadStream(args[0]);
-        sampler.Dispose();
+        ReadStream(args[0]);
         Console.WriteLine($"peak_rss_mb={ProcessMemory.PeakResidentMb():F0}");
-        Console.WriteLine($"peak_anonymous_rss_mb={peakAnonymous:F0}");
         Console.WriteLine($"peak_row_batch_mb={RowBatchMemory.PeakBytes / 1e6:F1}");
     }
 

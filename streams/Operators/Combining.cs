@@ -10,7 +10,7 @@ public sealed partial class DataStream<T>
     public DataStream<T> Repeat(int? count = null)
     {
         if (count < 0) throw new ArgumentOutOfRangeException(nameof(count), count, "Repeat needs a count of at least 0.");
-        return DataStream<T>.Create(count is { } n ? $"repeat({n})" : "repeat", (run, stats) => Repeated(run, stats, count), this);
+        return new DataStream<T>(count is { } n ? $"repeat({n})" : "repeat", (run, stats) => Repeated(run, stats, count), this);
     }
 
     IEnumerable<Sourced<T>> Repeated(StreamRun run, StageStats stats, int? count)
@@ -32,14 +32,14 @@ public sealed partial class DataStream<T>
     public DataStream<T> Concat(DataStream<T> other)
     {
         ArgumentNullException.ThrowIfNull(other);
-        return DataStream<T>.Create("concat", (run, stats) => Run(run, stats).Concat(other.Run(run, stats)), this, other);
+        return new DataStream<T>("concat", (run, stats) => Run(run, stats).Concat(other.Run(run, stats)), this, other);
     }
 
     /// <summary>Pairs of elements, one from each stream, until either ends (the other's extra element is released).</summary>
     public DataStream<(T, U)> Zip<U>(DataStream<U> other)
     {
         ArgumentNullException.ThrowIfNull(other);
-        return DataStream<(T, U)>.Create("zip", (run, stats) => Zipped(Run(run, stats), other.Run(run, stats)), this, other);
+        return new DataStream<(T, U)>("zip", (run, stats) => Zipped(Run(run, stats), other.Run(run, stats)), this, other);
     }
 
     static IEnumerable<Sourced<(T, U)>> Zipped<U>(IEnumerable<Sourced<T>> left, IEnumerable<Sourced<U>> right)

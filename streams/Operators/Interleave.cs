@@ -16,7 +16,7 @@ public static partial class DataStream
         if (sources.Count == 0) throw new ArgumentException("Interleave needs at least one source.", nameof(sources));
         if (cycleLength < 1) throw new ArgumentOutOfRangeException(nameof(cycleLength), cycleLength, "The cycle length must be at least 1.");
         if (readAhead < 1) throw new ArgumentOutOfRangeException(nameof(readAhead), readAhead, "Read-ahead must be at least 1 element.");
-        return DataStream<T>.Create($"interleave({sources.Count} sources, {cycleLength} at a time)",
+        return new DataStream<T>($"interleave({sources.Count} sources, {cycleLength} at a time)",
             (run, stats) => Interleaved(sources, cycleLength, parallel ? readAhead : 0, run, stats), [.. sources]);
     }
 

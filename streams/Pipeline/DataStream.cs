@@ -24,13 +24,15 @@ namespace Functional.Streams;
 /// <typeparam name="T">The element type.</typeparam>
 public sealed partial class DataStream<T> : IObservable<T>, IStage
 {
-    readonly Func<StreamRun, IEnumerable<Sourced<T>>> produce;
+    readonly Func<StreamRun, StageStats, IEnumerable<Sourced<T>>> produce;
     readonly IStage[] upstream;
 
     /// <param name="name">The stage's name in counters and errors.</param>
-    /// <param name="produce">The stage's elements for one run.</param>
+    /// <param name="produce">The stage's elements for one run, given the stage's own counters:
+    /// it passes them as the consumer when it reads its upstream on its own thread
+    /// (<see cref="Run"/>), or records its own waits when it reads on other threads.</param>
     /// <param name="upstream">The streams it reads from.</param>
-    internal DataStream(string name, Func<StreamRun, IEnumerable<Sourced<T>>> produce, IStage[] upstream)
+    internal DataStream(string name, Func<StreamRun, StageStats, IEnumerable<Sourced<T>>> produce, params IStage[] upstream)
     {
         (this.produce, this.upstream) = (produce, upstream);
         Stats = new StageStats(name);
@@ -88,7 +90,7 @@ public sealed partial class DataStream<T> : IObservable<T>, IStage
     internal IEnumerable<Sourced<T>> Run(StreamRun run, StageStats? consumer = null)
     {
         run.Token.ThrowIfCancellationRequested();
-        using var inner = produce(run).GetEnumerator();
+        using var inner = produce(run, Stats).GetEnumerator();
         long returned = 0;
         while (true)
         {
@@ -110,25 +112,13 @@ public sealed partial class DataStream<T> : IObservable<T>, IStage
         }
     }
 
-    /// <summary>
-    /// A stage whose producer is given its own counters: it passes them as the consumer when it
-    /// reads its upstream on its own thread (<see cref="Run"/>), or records its own waits when
-    /// it reads on other threads.
-    /// </summary>
-    internal static DataStream<T> Create(string name, Func<StreamRun, StageStats, IEnumerable<Sourced<T>>> produce, params IStage[] upstream)
-    {
-        DataStream<T>? result = null;
-        result = new DataStream<T>(name, run => produce(run, result!.Stats), upstream);
-        return result;
-    }
-
     /// <summary>A new stage reading from this one on the same thread.</summary>
     internal DataStream<U> Then<U>(string name, Func<IEnumerable<Sourced<T>>, StreamRun, IEnumerable<Sourced<U>>> stage) =>
-        DataStream<U>.Create(name, (run, stats) => stage(Run(run, stats), run), this);
+        new(name, (run, stats) => stage(Run(run, stats), run), this);
 
     /// <summary>A new stage that reads this one on other threads (<see cref="Run"/> without a consumer) and records its own waits.</summary>
     internal DataStream<U> ThenDecoupled<U>(string name, Func<StreamRun, StageStats, IEnumerable<Sourced<U>>> stage) =>
-        DataStream<U>.Create(name, stage, this);
+        new(name, stage, this);
 
     void IStage.Collect(List<StageStats> into)
     {

@@ -32,7 +32,7 @@ public static partial class DataStream
     public static DataStream<T> FromGenerator<T>(Func<IEnumerable<T>> generate, string name = "generator")
     {
         ArgumentNullException.ThrowIfNull(generate);
-        return DataStream<T>.Create(name, (run, _) => Generated(generate, name, run));
+        return new DataStream<T>(name, (run, _) => Generated(generate, name, run));
     }
 
     static IEnumerable<Sourced<T>> Generated<T>(Func<IEnumerable<T>> generate, string name, StreamRun run)
@@ -65,7 +65,7 @@ public static partial class DataStream
     public static DataStream<RecordBatch> FromTensors(IReadOnlyDictionary<string, Tensor> columns, int batchRows = 1024)
     {
         var batches = TensorColumns.ToRecordBatches(columns, batchRows);
-        return FromBatches(batches, "tensors", share: true);
+        return FromRecordBatches(batches, "tensors");
     }
 
     /// <summary>
@@ -75,18 +75,15 @@ public static partial class DataStream
     public static DataStream<RecordBatch> FromRecordBatches(IReadOnlyList<RecordBatch> batches, string name = "record batches")
     {
         ArgumentNullException.ThrowIfNull(batches);
-        return FromBatches(batches, name, share: true);
+        return new DataStream<RecordBatch>(name, (run, _) => Replayed(batches, name));
     }
 
-    static DataStream<RecordBatch> FromBatches(IReadOnlyList<RecordBatch> batches, string name, bool share) =>
-        DataStream<RecordBatch>.Create(name, (run, _) => Replayed(batches, name, share));
-
-    static IEnumerable<Sourced<RecordBatch>> Replayed(IReadOnlyList<RecordBatch> batches, string name, bool share)
+    static IEnumerable<Sourced<RecordBatch>> Replayed(IReadOnlyList<RecordBatch> batches, string name)
     {
         long row = 0;
         foreach (var batch in batches)
         {
-            yield return new(share ? batch.SliceShared(0, batch.Length) : batch, new Origin(name, row));
+            yield return new(batch.SliceShared(0, batch.Length), new Origin(name, row));
             row += batch.Length;
         }
     }
@@ -98,7 +95,7 @@ public static partial class DataStream
     public static DataStream<RecordBatch> ArrowIpcBatches(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        return DataStream<RecordBatch>.Create($"arrow ipc({Path.GetFileName(path)})", (_, _) => ArrowIpcFile.ReadSourced(path));
+        return new DataStream<RecordBatch>($"arrow ipc({Path.GetFileName(path)})", (_, _) => ArrowIpcFile.ReadSourced(path));
     }
 
     /// <summary>
@@ -108,7 +105,7 @@ public static partial class DataStream
     public static DataStream<RecordBatch> ArrowIpcStream(Func<System.IO.Stream> open, string name = "arrow ipc stream")
     {
         ArgumentNullException.ThrowIfNull(open);
-        return DataStream<RecordBatch>.Create(name, (_, _) => ReadIpcStream(open, name));
+        return new DataStream<RecordBatch>(name, (_, _) => ReadIpcStream(open, name));
     }
 
     static IEnumerable<Sourced<RecordBatch>> ReadIpcStream(Func<System.IO.Stream> open, string name)
@@ -133,7 +130,7 @@ public static partial class DataStream
     public static DataStream<string> TextLines(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        return DataStream<string>.Create($"text lines({Path.GetFileName(path)})", (_, _) => Lines(path));
+        return new DataStream<string>($"text lines({Path.GetFileName(path)})", (_, _) => Lines(path));
     }
 
     static IEnumerable<Sourced<string>> Lines(string path)

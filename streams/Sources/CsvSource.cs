@@ -24,7 +24,7 @@ public static partial class DataStream
     {
         ArgumentNullException.ThrowIfNull(path);
         if (batchRows < 1) throw new ArgumentOutOfRangeException(nameof(batchRows), batchRows, "A batch needs at least 1 row.");
-        return DataStream<RecordBatch>.Create($"csv({Path.GetFileName(path)})",
+        return new DataStream<RecordBatch>($"csv({Path.GetFileName(path)})",
             (run, _) => ReadCsv(path, schema ?? InferCsvSchema(path, delimiter, inferRows), batchRows, delimiter, run));
     }
 

@@ -22,7 +22,7 @@ public static partial class DataStream
         var classes = ImageClasses(root);
         var files = classes.SelectMany((name, label) => Directory.GetFiles(System.IO.Path.Combine(root, name))
             .Order(StringComparer.Ordinal).Select(path => new ImageFile(path, label))).ToArray();
-        return DataStream<ImageFile>.Create($"image files({System.IO.Path.GetFileName(System.IO.Path.GetFullPath(root))})",
+        return new DataStream<ImageFile>($"image files({System.IO.Path.GetFileName(System.IO.Path.GetFullPath(root))})",
             (_, _) => files.Select((f, i) => new Sourced<ImageFile>(f, new Origin(f.Path, 0))));
     }
 

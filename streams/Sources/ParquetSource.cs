@@ -31,7 +31,7 @@ public static partial class DataStream
         ArgumentNullException.ThrowIfNull(path);
         if (batchRows < 1) throw new ArgumentOutOfRangeException(nameof(batchRows), batchRows, "A batch needs at least 1 row.");
         if (readAhead < 0) throw new ArgumentOutOfRangeException(nameof(readAhead), readAhead, "Read-ahead cannot be negative.");
-        var file = DataStream<RecordBatch>.Create($"parquet({Path.GetFileName(path)})", (run, _) => ReadParquet(path, batchRows, run));
+        var file = new DataStream<RecordBatch>($"parquet({Path.GetFileName(path)})", (run, _) => ReadParquet(path, batchRows, run));
         return readAhead > 0 ? file.Prefetch(readAhead) : file;
     }
 

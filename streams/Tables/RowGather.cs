@@ -50,14 +50,32 @@ internal static class RowGather
     {
         var first = rows[0].Owner.Layout(field.Name);
         var bytes = new byte[(long)rows.Count * first.RowBytes];
+        CopyColumn(rows, field.Name, first, bytes);
+        return Nest(field.DataType, rows.Count, new ArrowBuffer(bytes));
+    }
+
+    /// <summary>
+    /// Copies column <paramref name="column"/> of <paramref name="rows"/> into
+    /// <paramref name="target"/>, row after row (<paramref name="first"/> is the first row's
+    /// layout); the layout is looked up once per record batch.
+    /// </summary>
+    /// <exception cref="InvalidDataException">Rows from different batches hold the column in different shapes or dtypes.</exception>
+    public static void CopyColumn(IReadOnlyList<Row> rows, string column, ColumnLayout first, Span<byte> target)
+    {
         SharedBatch? owner = null;
         ColumnLayout layout = first;
         for (int i = 0; i < rows.Count; i++)
         {
-            if (!ReferenceEquals(rows[i].Owner, owner)) (owner, layout) = (rows[i].Owner, rows[i].Owner.Layout(field.Name));
-            layout.RowSpan(rows[i].Index).CopyTo(bytes.AsSpan(i * first.RowBytes, first.RowBytes));
+            if (!ReferenceEquals(rows[i].Owner, owner))
+            {
+                owner = rows[i].Owner;
+                layout = owner.Layout(column);
+                if (!layout.SameShapeAs(first))
+                    throw new InvalidDataException(
+                        $"Column '{column}' holds {first.Describe()} in rows from {rows[0].Owner.Source} but {layout.Describe()} in rows from {owner.Source}; one batch needs one shape.");
+            }
+            layout.RowSpan(rows[i].Index).CopyTo(target.Slice(i * first.RowBytes, first.RowBytes));
         }
-        return Nest(field.DataType, rows.Count, new ArrowBuffer(bytes));
     }
 
     /// <summary>An array of <paramref name="type"/> with <paramref name="length"/> rows over one value buffer.</summary>

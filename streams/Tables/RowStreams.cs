@@ -95,23 +95,11 @@ public static class RowStreams
         if (rows.Length == 0) throw new ArgumentException("A batch of rows is empty.");
         var first = rows[0].Owner.Layout(column);
         var tensor = torch.empty([rows.Length, .. first.RowShape], first.DType);
-        var target = tensor.bytes;
-        SharedBatch? owner = null;
-        ColumnLayout layout = first;
-        for (int i = 0; i < rows.Length; i++)
+        try { RowGather.CopyColumn(rows, column, first, tensor.bytes); }
+        catch
         {
-            if (!ReferenceEquals(rows[i].Owner, owner))
-            {
-                owner = rows[i].Owner;
-                layout = owner.Layout(column);
-                if (!layout.SameShapeAs(first))
-                {
-                    tensor.Dispose();
-                    throw new InvalidDataException(
-                        $"Column '{column}' holds {first.Describe()} in rows from {rows[0].Owner.Source} but {layout.Describe()} in rows from {owner.Source}; one batch needs one shape.");
-                }
-            }
-            layout.RowSpan(rows[i].Index).CopyTo(target.Slice(i * layout.RowBytes, layout.RowBytes));
+            tensor.Dispose();
+            throw;
         }
         return tensor;
     }
