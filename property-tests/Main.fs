@@ -27,6 +27,9 @@ let allTests =
         StreamRuntimeTests.tests
         OnnxTests.tests
         ExampleTests.tests
+        ReliabilityTests.tests
+        CrashProbe.tests
+        KillTests.tests
     ]
 
 /// Expecto's own printer, remembering the run's results for the plain count line.
@@ -36,8 +39,7 @@ let private remembering (printer: TestPrinters) (result: TestRunSummary option r
             result.Value <- Some summary
             printer.summary config summary }
 
-[<EntryPoint>]
-let main argv =
+let private runAll argv =
     let summary = ref None
     // Sequenced: the memory test measures the whole process. No spinner and no colours: the
     // output goes to CI logs and files.
@@ -55,3 +57,16 @@ let main argv =
     use stdout = new IO.StreamWriter(Console.OpenStandardOutput())
     stdout.Write("\n" + line + "\n")
     exitCode
+
+[<EntryPoint>]
+let main argv =
+    match List.ofArray argv with
+    | "--crash-probe" :: ids -> CrashProbe.run ids
+    | "--save-loop" :: [ folder ] -> KillTests.saveLoop folder
+    | [ "--kill-bench"; kills ] ->
+        // bench/run kill: the same harness, more kills, key=value lines.
+        let kills, bad, stale, seen = KillTests.killRun (int kills) 42
+        for problem in bad do eprintfn "%s" problem
+        printfn "kills=%d\nsaves_seen=%d\nmixed_or_unloadable=%d\nstale_temp_files=%d" kills seen bad.Length stale
+        if bad.IsEmpty && stale = 0 then 0 else 1
+    | _ -> runAll argv

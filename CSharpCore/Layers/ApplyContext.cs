@@ -1,20 +1,26 @@
-using TorchSharp;
-
 namespace Functional.Layers;
 
 /// <summary>
 /// How a layer is applied: in training (dropout active, batch statistics) or inference, and the
-/// random generator that training-time randomness draws from. Same context, same inputs, same
-/// outputs.
+/// random key that training-time randomness derives from. Containers pass each child
+/// <see cref="For"/> its name, so a layer's randomness is a function of (key, its path in the
+/// model). Same context, same inputs, same outputs.
 /// </summary>
 /// <param name="Training">Training mode.</param>
-/// <param name="Rng">Where dropout and other training-time randomness come from; required
+/// <param name="Key">Where dropout and other training-time randomness come from; required
 /// when <paramref name="Training"/> is true and a layer needs randomness.</param>
-public sealed record ApplyContext(bool Training, torch.Generator? Rng = null)
+public sealed record ApplyContext(bool Training, RandomKey? Key = null)
 {
     /// <summary>Inference: no randomness, running statistics.</summary>
     public static ApplyContext Inference { get; } = new(false);
 
-    /// <summary>Training with randomness from <paramref name="rng"/>.</summary>
-    public static ApplyContext Train(torch.Generator rng) => new(true, rng);
+    /// <summary>Training with randomness derived from <paramref name="key"/>.</summary>
+    public static ApplyContext Train(RandomKey key) => new(true, key);
+
+    /// <summary>Training with randomness derived from the key <paramref name="seed"/>.</summary>
+    public static ApplyContext Train(ulong seed) => new(true, new RandomKey(seed));
+
+    /// <summary>The context for the part of the model named <paramref name="name"/>: the same
+    /// mode, the key folded with the name.</summary>
+    public ApplyContext For(string name) => Key is { } key ? this with { Key = key.Fold(name) } : this;
 }

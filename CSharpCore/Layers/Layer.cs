@@ -6,12 +6,25 @@ namespace Functional.Layers;
 
 /// <summary>
 /// Base of the built-in layers: a name, and checks of the input's shape and dtype that run
-/// before libtorch does, so a mistake names the layer instead of failing deep inside an op.
+/// before libtorch does, so a mistake names the layer instead of failing deep inside an op (or,
+/// for libtorch exports without an exception guard such as <c>matmul</c>, ending the process).
 /// </summary>
 public abstract class Layer : ILayer
 {
     /// <summary>Creates a layer; <paramref name="name"/> defaults to <see cref="Kind"/>.</summary>
     protected Layer(string? name) => Name = name ?? Kind;
+
+    /// <summary>The dtypes a layer computes on.</summary>
+    protected enum InputDtypes
+    {
+        /// <summary>Floating point; an input of another floating dtype is cast to the dtype of the
+        /// layer's variables (a layer without variables keeps the input's).</summary>
+        Floating,
+        /// <summary>Integer ids (no bool, no floating point).</summary>
+        Integer,
+        /// <summary>Any dtype (reshapes).</summary>
+        Any,
+    }
 
     /// <inheritdoc/>
     public string Name { get; }
@@ -19,11 +32,33 @@ public abstract class Layer : ILayer
     /// <summary>The layer type's short name, e.g. "dense"; the default layer name.</summary>
     public abstract string Kind { get; }
 
+    /// <summary>The dtypes this layer takes (floating point unless overridden).</summary>
+    protected virtual InputDtypes Accepts => InputDtypes.Floating;
+
     /// <inheritdoc/>
     public abstract long[] OutputShape(long[] inputShape);
 
-    /// <inheritdoc/>
-    public virtual Variables Init(torch.Generator rng, long[] inputShape)
+    /// <summary>Checks <paramref name="inputShape"/> (every dimension positive) and makes the
+    /// variables with <see cref="Initialize"/>; shapes too large for this machine are an
+    /// <see cref="ArgumentOutOfRangeException"/> naming the layer, never a native failure.</summary>
+    public Variables Init(torch.Generator rng, long[] inputShape)
+    {
+        ArgumentNullException.ThrowIfNull(rng);
+        ShapeException.RequireValid(inputShape, $"Layer '{Name}' ({Kind})");
+        try
+        {
+            return Initialize(rng, inputShape);
+        }
+        catch (ArgumentOutOfRangeException e) when (e.ParamName == "shape")
+        {
+            throw new ArgumentOutOfRangeException("shape",
+                $"Layer '{Name}' ({Kind}) cannot allocate its variables: {e.Message.Replace(" (Parameter 'shape')", "")}");
+        }
+    }
+
+    /// <summary>Fresh variables for a checked <paramref name="inputShape"/> (none by default).
+    /// Allocate parameters through <see cref="Initializers"/>, which check their shapes.</summary>
+    protected virtual Variables Initialize(torch.Generator rng, long[] inputShape)
     {
         OutputShape(inputShape);
         return Variables.None;
@@ -37,6 +72,7 @@ public abstract class Layer : ILayer
         ArgumentNullException.ThrowIfNull(context);
         if (input.dim() < 1)
             throw new ShapeException($"Layer '{Name}' ({Kind}) expects a batch of inputs (at least 1 dimension), but received a scalar.");
+        input = AcceptDtype(input, VariablesDtype(variables));
         CheckInput(variables, input);
         return Forward(variables, input, context);
     }
@@ -51,10 +87,59 @@ public abstract class Layer : ILayer
     protected ShapeException ShapeError(string expected, IEnumerable<long> received) =>
         new($"Layer '{Name}' ({Kind}) expects input of shape {expected}, but received {ShapeException.FormatBatch(received)}.");
 
-    /// <summary>Throws unless <paramref name="input"/> is floating point.</summary>
-    protected void RequireFloatingPoint(Tensor input)
+    /// <summary>Throws <see cref="ShapeException"/> unless the variable at <paramref name="path"/> has
+    /// the <paramref name="expected"/> shape (-1: any size). Layers whose ops have no native
+    /// exception guard (matmul) check their variables with it.</summary>
+    protected Tensor RequireVariable(TensorTree tree, string path, params long[] expected)
     {
-        if (!input.is_floating_point())
-            throw new ShapeException($"Layer '{Name}' ({Kind}) expects floating-point input, but received {input.dtype}.");
+        var t = tree[path];
+        if (t.dim() != expected.Length || expected.Where((d, i) => d >= 0 && t.shape[i] != d).Any())
+            throw new ShapeException(
+                $"Layer '{Name}' ({Kind}) has a variable '{path}' of shape {ShapeException.Format(t.shape)}; it needs ({string.Join(", ", expected.Select(d => d < 0 ? "any" : d.ToString()))}).");
+        return t;
+    }
+
+    /// <summary>The floating dtype all of the variables share (null when there are none);
+    /// <see cref="DtypeException"/> when they mix dtypes or a parameter is not floating point
+    /// (an integer kernel would reach libtorch's unguarded matmul).</summary>
+    protected ScalarType? VariablesDtype(Variables variables)
+    {
+        ScalarType? dtype = null;
+        foreach (var tree in (ReadOnlySpan<TensorTree>)[variables.Params, variables.State])
+            for (int i = 0; i < tree.Count; i++)
+            {
+                var t = tree.Leaves[i];
+                if (!t.is_floating_point())
+                {
+                    if (ReferenceEquals(tree, variables.Params))
+                        throw new DtypeException($"Layer '{Name}' ({Kind}) has a parameter '{tree.Paths[i]}' of dtype {t.dtype}; parameters are floating point.");
+                    continue;
+                }
+                if (dtype is { } d && d != t.dtype)
+                    throw new DtypeException(
+                        $"Layer '{Name}' ({Kind}) has variables of mixed dtypes: '{tree.Paths[i]}' is {t.dtype}, others are {d}. Cast them to one dtype.");
+                dtype = t.dtype;
+            }
+        return dtype;
+    }
+
+    /// <summary>The input in the dtype the layer computes in: floating inputs cast to
+    /// <paramref name="variablesDtype"/>; anything else <see cref="Accepts"/> rejects is a
+    /// <see cref="DtypeException"/>.</summary>
+    protected Tensor AcceptDtype(Tensor input, ScalarType? variablesDtype, string what = "input")
+    {
+        switch (Accepts)
+        {
+            case InputDtypes.Floating:
+                if (!input.is_floating_point())
+                    throw new DtypeException($"Layer '{Name}' ({Kind}) expects floating-point {what}, but received {input.dtype}.");
+                return variablesDtype is { } d && input.dtype != d ? input.to_type(d) : input;
+            case InputDtypes.Integer:
+                if (input.is_floating_point() || input.is_complex() || input.dtype == ScalarType.Bool)
+                    throw new DtypeException($"Layer '{Name}' ({Kind}) expects integer {what}, but received {input.dtype}.");
+                return input;
+            default:
+                return input;
+        }
     }
 }

@@ -34,19 +34,26 @@ public static class Loss
         -(t * LogProbabilities(p, fromLogits)).sum(-1), SameShape("categorical_cross_entropy"));
 
     /// <summary>Cross-entropy with integer class targets of shape (batch) for predictions of
-    /// shape (batch, classes).</summary>
-    public static LossFunction SparseCategoricalCrossEntropy(bool fromLogits = false) => new("sparse_categorical_cross_entropy",
+    /// shape (batch, classes). Targets outside [0, classes) are an error unless they equal
+    /// <paramref name="ignoreIndex"/> (PyTorch's ignore_index): such rows contribute 0 and are
+    /// left out of the mean's denominator.</summary>
+    public static LossFunction SparseCategoricalCrossEntropy(bool fromLogits = false, long? ignoreIndex = null) => new("sparse_categorical_cross_entropy",
         (p, t) =>
         {
+            var targets = t.dtype == ScalarType.Int64 ? t : t.to_type(ScalarType.Int64);
+            Tensor? kept = ignoreIndex is { } skip ? targets.ne(skip) : null;
+            if (kept is not null) targets = targets.where(kept, 0);
             try
             {
-                return torch.nn.functional.nll_loss(LogProbabilities(p, fromLogits), t, reduction: nn.Reduction.None);
+                // A gather, not nll_loss: nll_loss silently ignores the label -100.
+                var losses = -LogProbabilities(p, fromLogits).gather(1, targets.unsqueeze(1)).squeeze(1);
+                return kept is null ? losses : losses * kept;
             }
             catch (System.Runtime.InteropServices.ExternalException e)
             {
                 // Checked only on failure: two reductions per step would cost more than the loss.
-                throw new ArgumentException(
-                    $"sparse_categorical_cross_entropy: targets must be class indices in [0, {p.shape[1]}); got values from {t.min().item<long>()} to {t.max().item<long>()}.", e);
+                throw new ArgumentOutOfRangeException(nameof(t),
+                    $"sparse_categorical_cross_entropy: targets must be class indices in [0, {p.shape[1]}){(ignoreIndex is { } i ? $" or the ignore index {i}" : "")}; got values from {t.min().item<long>()} to {t.max().item<long>()}. {e.Message.Split('\n')[0]}");
             }
         },
         (p, t) =>
@@ -54,9 +61,10 @@ public static class Loss
             if (p.dim() != 2 || t.dim() != 1)
                 throw new ArgumentException(
                     $"sparse_categorical_cross_entropy: needs predictions (batch, classes) and integer targets (batch); got {LossFunction.Format(p)} and {LossFunction.Format(t)}.");
-            if (t.is_floating_point())
+            if (t.is_floating_point() || t.is_complex() || t.dtype == ScalarType.Bool)
                 throw new ArgumentException($"sparse_categorical_cross_entropy: targets are class indices and must be integers; got {t.dtype}.");
-        });
+        },
+        ignoreIndex is { } ignored ? t => t.ne(ignored) : null);
 
     /// <summary>KL(targets || predictions) for probability distributions over the last axis.</summary>
     public static LossFunction KLDivergence { get; } = new("kl_divergence", (p, t) =>

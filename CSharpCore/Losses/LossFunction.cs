@@ -11,15 +11,19 @@ public sealed class LossFunction
 {
     readonly Func<Tensor, Tensor, Tensor> perExample;
     readonly Action<Tensor, Tensor>? check;
+    readonly Func<Tensor, Tensor>? countedRows;
 
     /// <summary>A loss from its per-example form (predictions, targets) -&gt; (batch).</summary>
     public LossFunction(string name, Func<Tensor, Tensor, Tensor> perExample) : this(name, perExample, null) { }
 
-    internal LossFunction(string name, Func<Tensor, Tensor, Tensor> perExample, Action<Tensor, Tensor>? check)
+    internal LossFunction(string name, Func<Tensor, Tensor, Tensor> perExample, Action<Tensor, Tensor>? check,
+        Func<Tensor, Tensor>? countedRows = null)
     {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
         Name = name;
-        this.perExample = perExample;
+        this.perExample = perExample ?? throw new ArgumentNullException(nameof(perExample));
         this.check = check;
+        this.countedRows = countedRows;
     }
 
     /// <summary>The loss's name, e.g. "mean_squared_error".</summary>
@@ -35,13 +39,31 @@ public sealed class LossFunction
         if (predictions.shape[0] != targets.shape.FirstOrDefault(-1))
             throw new ArgumentException(
                 $"{Name}: predictions have {predictions.shape[0]} examples (shape {Format(predictions)}) but targets have shape {Format(targets)}.");
+        // Floating targets follow the predictions' dtype (Keras casts y_true to y_pred's dtype).
+        if (targets.is_floating_point() && predictions.is_floating_point() && targets.dtype != predictions.dtype)
+            targets = targets.to_type(predictions.dtype);
         check?.Invoke(predictions, targets);
         var values = perExample(predictions, targets);
         return values.dim() == 1 ? values : values.reshape(predictions.shape[0], -1).mean([1]);
     }
 
-    /// <summary>The mean loss over the batch (a scalar).</summary>
-    public Tensor Invoke(Tensor predictions, Tensor targets) => PerExample(predictions, targets).mean();
+    /// <summary>The mean loss over the batch (a scalar): rows the loss leaves out (see
+    /// <see cref="CountedRows"/>) are not in the mean's denominator.</summary>
+    public Tensor Invoke(Tensor predictions, Tensor targets) => Mean(PerExample(predictions, targets), targets);
+
+    /// <summary>A boolean (batch) mask of the rows that count, or null when all do (a sparse
+    /// cross-entropy with an ignore index leaves rows out).</summary>
+    public Tensor? CountedRows(Tensor targets) => countedRows?.Invoke(targets);
+
+    /// <summary>The mean of per-example values (times <paramref name="weights"/> when given) over
+    /// the rows that count.</summary>
+    public Tensor Mean(Tensor perExample, Tensor targets, Tensor? weights = null)
+    {
+        ArgumentNullException.ThrowIfNull(perExample);
+        var values = weights is null ? perExample : perExample * weights;
+        if (CountedRows(targets) is not { } counted) return values.mean();
+        return values.sum() / counted.sum().clamp_min(1).to_type(values.dtype);
+    }
 
     /// <inheritdoc/>
     public override string ToString() => Name;

@@ -10,17 +10,17 @@ public static class Optimizer
 {
     /// <summary>Stochastic gradient descent, with optional (Nesterov) momentum.</summary>
     public static GradientTransformation Sgd(double learningRate, double momentum = 0, bool nesterov = false) =>
-        Sgd(Schedules.Constant(learningRate), momentum, nesterov);
+        Sgd(LearningRate(learningRate), momentum, nesterov);
 
     /// <summary>SGD with a learning-rate schedule.</summary>
     public static GradientTransformation Sgd(Schedule learningRate, double momentum = 0, bool nesterov = false) =>
-        momentum == 0
+        Hyperparameter.Decay(momentum, nameof(momentum)) == 0 && !nesterov
             ? Transform.ScaleByLearningRate(learningRate)
             : Transform.Chain(Transform.Trace(momentum, nesterov), Transform.ScaleByLearningRate(learningRate));
 
     /// <summary>Adam (Kingma and Ba).</summary>
     public static GradientTransformation Adam(double learningRate = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8) =>
-        Adam(Schedules.Constant(learningRate), beta1, beta2, epsilon);
+        Adam(LearningRate(learningRate), beta1, beta2, epsilon);
 
     /// <summary>Adam with a learning-rate schedule.</summary>
     /// <remarks>Fit's in-place step runs it as one fused libtorch kernel for all parameters
@@ -32,7 +32,7 @@ public static class Optimizer
     /// <summary>AdamW: Adam with decoupled weight decay (Loshchilov and Hutter).</summary>
     public static GradientTransformation AdamW(double learningRate = 1e-3, double weightDecay = 1e-2,
         double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8, Func<string, bool>? decayMask = null) =>
-        AdamW(Schedules.Constant(learningRate), weightDecay, beta1, beta2, epsilon, decayMask);
+        AdamW(LearningRate(learningRate), weightDecay, beta1, beta2, epsilon, decayMask);
 
     /// <summary>AdamW with a learning-rate schedule.</summary>
     public static GradientTransformation AdamW(Schedule learningRate, double weightDecay = 1e-2,
@@ -42,11 +42,14 @@ public static class Optimizer
 
     /// <summary>RMSProp.</summary>
     public static GradientTransformation RmsProp(double learningRate = 1e-3, double decay = 0.9, double epsilon = 1e-7) =>
-        Transform.Chain(Transform.ScaleByRms(decay, epsilon), Transform.ScaleByLearningRate(Schedules.Constant(learningRate)));
+        Transform.Chain(Transform.ScaleByRms(decay, epsilon), Transform.ScaleByLearningRate(LearningRate(learningRate)));
 
     /// <summary>Adagrad.</summary>
     public static GradientTransformation Adagrad(double learningRate = 1e-2, double initialAccumulator = 0.1, double epsilon = 1e-7) =>
-        Transform.Chain(Transform.ScaleByRss(initialAccumulator, epsilon), Transform.ScaleByLearningRate(Schedules.Constant(learningRate)));
+        Transform.Chain(Transform.ScaleByRss(initialAccumulator, epsilon), Transform.ScaleByLearningRate(LearningRate(learningRate)));
+
+    /// <summary>A constant learning rate, checked (finite, at least 0).</summary>
+    static Schedule LearningRate(double learningRate) => Schedules.Constant(Hyperparameter.NonNegative(learningRate, nameof(learningRate)));
 
     /// <summary>parameters + updates, leaf by leaf.</summary>
     public static TensorTree ApplyUpdates(TensorTree parameters, TensorTree updates) => parameters.Zip(updates, (p, u) => p + u);

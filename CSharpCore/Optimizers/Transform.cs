@@ -18,13 +18,13 @@ public static class Transform
         if (links.Length == 0) throw new ArgumentException("Chain needs at least one transformation.", nameof(links));
         var keys = links.Select((_, i) => i.ToString()).ToArray();
         return new(
-            parameters => TensorTree.Node([.. links.Select((t, i) => (keys[i], t.Init(parameters)))]),
-            (gradients, state, parameters) =>
-            {
-                var updates = gradients;
-                for (int i = 0; i < links.Length; i++) updates = links[i].UpdateInPlace(updates, state.Select(keys[i]), parameters);
-                return updates;
-            });
+                parameters => TensorTree.Node([.. links.Select((t, i) => (keys[i], t.Init(parameters)))]),
+                (gradients, state, parameters) =>
+                {
+                    var updates = gradients;
+                    for (int i = 0; i < links.Length; i++) updates = links[i].UpdateInPlace(updates, state.Select(keys[i]), parameters);
+                    return updates;
+                });
     }
 
     /// <summary>The state leaf, under every <see cref="ScaleByLearningRate"/>, that scales its
@@ -48,115 +48,148 @@ public static class Transform
         optimizerState.Filter((path, _) => path == LearningRateMultiplier || path.EndsWith("/" + LearningRateMultiplier, StringComparison.Ordinal)).Leaves;
 
     /// <summary>Multiplies updates by a constant.</summary>
-    public static GradientTransformation Scale(double factor) => new(_ => TensorTree.Empty, (g, _, _) =>
+    public static GradientTransformation Scale(double factor)
     {
-        foreach (var t in g.Leaves) t.mul_(factor);
-        return g;
-    });
+        if (!double.IsFinite(factor)) throw new ArgumentOutOfRangeException(nameof(factor), factor, "factor must be finite.");
+        return new(_ => TensorTree.Empty, (g, _, _) =>
+        {
+            foreach (var t in g.Leaves) t.mul_(factor);
+            return g;
+        });
+    }
 
     /// <summary>Momentum: trace = decay * trace + g; the update is the trace, or with Nesterov
     /// g + decay * trace.</summary>
-    public static GradientTransformation Trace(double decay, bool nesterov = false) => new(
-        p => p.Map(ZerosLike).Prefix("trace"),
-        (g, state, _) =>
-        {
-            var trace = state.Select("trace");
-            for (int i = 0; i < g.Count; i++)
+    public static GradientTransformation Trace(double decay, bool nesterov = false)
+    {
+        Hyperparameter.Decay(decay, nameof(decay));
+        if (nesterov && decay == 0) throw new ArgumentOutOfRangeException(nameof(decay), decay, "Nesterov momentum needs a decay above 0.");
+        return new(
+            p => p.Map(ZerosLike).Prefix("trace"),
+            (g, state, _) =>
             {
-                var (t, gi) = (trace.Leaves[i], g.Leaves[i]);
-                t.mul_(decay).add_(gi);
-                if (nesterov) gi.add_(t, alpha: decay);
-                else gi.copy_(t);
-            }
-            return g;
-        });
+                var trace = state.Select("trace");
+                for (int i = 0; i < g.Count; i++)
+                {
+                    var (t, gi) = (trace.Leaves[i], g.Leaves[i]);
+                    t.mul_(decay).add_(gi);
+                    if (nesterov) gi.add_(t, alpha: decay);
+                    else gi.copy_(t);
+                }
+                return g;
+            });
+    }
 
     /// <summary>Adam's rescaling: bias-corrected first moment over the root of the bias-corrected
     /// second moment plus <paramref name="epsilon"/>.</summary>
-    public static GradientTransformation ScaleByAdam(double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8) => new(
-        p => TensorTree.Node(("mu", p.Map(ZerosLike)), ("nu", p.Map(ZerosLike)), ("count", TensorTree.Leaf(torch.tensor(0L)))),
-        (g, state, _) =>
-        {
-            long t = Advance(state["count"]);
-            var (mu, nu) = (state.Select("mu"), state.Select("nu"));
-            double c1 = 1 - Math.Pow(beta1, t), sqrtC2 = Math.Sqrt(1 - Math.Pow(beta2, t));
-            for (int i = 0; i < g.Count; i++)
+    public static GradientTransformation ScaleByAdam(double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8)
+    {
+        Hyperparameter.Decay(beta1, nameof(beta1));
+        Hyperparameter.Decay(beta2, nameof(beta2));
+        Hyperparameter.NonNegative(epsilon, nameof(epsilon));
+        return new(
+            p => TensorTree.Node(("mu", p.Map(ZerosLike)), ("nu", p.Map(ZerosLike)), ("count", TensorTree.Leaf(torch.tensor(0L)))),
+            (g, state, _) =>
             {
-                var (m, v, gi) = (mu.Leaves[i], nu.Leaves[i], g.Leaves[i]);
-                m.lerp_(gi, 1 - beta1);
-                v.mul_(beta2).addcmul_(gi, gi, value: 1 - beta2);
-                // (m / c1) / (sqrt(v) / sqrt(c2) + eps) = (sqrt(c2) / c1) m / (sqrt(v) + eps sqrt(c2)),
-                // written into g's buffer: the fewest passes over memory.
-                using var denominator = v.sqrt().add_(epsilon * sqrtC2);
-                gi.zero_().addcdiv_(m, denominator, value: sqrtC2 / c1);
-            }
-            return g;
-        });
+                long t = Advance(state["count"]);
+                var (mu, nu) = (state.Select("mu"), state.Select("nu"));
+                double c1 = 1 - Math.Pow(beta1, t), sqrtC2 = Math.Sqrt(1 - Math.Pow(beta2, t));
+                for (int i = 0; i < g.Count; i++)
+                {
+                    var (m, v, gi) = (mu.Leaves[i], nu.Leaves[i], g.Leaves[i]);
+                    m.lerp_(gi, 1 - beta1);
+                    v.mul_(beta2).addcmul_(gi, gi, value: 1 - beta2);
+                    // (m / c1) / (sqrt(v) / sqrt(c2) + eps) = (sqrt(c2) / c1) m / (sqrt(v) + eps sqrt(c2)),
+                    // written into g's buffer: the fewest passes over memory.
+                    using var denominator = v.sqrt().add_(epsilon * sqrtC2);
+                    gi.zero_().addcdiv_(m, denominator, value: sqrtC2 / c1);
+                }
+                return g;
+            });
+    }
 
     /// <summary>RMSProp's rescaling: g / (sqrt(nu) + epsilon), nu = decay * nu + (1 - decay) g^2.</summary>
-    public static GradientTransformation ScaleByRms(double decay = 0.9, double epsilon = 1e-7) => new(
-        p => p.Map(ZerosLike).Prefix("nu"),
-        (g, state, _) =>
-        {
-            var nu = state.Select("nu");
-            for (int i = 0; i < g.Count; i++)
+    public static GradientTransformation ScaleByRms(double decay = 0.9, double epsilon = 1e-7)
+    {
+        Hyperparameter.Decay(decay, nameof(decay));
+        Hyperparameter.NonNegative(epsilon, nameof(epsilon));
+        return new(
+            p => p.Map(ZerosLike).Prefix("nu"),
+            (g, state, _) =>
             {
-                var (v, gi) = (nu.Leaves[i], g.Leaves[i]);
-                v.mul_(decay).addcmul_(gi, gi, value: 1 - decay);
-                DivideByRootPlus(gi, v, epsilon);
-            }
-            return g;
-        });
+                var nu = state.Select("nu");
+                for (int i = 0; i < g.Count; i++)
+                {
+                    var (v, gi) = (nu.Leaves[i], g.Leaves[i]);
+                    v.mul_(decay).addcmul_(gi, gi, value: 1 - decay);
+                    DivideByRootPlus(gi, v, epsilon);
+                }
+                return g;
+            });
+    }
 
     /// <summary>Adagrad's rescaling: g / (sqrt(sum of g^2) + epsilon), the sum starting at
     /// <paramref name="initialAccumulator"/>.</summary>
-    public static GradientTransformation ScaleByRss(double initialAccumulator = 0.1, double epsilon = 1e-7) => new(
-        p => p.Map(t => torch.full_like(t, initialAccumulator)).Prefix("sum"),
-        (g, state, _) =>
-        {
-            var sum = state.Select("sum");
-            for (int i = 0; i < g.Count; i++)
+    public static GradientTransformation ScaleByRss(double initialAccumulator = 0.1, double epsilon = 1e-7)
+    {
+        Hyperparameter.NonNegative(initialAccumulator, nameof(initialAccumulator));
+        Hyperparameter.NonNegative(epsilon, nameof(epsilon));
+        return new(
+            p => p.Map(t => torch.full_like(t, initialAccumulator)).Prefix("sum"),
+            (g, state, _) =>
             {
-                var (s, gi) = (sum.Leaves[i], g.Leaves[i]);
-                s.addcmul_(gi, gi, value: 1);
-                DivideByRootPlus(gi, s, epsilon);
-            }
-            return g;
-        });
+                var sum = state.Select("sum");
+                for (int i = 0; i < g.Count; i++)
+                {
+                    var (s, gi) = (sum.Leaves[i], g.Leaves[i]);
+                    s.addcmul_(gi, gi, value: 1);
+                    DivideByRootPlus(gi, s, epsilon);
+                }
+                return g;
+            });
+    }
 
     /// <summary>Adds <paramref name="weightDecay"/> * parameters to the updates (decoupled weight
     /// decay when placed before the learning rate, as in AdamW). Only leaves whose path
     /// satisfies <paramref name="mask"/> decay (all by default).</summary>
-    public static GradientTransformation AddDecayedWeights(double weightDecay, Func<string, bool>? mask = null) => new(
-        _ => TensorTree.Empty,
-        (g, _, parameters) =>
-        {
-            ArgumentNullException.ThrowIfNull(parameters, nameof(parameters));
-            g.RequireSamePaths(parameters, nameof(parameters));
-            for (int i = 0; i < g.Count; i++)
-                if (mask is null || mask(g.Paths[i])) g.Leaves[i].add_(parameters[g.Paths[i]], alpha: weightDecay);
-            return g;
-        });
+    public static GradientTransformation AddDecayedWeights(double weightDecay, Func<string, bool>? mask = null)
+    {
+        Hyperparameter.NonNegative(weightDecay, nameof(weightDecay));
+        return new(
+            _ => TensorTree.Empty,
+            (g, _, parameters) =>
+            {
+                ArgumentNullException.ThrowIfNull(parameters, nameof(parameters));
+                g.RequireSamePaths(parameters, nameof(parameters));
+                for (int i = 0; i < g.Count; i++)
+                    if (mask is null || mask(g.Paths[i])) g.Leaves[i].add_(parameters[g.Paths[i]], alpha: weightDecay);
+                return g;
+            });
+    }
 
     /// <summary>Scales all updates together so their global L2 norm is at most <paramref name="maxNorm"/>.</summary>
-    public static GradientTransformation ClipByGlobalNorm(double maxNorm) => maxNorm > 0
-        ? new(_ => TensorTree.Empty, (g, _, _) =>
+    public static GradientTransformation ClipByGlobalNorm(double maxNorm)
+    {
+        Hyperparameter.Positive(maxNorm, nameof(maxNorm));
+        return new(_ => TensorTree.Empty, (g, _, _) =>
         {
             double norm = GlobalNorm(g);
             if (norm > maxNorm)
                 foreach (var t in g.Leaves) t.mul_(maxNorm / norm);
             return g;
-        })
-        : throw new ArgumentOutOfRangeException(nameof(maxNorm), maxNorm, "maxNorm must be positive.");
+        });
+    }
 
     /// <summary>Clips every element of the updates to [-<paramref name="maxAbs"/>, <paramref name="maxAbs"/>].</summary>
-    public static GradientTransformation ClipByValue(double maxAbs) => maxAbs > 0
-        ? new(_ => TensorTree.Empty, (g, _, _) =>
+    public static GradientTransformation ClipByValue(double maxAbs)
+    {
+        Hyperparameter.Positive(maxAbs, nameof(maxAbs));
+        return new(_ => TensorTree.Empty, (g, _, _) =>
         {
             foreach (var t in g.Leaves) t.clamp_(-maxAbs, maxAbs);
             return g;
-        })
-        : throw new ArgumentOutOfRangeException(nameof(maxAbs), maxAbs, "maxAbs must be positive.");
+        });
+    }
 
     /// <summary>The L2 norm of all leaves together.</summary>
     public static double GlobalNorm(TensorTree tree) =>

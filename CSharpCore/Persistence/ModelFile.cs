@@ -12,15 +12,19 @@ using TorchSharp;
 namespace Functional.Persistence;
 
 /// <summary>
-/// A saved model: a folder holding <c>model.json</c> (the versioned description of the network
-/// and its input shape) and <c>state.safetensors</c> (parameters, model state and, unless left
-/// out, optimizer state, step and seed). Both files are written atomically.
+/// A saved model: a folder holding the versioned description of the network and its input shape
+/// (<c>model.*.json</c>) and its state (<c>state.*.safetensors</c>: parameters, model state and,
+/// unless left out, optimizer state, step and seed), named by a <c>manifest.json</c> with their
+/// sizes and checksums (see <see cref="SavedFolder"/>). The folder is atomic as a whole: killed
+/// at any moment, a save leaves the previous save or the new one, and Load reads exactly one.
 /// </summary>
 public static class ModelFile
 {
     /// <summary>The description format this version writes and the newest it reads.</summary>
     public const int FormatVersion = 1;
-    const string Format = "functional.model", Description = "model.json", State = "state.safetensors";
+    const string Format = "functional.model", DescriptionPart = "model", StatePart = "state";
+    // The layout before manifests (read, never written): one fixed name per file.
+    const string LegacyDescription = "model.json", LegacyState = "state.safetensors";
 
     /// <summary>Saves <paramref name="model"/> into <paramref name="folder"/> (created if needed),
     /// with your own string <paramref name="metadata"/> (read back with <see cref="ReadMetadata"/>).</summary>
@@ -35,17 +39,20 @@ public static class ModelFile
             ["network"] = LayerSpec.ToJson(model.Network),
             ["metadata"] = new JsonObject([.. (metadata ?? new Dictionary<string, string>()).Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))]),
         };
-        var state = includeOptimizerState ? model.State : model.State with { OptState = Trees.TensorTree.Empty };
-        Directory.CreateDirectory(folder);
-        TrainStateFile.Save(Path.Combine(folder, State), state);
         var json = Encoding.UTF8.GetBytes(description.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-        AtomicFile.Write(Path.Combine(folder, Description), stream => stream.Write(json));
+        model.ReadState(state =>
+        {
+            var saved = includeOptimizerState ? state : state with { OptState = Trees.TensorTree.Empty };
+            SavedFolder.Save(folder, [
+                new SavedFolder.Part(DescriptionPart, "json", stream => stream.Write(json)),
+                new SavedFolder.Part(StatePart, "safetensors", stream => TrainStateFile.Write(stream, saved))]);
+        });
     }
 
     /// <summary>The metadata saved with the model (empty when none).</summary>
     public static IReadOnlyDictionary<string, string> ReadMetadata(string folder)
     {
-        var description = ReadDescription(folder, out var path);
+        var description = ReadDescription(Files(folder).Description, out var path);
         if (description["metadata"] is null) return new Dictionary<string, string>();
         if (description["metadata"] is not JsonObject metadata) throw new InvalidDataException($"{path}: metadata is not an object.");
         return metadata.ToDictionary(kv => kv.Key,
@@ -53,38 +60,93 @@ public static class ModelFile
     }
 
     /// <summary>The network, its input shape and its saved state, rebuilt without the code that built them.</summary>
-    /// <exception cref="InvalidDataException">A missing or invalid file, an unknown layer type, a newer format, or weights that do not fit the network.</exception>
-    public static (ILayer Network, long[] InputShape, TrainState State) Load(string folder)
+    /// <param name="folder">The saved model.</param>
+    /// <param name="maxBytes">The most the network's fresh variables may take while they are
+    /// checked against the weights (by default what the weights file holds).</param>
+    /// <exception cref="InvalidDataException">A missing, damaged or invalid file, an unknown layer type, a newer
+    /// format, weights that do not fit the network, or a description that would take more than <paramref name="maxBytes"/>.</exception>
+    public static (ILayer Network, long[] InputShape, TrainState State) Load(string folder, long? maxBytes = null)
     {
-        var description = ReadDescription(folder, out var path);
+        ArgumentNullException.ThrowIfNull(folder);
+        var (descriptionPath, statePath) = Files(folder);
+        var description = ReadDescription(descriptionPath, out var path);
         var inputShape = (description["input_shape"] as JsonArray ?? throw new InvalidDataException($"{path} has no input_shape."))
             .Select(d => d is JsonValue x && x.TryGetValue<long>(out var l) && l > 0 ? l : throw new InvalidDataException($"{path} has an invalid input_shape.")).ToArray();
         ILayer network;
         try { network = LayerSpec.FromJson(description["network"], "$.network"); }
         catch (InvalidDataException e) { throw new InvalidDataException($"{path}: {e.Message}", e); }
-        var state = TrainStateFile.Load(Path.Combine(folder, State));
+        catch (ArgumentException e) { throw new InvalidDataException($"{path}: $.network describes a layer that cannot be built: {e.Message}", e); }
+        // Before any tensor is read or made: the description must fit the weights file's header.
+        var (tensors, _, dataBytes) = SafeTensors.ReadHeader(statePath);
+        long limit = maxBytes ?? dataBytes;
+        if (dataBytes > limit) throw new InvalidDataException($"{statePath} holds {dataBytes} bytes of weights, more than maxBytes ({limit}).");
+        RequireFits(folder, network, inputShape, tensors, limit);
+        var state = TrainStateFile.Load(statePath);
+        return (network, inputShape, state);
+    }
+
+    /// <summary>Builds the network's fresh variables (within <paramref name="limit"/> bytes) and
+    /// compares them with the weights file's header.</summary>
+    static void RequireFits(string folder, ILayer network, long[] inputShape, IReadOnlyList<SafeTensors.TensorInfo> tensors, long limit)
+    {
+        var saved = tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
         try
         {
             using var scope = torch.NewDisposeScope();
             using var rng = new torch.Generator(0);
-            var fresh = network.Init(rng, inputShape);
-            fresh.Params.RequireSameStructure(state.Params, "saved parameters");
-            fresh.State.RequireSameStructure(state.ModelState, "saved model state");
+            Variables fresh;
+            using (Runtime.TensorAllocation.Limit(limit, $"loading {folder}"))
+                fresh = network.Init(rng, inputShape);
+            foreach (var (prefix, tree) in new[] { ("params", fresh.Params), ("model_state", fresh.State) })
+            {
+                foreach (var (leafPath, t) in tree)
+                {
+                    var name = Trees.TreePath.Join(prefix, leafPath);
+                    if (!saved.TryGetValue(name, out var info))
+                        throw new InvalidDataException($"{folder}: the saved weights have no '{name}', which the saved network needs.");
+                    if (!info.Shape.SequenceEqual(t.shape) || info.DType != t.dtype)
+                        throw new InvalidDataException(
+                            $"{folder}: the saved weights do not fit the saved network: '{name}' is ({string.Join(", ", info.Shape)}) {info.DType} where ({string.Join(", ", t.shape)}) {t.dtype} is expected.");
+                }
+                var extra = saved.Keys.Where(k => Trees.TreePath.IsUnder(k, prefix) && !tree.ContainsLeaf(Trees.TreePath.Relative(k, prefix))).FirstOrDefault();
+                if (extra is not null) throw new InvalidDataException($"{folder}: the saved weights have '{extra}', which the saved network does not have.");
+            }
         }
         catch (ArgumentException e)
         {
-            throw new InvalidDataException($"{folder}: the saved weights do not fit the saved network: {e.Message}", e);
+            throw new InvalidDataException($"{folder}: the saved network cannot be built for its input shape within {limit} bytes: {e.Message}", e);
         }
-        return (network, inputShape, state);
     }
 
-    static JsonObject ReadDescription(string folder, out string path)
+    /// <summary>The description and state files of the save in <paramref name="folder"/>: those its
+    /// manifest names (verified), or the fixed names of the layout before manifests.</summary>
+    static (string Description, string State) Files(string folder)
     {
-        path = Path.Combine(folder, Description);
-        if (!File.Exists(path)) throw new InvalidDataException($"{folder} holds no saved model: {Description} is missing.");
+        ArgumentNullException.ThrowIfNull(folder);
+        if (!SavedFolder.HasManifest(folder))
+        {
+            var legacy = Path.Combine(folder, LegacyDescription);
+            if (!File.Exists(legacy)) throw new InvalidDataException($"{folder} holds no saved model: {SavedFolder.ManifestName} is missing.");
+            return (legacy, Path.Combine(folder, LegacyState));
+        }
+        var files = SavedFolder.Resolve(folder);
+        return (files.TryGetValue(DescriptionPart, out var d) ? d : throw new InvalidDataException($"{folder}: the manifest names no model description."),
+                files.TryGetValue(StatePart, out var st) ? st : throw new InvalidDataException($"{folder}: the manifest names no state file."));
+    }
+
+    static JsonObject ReadDescription(string descriptionPath, out string path)
+    {
+        path = descriptionPath;
         JsonObject description;
-        try { description = JsonNode.Parse(File.ReadAllBytes(path)) as JsonObject ?? throw new InvalidDataException($"{path} is not a JSON object."); }
-        catch (JsonException e) { throw new InvalidDataException($"{path} is not valid JSON: {e.Message}", e); }
+        try
+        {
+            description = JsonNode.Parse(File.ReadAllBytes(path), documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false }) as JsonObject
+                ?? throw new InvalidDataException($"{path} is not a JSON object.");
+        }
+        catch (Exception e) when (e is JsonException or ArgumentException or InvalidOperationException or DecoderFallbackException)
+        {
+            throw new InvalidDataException($"{path} is not valid JSON: {e.Message}", e);
+        }
         if (description["format"] is not JsonValue f || !f.TryGetValue<string>(out var format) || format != Format)
             throw new InvalidDataException($"{path} does not describe a Functional model.");
         int version = description["format_version"] is JsonValue v && v.TryGetValue<int>(out var n) ? n : 0;

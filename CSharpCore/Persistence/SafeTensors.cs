@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.IO.Hashing;
 using System.Text;
 using System.Text.Json;
 using Functional.Trees;
@@ -16,7 +17,9 @@ namespace Functional.Persistence;
 /// <remarks>Loading trusts nothing: a header that lies about sizes or offsets, overlapping or
 /// missing bytes, an unknown dtype, a truncated file — each is an <see cref="InvalidDataException"/>
 /// naming the file, never an out-of-range read. Saving is atomic: a temporary file is written,
-/// flushed and renamed over the target, so a crash never leaves a half-written file behind.</remarks>
+/// flushed and renamed over the target, so a crash never leaves a half-written file behind. Files
+/// written here carry an XxHash128 of their data in the metadata (<see cref="ChecksumKey"/>), so
+/// flipped bytes in the data are detected too.</remarks>
 public static class SafeTensors
 {
     /// <summary>Largest header accepted (100 MB, as the reference implementation).</summary>
@@ -37,11 +40,35 @@ public static class SafeTensors
     public static void Save(string path, TensorTree tree, IReadOnlyDictionary<string, string>? metadata = null)
     {
         ArgumentNullException.ThrowIfNull(tree);
-        var header = new Dictionary<string, object>(StringComparer.Ordinal);
-        if (metadata is { Count: > 0 }) header[MetadataKey] = metadata;
-        var contiguous = new List<Tensor>(tree.Count);
-        long offset = 0;
         using var scope = torch.NewDisposeScope();
+        var (header, data) = Prepare(tree, metadata);
+        AtomicFile.Write(path, stream => WritePrepared(stream, header, data));
+    }
+
+    /// <summary>Writes <paramref name="tree"/> as a safetensors file to <paramref name="stream"/>.
+    /// The metadata gains <see cref="ChecksumKey"/>: the XxHash128 of the data bytes, which
+    /// <see cref="Load"/> verifies (other readers ignore it).</summary>
+    public static void Write(Stream stream, TensorTree tree, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        ArgumentNullException.ThrowIfNull(tree);
+        using var scope = torch.NewDisposeScope();
+        var (header, data) = Prepare(tree, metadata);
+        WritePrepared(stream, header, data);
+    }
+
+    /// <summary>The metadata key holding the data section's XxHash128 (hex) in files we write.</summary>
+    public const string ChecksumKey = "functional.data_xxh128";
+
+    static (byte[] Header, List<Tensor> Data) Prepare(TensorTree tree, IReadOnlyDictionary<string, string>? metadata)
+    {
+        if (metadata is not null && metadata.ContainsKey(ChecksumKey))
+            throw new ArgumentException($"The metadata key '{ChecksumKey}' is reserved for the checksum.", nameof(metadata));
+        var header = new Dictionary<string, object>(StringComparer.Ordinal);
+        var contiguous = new List<Tensor>(tree.Count);
+        var entries = new Dictionary<string, object>(StringComparer.Ordinal);
+        long offset = 0;
+        var hash = new XxHash128();
         foreach (var (name, leaf) in tree)
         {
             if (name.Length == 0 || name == MetadataKey)
@@ -50,29 +77,91 @@ public static class SafeTensors
                 throw new ArgumentException($"Tensor '{name}' has dtype {leaf.dtype}, which safetensors does not store.");
             var data = leaf.detach().cpu().contiguous();
             long bytes = data.numel() * data.element_size();
-            header[name] = new { dtype, shape = leaf.shape, data_offsets = new[] { offset, offset + bytes } };
+            entries[name] = new { dtype, shape = leaf.shape, data_offsets = new[] { offset, offset + bytes } };
             contiguous.Add(data);
+            if (bytes > 0) hash.Append(data.bytes);
             offset += bytes;
         }
-        var json = JsonSerializer.SerializeToUtf8Bytes(header);
-        int padding = (8 - json.Length % 8) % 8;
-        AtomicFile.Write(path, stream =>
+        var allMetadata = new Dictionary<string, string>(metadata ?? new Dictionary<string, string>(), StringComparer.Ordinal)
         {
-            Span<byte> length = stackalloc byte[8];
-            BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)(json.Length + padding));
-            stream.Write(length);
-            stream.Write(json);
-            for (int i = 0; i < padding; i++) stream.WriteByte((byte)' ');
-            foreach (var t in contiguous)
-                if (t.numel() > 0) stream.Write(t.bytes);
-        });
+            [ChecksumKey] = Convert.ToHexStringLower(hash.GetCurrentHash()),
+        };
+        header[MetadataKey] = allMetadata;
+        foreach (var (name, entry) in entries) header[name] = entry;
+        return (JsonSerializer.SerializeToUtf8Bytes(header), contiguous);
     }
 
-    /// <summary>Reads a safetensors file: its tensors as a tree (in offset order) and its metadata.</summary>
-    /// <exception cref="InvalidDataException">The file is not valid safetensors (the message names the file and the problem).</exception>
+    static void WritePrepared(Stream stream, byte[] json, List<Tensor> data)
+    {
+        int padding = (8 - json.Length % 8) % 8;
+        Span<byte> length = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)(json.Length + padding));
+        stream.Write(length);
+        stream.Write(json);
+        for (int i = 0; i < padding; i++) stream.WriteByte((byte)' ');
+        foreach (var t in data)
+            if (t.numel() > 0) stream.Write(t.bytes);
+    }
+
+    /// <summary>One tensor as the header describes it.</summary>
+    /// <param name="Name">Its name (tree path).</param>
+    /// <param name="DType">Its dtype.</param>
+    /// <param name="Shape">Its shape.</param>
+    public sealed record TensorInfo(string Name, ScalarType DType, long[] Shape);
+
+    /// <summary>Reads and validates only the header of a safetensors file: the tensors' names,
+    /// dtypes and shapes, the metadata and the size of the data, without allocating tensors.</summary>
+    /// <exception cref="InvalidDataException">The file is not a valid safetensors file (named in the message).</exception>
+    public static (IReadOnlyList<TensorInfo> Tensors, IReadOnlyDictionary<string, string> Metadata, long DataBytes) ReadHeader(string path)
+    {
+        using var file = OpenChecked(path);
+        var (entries, metadata, _, dataLength) = ReadEntries(path, file);
+        return (entries.Select(e => new TensorInfo(e.Name, e.DType, e.Shape)).ToArray(), metadata, dataLength);
+    }
+
+    /// <summary>Reads a safetensors file: its tensors as a tree (in offset order) and its metadata.
+    /// A file we wrote carries the data's checksum, which is verified.</summary>
+    /// <exception cref="InvalidDataException">The file is damaged or not a valid safetensors file (named in the message).</exception>
     public static (TensorTree Tree, IReadOnlyDictionary<string, string> Metadata) Load(string path)
     {
-        using var file = File.OpenRead(path);
+        using var file = OpenChecked(path);
+        var (entries, metadata, headerLength, _) = ReadEntries(path, file);
+        var leaves = new List<(string, Tensor)>(entries.Count);
+        using var scope = torch.NewDisposeScope();
+        var hash = new XxHash128();
+        foreach (var e in entries)
+        {
+            var tensor = torch.empty(e.Shape, e.DType);
+            if (e.End > e.Begin)
+            {
+                file.Position = 8 + headerLength + e.Begin;
+                file.ReadExactly(tensor.bytes);
+                hash.Append(tensor.bytes);
+            }
+            leaves.Add((e.Name, tensor));
+        }
+        if (metadata.TryGetValue(ChecksumKey, out var expected) && !string.Equals(expected, Convert.ToHexStringLower(hash.GetCurrentHash()), StringComparison.Ordinal))
+            throw new InvalidDataException($"{path} is damaged: its tensor data does not match the checksum written with it.");
+        TensorTree tree;
+        try { tree = TensorTree.FromLeaves(leaves); }
+        catch (ArgumentException e) { throw Invalid(path, $"its tensor names do not form a tree ({e.Message})"); }
+        tree.MoveToOuterDisposeScope();
+        return (tree, metadata.Where(kv => kv.Key != ChecksumKey).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal));
+    }
+
+    static FileStream OpenChecked(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        try { return File.OpenRead(path); }
+        catch (FileNotFoundException) { throw; }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"{path} cannot be read: {e.Message}", e);
+        }
+    }
+
+    static (List<Entry> Entries, IReadOnlyDictionary<string, string> Metadata, long HeaderLength, long DataLength) ReadEntries(string path, FileStream file)
+    {
         long length = file.Length;
         Span<byte> prefix = stackalloc byte[8];
         if (length < 8 || file.Read(prefix) != 8) throw Invalid(path, $"the file has {length} bytes, fewer than the 8-byte header length");
@@ -82,25 +171,8 @@ public static class SafeTensors
         var headerBytes = new byte[headerLength];
         file.ReadExactly(headerBytes);
         long dataLength = length - 8 - (long)headerLength;
-
         var entries = ParseHeader(path, headerBytes, dataLength, out var metadata);
-        var leaves = new List<(string, Tensor)>(entries.Count);
-        using var scope = torch.NewDisposeScope();
-        foreach (var e in entries)
-        {
-            var tensor = torch.empty(e.Shape, e.DType);
-            if (e.End > e.Begin)
-            {
-                file.Position = 8 + (long)headerLength + e.Begin;
-                file.ReadExactly(tensor.bytes);
-            }
-            leaves.Add((e.Name, tensor));
-        }
-        TensorTree tree;
-        try { tree = TensorTree.FromLeaves(leaves); }
-        catch (ArgumentException e) { throw Invalid(path, $"its tensor names do not form a tree ({e.Message})"); }
-        tree.MoveToOuterDisposeScope();
-        return (tree, metadata);
+        return (entries, metadata, (long)headerLength, dataLength);
     }
 
     sealed record Entry(string Name, ScalarType DType, long[] Shape, long Begin, long End);
@@ -162,7 +234,9 @@ public static class SafeTensors
         long elements = 1;
         foreach (var d in shape)
             elements = d == 0 ? 0 : elements > long.MaxValue / d ? throw Invalid(path, $"tensor '{name}' is too large") : elements * d;
-        long bytes = elements * ElementSize(dtype);
+        long size = ElementSize(dtype);
+        if (elements > long.MaxValue / size) throw Invalid(path, $"tensor '{name}' of shape [{string.Join(", ", shape)}] is too large");
+        long bytes = elements * size;
         if (offsets[1] - offsets[0] != bytes)
             throw Invalid(path, $"tensor '{name}' of shape [{string.Join(", ", shape)}] {dtypeElement.GetString()} needs {bytes} bytes but its offsets span {offsets[1] - offsets[0]}");
         if (bytes > int.MaxValue) throw Invalid(path, $"tensor '{name}' is larger than 2 GB, which TorchSharp cannot fill in one piece");

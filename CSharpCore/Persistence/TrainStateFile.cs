@@ -16,19 +16,30 @@ public static class TrainStateFile
     const string Format = "functional.train_state";
     static readonly string[] Parts = ["params", "model_state", "opt_state"];
 
-    /// <summary>Saves <paramref name="state"/> to <paramref name="path"/> atomically.</summary>
+    /// <summary>Saves <paramref name="state"/> to <paramref name="path"/> atomically, with a checksum of its data.</summary>
     public static void Save(string path, TrainState state)
     {
         ArgumentNullException.ThrowIfNull(state);
-        var tree = TensorTree.Node((Parts[0], state.Params), (Parts[1], state.ModelState), (Parts[2], state.OptState));
-        SafeTensors.Save(path, tree, new Dictionary<string, string>
-        {
-            ["format"] = Format,
-            ["format_version"] = FormatVersion.ToString(CultureInfo.InvariantCulture),
-            ["step"] = state.Step.ToString(CultureInfo.InvariantCulture),
-            ["seed"] = state.Seed.ToString(CultureInfo.InvariantCulture),
-        });
+        SafeTensors.Save(path, Tree(state), Metadata(state));
     }
+
+    /// <summary>Writes <paramref name="state"/> in this format to <paramref name="stream"/>.</summary>
+    public static void Write(Stream stream, TrainState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        SafeTensors.Write(stream, Tree(state), Metadata(state));
+    }
+
+    static TensorTree Tree(TrainState state) =>
+        TensorTree.Node((Parts[0], state.Params), (Parts[1], state.ModelState), (Parts[2], state.OptState));
+
+    static Dictionary<string, string> Metadata(TrainState state) => new()
+    {
+        ["format"] = Format,
+        ["format_version"] = FormatVersion.ToString(CultureInfo.InvariantCulture),
+        ["step"] = state.Step.ToString(CultureInfo.InvariantCulture),
+        ["seed"] = state.Seed.ToString(CultureInfo.InvariantCulture),
+    };
 
     /// <summary>Loads a state saved by <see cref="Save"/>.</summary>
     /// <exception cref="InvalidDataException">Not a valid file, not a training state, or written by a newer version.</exception>

@@ -20,14 +20,26 @@ public enum Verbosity
 public sealed record FitOptions
 {
     /// <summary>The epoch to stop before: the number of passes over the data when starting at 0.</summary>
-    public int Epochs { get; init; } = 1;
+    public int Epochs
+    {
+        get;
+        init => field = value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(Epochs), value, "Epochs must be at least 1.");
+    } = 1;
 
     /// <summary>The epoch to start at (0-based), to resume a run: Fit trains epochs
     /// InitialEpoch .. Epochs - 1, with the shuffling those epochs had (Keras's initial_epoch).</summary>
-    public int InitialEpoch { get; init; }
+    public int InitialEpoch
+    {
+        get;
+        init => field = value >= 0 ? value : throw new ArgumentOutOfRangeException(nameof(InitialEpoch), value, "InitialEpoch must be at least 0.");
+    }
 
     /// <summary>Examples per step (for in-memory data).</summary>
-    public int BatchSize { get; init; } = 32;
+    public int BatchSize
+    {
+        get;
+        init => field = value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(BatchSize), value, "BatchSize must be at least 1.");
+    } = 32;
 
     /// <summary>Shuffle the training data every epoch (in-memory data; seeded by the model's seed).</summary>
     public bool Shuffle { get; init; } = true;
@@ -36,13 +48,29 @@ public sealed record FitOptions
     public LabeledData? ValidationData { get; init; }
 
     /// <summary>The last fraction of the training data, held out for validation (before shuffling), when no ValidationData is given.</summary>
-    public double ValidationSplit { get; init; }
+    public double ValidationSplit
+    {
+        get;
+        init => field = value is >= 0 and < 1 ? value : throw new ArgumentOutOfRangeException(nameof(ValidationSplit), value, "ValidationSplit must be in [0, 1).");
+    }
 
-    /// <summary>Weight of each class in the loss (integer targets); classes not listed weigh 1.</summary>
-    public IReadOnlyDictionary<long, double>? ClassWeights { get; init; }
+    /// <summary>Weight of each class in the loss (integer targets); classes not listed weigh 1.
+    /// Weights are finite and at least 0; Fit checks the classes against the model's outputs.</summary>
+    public IReadOnlyDictionary<long, double>? ClassWeights
+    {
+        get;
+        init => field = value is null || value.All(kv => kv.Key >= 0 && double.IsFinite(kv.Value) && kv.Value >= 0) ? value
+            : throw new ArgumentOutOfRangeException(nameof(ClassWeights),
+                $"ClassWeights need classes >= 0 and finite weights >= 0; got {string.Join(", ", value.Where(kv => kv.Key < 0 || !double.IsFinite(kv.Value) || kv.Value < 0).Select(kv => $"{kv.Key}: {kv.Value}"))}.");
+    }
 
     /// <summary>Hooks called during training.</summary>
-    public IReadOnlyList<Callback> Callbacks { get; init; } = [];
+    public IReadOnlyList<Callback> Callbacks
+    {
+        get;
+        init => field = value is not null && value.All(c => c is not null) ? value
+            : throw new ArgumentNullException(nameof(Callbacks), "Callbacks must not be null or hold null.");
+    } = [];
 
     /// <summary>Progress display.</summary>
     public Verbosity Verbosity { get; init; } = Verbosity.Auto;

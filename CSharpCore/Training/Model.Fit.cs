@@ -1,3 +1,4 @@
+using Functional.Layers;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -10,11 +11,14 @@ public sealed partial class Model
     public History Fit(Tensor inputs, Tensor targets, FitOptions? options = null)
     {
         options ??= new FitOptions();
+        RequireExamples(inputs, targets, "Fit");
         var (trainX, trainY, validation) = (inputs, targets, options.ValidationData);
         if (validation is null && options.ValidationSplit > 0)
         {
-            if (options.ValidationSplit >= 1) throw new ArgumentOutOfRangeException(nameof(options), "ValidationSplit must be in [0, 1).");
             long held = (long)(inputs.shape[0] * options.ValidationSplit), kept = inputs.shape[0] - held;
+            if (kept == 0 || held == 0)
+                throw new ArgumentException(
+                    $"Fit: ValidationSplit {options.ValidationSplit} of {inputs.shape[0]} examples leaves {kept} for training and {held} for validation; both need at least one.", nameof(options));
             (trainX, trainY) = (inputs.narrow(0, 0, kept), targets.narrow(0, 0, kept));
             validation = new LabeledData(inputs.narrow(0, kept, held), targets.narrow(0, kept, held));
         }
@@ -38,8 +42,10 @@ public sealed partial class Model
     History Fit(IBatchSource train, FitOptions options, IBatchSource? validation)
     {
         ArgumentNullException.ThrowIfNull(train);
-        if (options.Epochs <= options.InitialEpoch || options.InitialEpoch < 0)
-            throw new ArgumentOutOfRangeException(nameof(options), $"Fit needs 0 <= InitialEpoch < Epochs; got {options.InitialEpoch} and {options.Epochs}.");
+        if (options.Epochs <= options.InitialEpoch)
+            throw new ArgumentOutOfRangeException(nameof(options), $"Fit needs InitialEpoch < Epochs; got {options.InitialEpoch} and {options.Epochs}.");
+        if (options.ClassWeights is { } weights) RequireClasses(weights);
+        using var fitting = BeginFit();
         var history = new History();
         var context = new TrainingContext(this, history);
         var display = new ProgressDisplay(options, options.Epochs);
@@ -96,6 +102,8 @@ public sealed partial class Model
             }
             clock.CallbacksDone();
         }
+        if (done == 0 && context.StopReason is null)
+            throw new InvalidOperationException($"Fit: the training data gave no batch in epoch {epoch + 1}; there is nothing to train on.");
         return done == 0 ? null : Logs(lossSum / count, metricStates, "");
     }
 
@@ -110,7 +118,7 @@ public sealed partial class Model
         using var scope = torch.NewDisposeScope();
         var weights = classWeights is null ? null : ClassWeightsFor(y, classWeights);
         var (lossTensor, predictions, modelState, gradient) = LossAndGradient(State, x, y, weights, clock.ForwardDone);
-        double loss = lossTensor.item<float>();
+        double loss = lossTensor.dtype == ScalarType.Float32 ? lossTensor.item<float>() : lossTensor.to_type(ScalarType.Float64).item<double>();
         clock.BackwardDone();
         if (!double.IsFinite(loss))
         {
@@ -127,25 +135,55 @@ public sealed partial class Model
                 scope.Detach(copy.Leaves);
                 context.KeepGradients(copy);
             }
-            Optimizer.StepInPlace(gradient, State.OptState, State.Params);
+            // The step boundary: Predict on other threads waits here, so it never sees
+            // parameters half updated or a model state already disposed.
+            Writing(() =>
+            {
+                Optimizer.StepInPlace(gradient, State.OptState, State.Params);
+                var next = State with { ModelState = modelState, Step = State.Step + 1 };
+                scope.MoveToOuter(next.ModelState.Leaves);
+                State.DisposeExcept(next);
+                State = next;
+            });
         }
         clock.Updated();
         for (int i = 0; i < Metrics.Count; i++) metricStates[i] = Metrics[i].Update(metricStates[i], predictions, y);
-        var next = State with { ModelState = modelState, Step = State.Step + 1 };
-        scope.MoveToOuter(next.ModelState.Leaves);
-        State.DisposeExcept(next);
-        State = next;
         return loss;
     }
 
-    static Tensor ClassWeightsFor(Tensor targets, IReadOnlyDictionary<long, double> classWeights)
+    /// <summary>The number of classes the network's output has (its last dimension).</summary>
+    long Classes => OutputShape.Length == 0 ? 1 : OutputShape[^1];
+
+    void RequireClasses(IReadOnlyDictionary<long, double> classWeights)
+    {
+        var outside = classWeights.Keys.Where(k => k >= Classes).ToArray();
+        if (outside.Length > 0)
+            throw new ArgumentOutOfRangeException(nameof(FitOptions.ClassWeights),
+                $"Fit: ClassWeights name classes {string.Join(", ", outside)}, but model '{Network.Name}' has {Classes} (0 to {Classes - 1}).");
+    }
+
+    Tensor ClassWeightsFor(Tensor targets, IReadOnlyDictionary<long, double> classWeights)
     {
         if (targets.is_floating_point() || targets.dim() != 1)
             throw new ArgumentException($"Class weights need integer class targets of shape (batch); got {targets.dtype} ({string.Join(", ", targets.shape)}).");
-        long classes = Math.Max(classWeights.Keys.DefaultIfEmpty(0).Max() + 1, targets.max().item<long>() + 1);
-        var table = torch.ones(classes);
+        var table = torch.ones(Classes);
         foreach (var (label, weight) in classWeights) table[label] = weight;
-        return table.index_select(0, targets);
+        long low = targets.min().item<long>(), high = targets.max().item<long>();
+        if (low < 0 || high >= Classes)
+            throw new ArgumentOutOfRangeException(nameof(targets), $"Fit: class targets must be in [0, {Classes}) to be weighted; got values from {low} to {high}.");
+        return table.index_select(0, targets.to_type(ScalarType.Int64));
+    }
+
+    /// <summary>Throws unless inputs and targets are tensors with the same positive number of examples.</summary>
+    void RequireExamples(Tensor inputs, Tensor targets, string operation)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        ArgumentNullException.ThrowIfNull(targets);
+        ThrowIfDisposed();
+        if (inputs.dim() == 0 || targets.dim() == 0 || inputs.shape[0] != targets.shape[0])
+            throw new ShapeException(
+                $"{operation}: inputs {ShapeException.Format(inputs.shape)} and targets {ShapeException.Format(targets.shape)} need one example per row: the same number of examples.");
+        if (inputs.shape[0] == 0) throw new ArgumentException($"{operation}: there are no examples (0 rows); there is nothing to train on.", nameof(inputs));
     }
 
     Dictionary<string, double> Logs(double loss, double[][] metricStates, string prefix)

@@ -8,46 +8,62 @@ namespace Functional.Training;
 public sealed partial class Model
 {
     /// <summary>Loss and metrics over in-memory data, in inference mode.</summary>
-    public IReadOnlyDictionary<string, double> Evaluate(Tensor inputs, Tensor targets, int batchSize = 256) =>
-        Evaluate(new TensorBatches(inputs, targets, batchSize));
+    public IReadOnlyDictionary<string, double> Evaluate(Tensor inputs, Tensor targets, int batchSize = 256)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        ArgumentNullException.ThrowIfNull(targets);
+        if (inputs.dim() == 0 || targets.dim() == 0 || inputs.shape[0] != targets.shape[0])
+            throw new ShapeException(
+                $"Evaluate: inputs {ShapeException.Format(inputs.shape)} and targets {ShapeException.Format(targets.shape)} need the same number of rows.");
+        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "batchSize must be at least 1.");
+        return Evaluate(new TensorBatches(inputs, targets, batchSize));
+    }
 
-    /// <summary>Loss and metrics over a batch source, in inference mode.</summary>
+    /// <summary>Loss and metrics over a batch source, in inference mode. The whole pass sees one
+    /// state: a Fit running on another thread waits for it at its next step boundary.</summary>
     public IReadOnlyDictionary<string, double> Evaluate(IBatchSource data)
     {
         ArgumentNullException.ThrowIfNull(data);
-        var (lossSum, count) = (0.0, 0L);
-        var metricStates = Metrics.Select(m => m.Init()).ToArray();
-        foreach (var (x, y) in data.Batches(0))
+        return Reading(() =>
         {
-            using (x)
-            using (y)
-            using (var scope = torch.NewDisposeScope())
-            using (torch.no_grad())
+            var (lossSum, count) = (0.0, 0L);
+            var metricStates = Metrics.Select(m => m.Init()).ToArray();
+            foreach (var (x, y) in data.Batches(0))
             {
-                CheckInputs(x);
-                var (predictions, _) = Network.Apply(new Variables(State.Params, State.ModelState), x, ApplyContext.Inference);
-                lossSum += Loss.PerExample(predictions, y).to_type(ScalarType.Float64).sum().item<double>();
-                count += x.shape[0];
-                for (int i = 0; i < Metrics.Count; i++) metricStates[i] = Metrics[i].Update(metricStates[i], predictions, y);
+                using (x)
+                using (y)
+                using (var scope = torch.NewDisposeScope())
+                using (torch.no_grad())
+                {
+                    CheckInputs(x);
+                    var (predictions, _) = Network.Apply(new Variables(State.Params, State.ModelState), x, ApplyContext.Inference);
+                    lossSum += Loss.PerExample(predictions, y).to_type(ScalarType.Float64).sum().item<double>();
+                    count += Loss.CountedRows(y) is { } counted ? counted.sum().item<long>() : x.shape[0];
+                    for (int i = 0; i < Metrics.Count; i++) metricStates[i] = Metrics[i].Update(metricStates[i], predictions, y);
+                }
             }
-        }
-        return Logs(count == 0 ? double.NaN : lossSum / count, metricStates, "");
+            return Logs(count == 0 ? double.NaN : lossSum / count, metricStates, "");
+        });
     }
 
     /// <summary>The network's outputs for <paramref name="inputs"/>, in inference mode, batch by batch.</summary>
     public Tensor Predict(Tensor inputs, int batchSize = 256)
     {
         CheckInputs(inputs);
-        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize));
+        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "batchSize must be at least 1.");
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        var outputs = new List<Tensor>();
-        for (long start = 0; start < inputs.shape[0]; start += batchSize)
+        // One read lock for the whole call: every batch sees the same state, even while Fit runs.
+        var result = Reading(() =>
         {
-            var x = inputs.narrow(0, start, Math.Min(batchSize, inputs.shape[0] - start));
-            outputs.Add(Network.Apply(new Variables(State.Params, State.ModelState), x, ApplyContext.Inference).Output);
-        }
-        var result = outputs.Count == 0 ? torch.empty([0, .. OutputShape]) : torch.cat(outputs);
+            var outputs = new List<Tensor>();
+            for (long start = 0; start < inputs.shape[0]; start += batchSize)
+            {
+                var x = inputs.narrow(0, start, Math.Min(batchSize, inputs.shape[0] - start));
+                outputs.Add(Network.Apply(new Variables(State.Params, State.ModelState), x, ApplyContext.Inference).Output);
+            }
+            return outputs.Count == 0 ? torch.empty([0, .. OutputShape]) : torch.cat(outputs);
+        });
         return result.MoveToOuterDisposeScope();
     }
 }

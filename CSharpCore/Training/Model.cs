@@ -28,7 +28,8 @@ public sealed partial class Model : IDisposable
         IEnumerable<Metric>? metrics = null, ulong seed = 0)
     {
         Network = network ?? throw new ArgumentNullException(nameof(network));
-        InputShape = inputShape ?? throw new ArgumentNullException(nameof(inputShape));
+        ShapeException.RequireValid(inputShape, $"Model '{network.Name}'");
+        InputShape = inputShape;
         Loss = loss ?? throw new ArgumentNullException(nameof(loss));
         Optimizer = optimizer ?? throw new ArgumentNullException(nameof(optimizer));
         Metrics = metrics?.ToArray() ?? [];
@@ -68,6 +69,7 @@ public sealed partial class Model : IDisposable
     public (TrainState State, Tensor Loss, Tensor Predictions) TrainStep(TrainState state, Tensor inputs, Tensor targets, Tensor? exampleWeights = null)
     {
         ArgumentNullException.ThrowIfNull(state);
+        ThrowIfDisposed();
         var (loss, predictions, modelState, gradient) = LossAndGradient(state, inputs, targets, exampleWeights);
         var (updates, optState) = Optimizer.Update(gradient, state.OptState, state.Params);
         var parameters = Optimizers.Optimizer.ApplyUpdates(state.Params, updates);
@@ -80,13 +82,11 @@ public sealed partial class Model : IDisposable
         TrainState state, Tensor inputs, Tensor targets, Tensor? exampleWeights, Action? forwardDone = null)
     {
         CheckInputs(inputs);
-        using var rng = TrainState.GeneratorFor(state.Seed, state.Step);
-        var context = ApplyContext.Train(rng);
+        var context = ApplyContext.Train(RandomKey.ForStep(state.Seed, state.Step));
         (Tensor, (Tensor, TensorTree)) LossOf(TensorTree parameters)
         {
             var (predictions, modelState) = Network.Apply(new Variables(parameters, state.ModelState), inputs, context);
-            var perExample = Loss.PerExample(predictions, targets);
-            var loss = exampleWeights is null ? perExample.mean() : (perExample * exampleWeights).mean();
+            var loss = Loss.Mean(Loss.PerExample(predictions, targets), targets, exampleWeights);
             forwardDone?.Invoke();
             return (loss, (predictions.detach(), modelState.Detach()));
         }
@@ -97,6 +97,7 @@ public sealed partial class Model : IDisposable
     void CheckInputs(Tensor inputs)
     {
         ArgumentNullException.ThrowIfNull(inputs);
+        ThrowIfDisposed();
         if (inputs.dim() != InputShape.Length + 1 || !inputs.shape[1..].SequenceEqual(InputShape))
             throw new ShapeException(
                 $"Model '{Network.Name}' expects inputs of shape {ShapeException.FormatBatch(InputShape)}, but received {ShapeException.Format(inputs.shape)}.");
@@ -105,23 +106,30 @@ public sealed partial class Model : IDisposable
     /// <summary>Replaces the parameters and model state (e.g. with the best epoch's); the old ones are disposed.</summary>
     public void RestoreVariables(TensorTree parameters, TensorTree modelState)
     {
-        State.Params.RequireSamePaths(parameters, nameof(parameters));
-        var next = State with { Params = parameters, ModelState = modelState };
-        State.DisposeExcept(next);
-        State = next;
+        RequireNotFittingElsewhere("RestoreVariables");
+        Writing(() =>
+        {
+            State.Params.RequireSameStructure(parameters, nameof(parameters));
+            State.ModelState.RequireSameStructure(modelState, nameof(modelState));
+            var next = State with { Params = parameters, ModelState = modelState };
+            State.DisposeExcept(next);
+            State = next;
+        });
     }
 
     /// <summary>Replaces the whole training state (e.g. one resumed from a checkpoint); the old one is disposed.</summary>
     public void Resume(TrainState state)
     {
         ArgumentNullException.ThrowIfNull(state);
-        State.Params.RequireSameStructure(state.Params, "parameters");
-        State.ModelState.RequireSameStructure(state.ModelState, "model state");
-        State.OptState.RequireSameStructure(state.OptState, "optimizer state");
-        State.DisposeExcept(state);
-        State = state;
+        RequireNotFittingElsewhere("Resume");
+        Writing(() =>
+        {
+            State.Params.RequireSameStructure(state.Params, "parameters");
+            State.ModelState.RequireSameStructure(state.ModelState, "model state");
+            State.OptState.RequireSameStructure(state.OptState, "optimizer state");
+            State.DisposeExcept(state);
+            State = state;
+        });
     }
 
-    /// <summary>Disposes the state.</summary>
-    public void Dispose() => State.DisposeExcept(new TrainState(TensorTree.Empty, TensorTree.Empty, TensorTree.Empty, 0, 0));
 }

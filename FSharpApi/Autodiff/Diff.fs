@@ -72,7 +72,9 @@ module Diff =
                         struct (Tree.toTree o, Tree.toTree r)),
                     Func<TensorTree, TensorTree, TensorTree>(fun r v ->
                         Tree.toTree (backward (Tree.ofTree residualTemplate r) (Tree.ofTree outputTemplate v))))
-            Tree.ofTree outputTemplate (rule.Invoke(Tree.toTree x))
+            // The rule's forward sets the template: read it only after the call.
+            let output = rule.Invoke(Tree.toTree x)
+            Tree.ofTree outputTemplate output
 
     /// Rematerialisation: same values and gradients as f, but only x is stored for the
     /// backward pass and f runs again during it. Gradients flow to x only: pass parameters in x.
@@ -81,4 +83,5 @@ module Diff =
             let mutable template = Unchecked.defaultof<'O>
             let run = lift x f
             let remat = Transforms.Checkpoint(Func<TensorTree, TensorTree>(fun t -> let tree, o = run t in template <- o; tree))
-            Tree.ofTree template (remat.Invoke(Tree.toTree x))
+            let output = remat.Invoke(Tree.toTree x)
+            Tree.ofTree template output

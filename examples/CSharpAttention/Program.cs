@@ -52,8 +52,8 @@ sealed class AttentionPooling(string? name = null) : Layer(name)
     public override long[] OutputShape(long[] inputShape) =>
         inputShape.Length == 2 ? [inputShape[1]] : throw ShapeError("(batch, time, features)", inputShape);
 
-    public override Variables Init(torch.Generator rng, long[] inputShape) =>
-        new(TensorTree.Of(("query", torch.randn([OutputShape(inputShape)[0]], generator: rng) * 0.1)), TensorTree.Empty);
+    protected override Variables Initialize(torch.Generator rng, long[] inputShape) =>
+        new(TensorTree.Of(("query", Initializers.Normal(0.1)(rng, [OutputShape(inputShape)[0]], 0, 0))), TensorTree.Empty);
 
     protected override (Tensor Output, TensorTree State) Forward(Variables variables, Tensor input, ApplyContext context)
     {

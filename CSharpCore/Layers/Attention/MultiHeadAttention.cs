@@ -29,11 +29,11 @@ public sealed class MultiHeadAttention(long heads, long keyDim, bool causal = fa
         inputShape.Length == 2 ? inputShape : throw ShapeError("(batch, time, features)", inputShape);
 
     /// <inheritdoc/>
-    public override Variables Init(torch.Generator rng, long[] inputShape)
+    protected override Variables Initialize(torch.Generator rng, long[] inputShape)
     {
         long features = OutputShape(inputShape)[1], width = Heads * KeyDim;
         TensorTree Projection(long inputs, long outputs) => TensorTree.Of(
-            ("kernel", (kernelInitializer ?? Initializers.GlorotUniform)(rng, [inputs, outputs], inputs, outputs)), ("bias", torch.zeros(outputs)));
+            ("kernel", (kernelInitializer ?? Initializers.GlorotUniform)(rng, [inputs, outputs], inputs, outputs)), ("bias", Initializers.Filled([outputs], 0)));
         return new Variables(TensorTree.Node(
             ("query", Projection(features, width)), ("key", Projection(features, width)),
             ("value", Projection(features, width)), ("output", Projection(width, features))), TensorTree.Empty);
@@ -42,8 +42,7 @@ public sealed class MultiHeadAttention(long heads, long keyDim, bool causal = fa
     /// <inheritdoc/>
     protected override void CheckInput(Variables variables, Tensor input)
     {
-        RequireFloatingPoint(input);
-        long features = variables.Params["query/kernel"].shape[0];
+        long features = RequireVariable(variables.Params, "query/kernel", -1, Heads * KeyDim).shape[0];
         if (input.dim() != 3 || input.shape[2] != features) throw ShapeError($"(batch, time, {features})", input.shape[1..]);
     }
 
@@ -54,10 +53,26 @@ public sealed class MultiHeadAttention(long heads, long keyDim, bool causal = fa
     /// <summary>
     /// Attention of <paramref name="query"/> (batch, tq, features) over <paramref name="key"/> and
     /// <paramref name="value"/> (batch, tk, features). <paramref name="mask"/> (tq, tk) or
-    /// (batch, tq, tk), true where attending is allowed.
+    /// (batch, tq, tk), true where attending is allowed. Shapes and dtypes are checked first
+    /// (<see cref="ShapeException"/>, <see cref="DtypeException"/>); floating inputs are cast to
+    /// the parameters' dtype.
     /// </summary>
     public Tensor Attend(TensorTree parameters, Tensor query, Tensor key, Tensor value, Tensor? mask = null)
     {
+        ArgumentNullException.ThrowIfNull(parameters);
+        var dtype = VariablesDtype(new Variables(parameters, TensorTree.Empty));
+        (query, key, value) = (Sequence(parameters, "query", query, dtype), Sequence(parameters, "key", key, dtype), Sequence(parameters, "value", value, dtype));
+        if (key.shape[0] != query.shape[0] || value.shape[0] != query.shape[0] || value.shape[1] != key.shape[1])
+            throw new ShapeException(
+                $"Layer '{Name}' ({Kind}) needs query, key and value of one batch size and key and value of one length; received query {ShapeException.Format(query.shape)}, key {ShapeException.Format(key.shape)}, value {ShapeException.Format(value.shape)}.");
+        long width = this.Heads * KeyDim;
+        RequireVariable(parameters, "output/kernel", width, -1);
+        RequireVariable(parameters, "output/bias", parameters["output/kernel"].shape[1]);
+        long tq = query.shape[1], tk = key.shape[1];
+        if (mask is not null && (mask.dtype != ScalarType.Bool
+            || !(mask.shape.SequenceEqual([tq, tk]) || mask.shape.SequenceEqual([query.shape[0], tq, tk]))))
+            throw new ShapeException(
+                $"Layer '{Name}' ({Kind}) needs a boolean mask of shape ({tq}, {tk}) or ({query.shape[0]}, {tq}, {tk}); received {mask.dtype} {ShapeException.Format(mask.shape)}.");
         Tensor Heads(Tensor x, string projection) =>
             (x.matmul(parameters[projection + "/kernel"]) + parameters[projection + "/bias"])
             .view(x.shape[0], x.shape[1], this.Heads, KeyDim).transpose(1, 2);           // (batch, heads, t, keyDim)
@@ -65,8 +80,20 @@ public sealed class MultiHeadAttention(long heads, long keyDim, bool causal = fa
         var scores = q.matmul(k.transpose(-2, -1)) / Math.Sqrt(KeyDim);                   // (batch, heads, tq, tk)
         if (mask is not null)
             scores = scores.masked_fill((mask.dim() == 3 ? mask.unsqueeze(1) : mask).logical_not(), double.NegativeInfinity);
-        var attended = scores.softmax(-1).matmul(v).transpose(1, 2).reshape(query.shape[0], query.shape[1], this.Heads * KeyDim);
+        var attended = scores.softmax(-1).matmul(v).transpose(1, 2).reshape(query.shape[0], query.shape[1], width);
         return attended.matmul(parameters["output/kernel"]) + parameters["output/bias"];
+    }
+
+    /// <summary>A query, key or value sequence checked against its projection, in the parameters' dtype.</summary>
+    Tensor Sequence(TensorTree parameters, string projection, Tensor x, ScalarType? dtype)
+    {
+        ArgumentNullException.ThrowIfNull(x, projection);
+        long features = RequireVariable(parameters, projection + "/kernel", -1, Heads * KeyDim).shape[0];
+        RequireVariable(parameters, projection + "/bias", Heads * KeyDim);
+        x = AcceptDtype(x, dtype, projection);
+        if (x.dim() != 3 || x.shape[2] != features)
+            throw new ShapeException($"Layer '{Name}' ({Kind}) expects {projection} of shape (batch, time, {features}), but received {ShapeException.Format(x.shape)}.");
+        return x;
     }
 
     /// <summary>A (t, t) mask allowing each position to see itself and earlier positions.</summary>

@@ -118,6 +118,8 @@ public sealed class FunctionalModel : ILayer
             values[inputs[i].Node] = batch[i];
         }
         var newState = new Dictionary<string, TensorTree>(StringComparer.Ordinal);
+        // A shared layer's k-th call draws from its own key: "name", then "name#1", "name#2", ...
+        var calls = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var node in order)
         {
             switch (node)
@@ -125,7 +127,9 @@ public sealed class FunctionalModel : ILayer
                 case LayerNode l:
                     var name = names[l.Layer];
                     var own = new Variables(variables.Params.Select(name), newState.GetValueOrDefault(name) ?? variables.State.Select(name));
-                    (values[node], newState[name]) = l.Layer.Apply(own, values[l.Input.Node], context);
+                    int call = calls.GetValueOrDefault(name);
+                    calls[name] = call + 1;
+                    (values[node], newState[name]) = l.Layer.Apply(own, values[l.Input.Node], context.For(call == 0 ? name : $"{name}#{call}"));
                     break;
                 case MergeNode { Kind: "add" } m:
                     values[node] = m.Parts.Skip(1).Aggregate(values[m.Parts[0].Node], (sum, p) => sum + values[p.Node]);

@@ -58,7 +58,7 @@ public static class Graph
     /// <summary>A model input of per-example shape <paramref name="shape"/>.</summary>
     public static SymbolicTensor Input(long[] shape, string? name = null)
     {
-        ArgumentNullException.ThrowIfNull(shape);
+        ShapeException.RequireValid(shape, $"Graph.Input '{name ?? "input"}'");
         int index = Interlocked.Increment(ref inputCount);
         return new SymbolicTensor(new InputNode(name ?? $"input_{index}", index), shape);
     }

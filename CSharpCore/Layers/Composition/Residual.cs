@@ -27,6 +27,7 @@ public sealed class Residual(ILayer inner, string? name = null) : ILayer
     /// <inheritdoc/>
     public Variables Init(torch.Generator rng, long[] inputShape)
     {
+        ShapeException.RequireValid(inputShape, $"Layer '{Name}' (residual)");
         OutputShape(inputShape);
         return Inner.Init(rng, inputShape);
     }
@@ -35,6 +36,8 @@ public sealed class Residual(ILayer inner, string? name = null) : ILayer
     public (Tensor Output, TensorTree State) Apply(Variables variables, Tensor input, ApplyContext context)
     {
         var (y, state) = Inner.Apply(variables, input, context);
+        // The inner layer computes in its variables' dtype: the skip connection follows it.
+        if (y.dtype != input.dtype && y.is_floating_point() && input.is_floating_point()) input = input.to_type(y.dtype);
         if (!y.shape.SequenceEqual(input.shape))
             throw new ShapeException(
                 $"Layer '{Name}' (residual): '{Inner.Name}' returned {ShapeException.Format(y.shape)} for input {ShapeException.Format(input.shape)}.");

@@ -52,6 +52,7 @@ public sealed class Sequential : ILayer
     /// <inheritdoc/>
     public Variables Init(torch.Generator rng, long[] inputShape)
     {
+        ShapeException.RequireValid(inputShape, $"Sequential '{Name}'");
         var parameters = new List<(string, TensorTree)>();
         var state = new List<(string, TensorTree)>();
         var shape = inputShape;
@@ -74,7 +75,7 @@ public sealed class Sequential : ILayer
         foreach (var (name, layer) in Layers)
         {
             var own = new Variables(variables.Params.Select(name), variables.State.Select(name));
-            (x, var state) = layer.Apply(own, x, context);
+            (x, var state) = layer.Apply(own, x, context.For(name));
             newState.Add((name, state));
         }
         return (x, TensorTree.Node([.. newState]));

@@ -49,13 +49,13 @@ public abstract class Convolution : Layer
         [Filters, .. SpatialShape.SlideOver(inputShape, KernelSize, Strides, Padding, $"'{Name}' ({Kind})", "kernel")];
 
     /// <inheritdoc/>
-    public override Variables Init(torch.Generator rng, long[] inputShape)
+    protected override Variables Initialize(torch.Generator rng, long[] inputShape)
     {
         OutputShape(inputShape);
         long channels = inputShape[0], window = KernelSize.Aggregate(1L, (a, b) => a * b);
         var kernel = KernelInitializer(rng, [Filters, channels, .. KernelSize], channels * window, Filters * window);
         var parameters = UseBias
-            ? TensorTree.Of(("kernel", kernel), ("bias", torch.zeros(Filters)))
+            ? TensorTree.Of(("kernel", kernel), ("bias", Initializers.Filled([Filters], 0)))
             : TensorTree.Of(("kernel", kernel));
         return new Variables(parameters, TensorTree.Empty);
     }
@@ -63,7 +63,6 @@ public abstract class Convolution : Layer
     /// <inheritdoc/>
     protected override void CheckInput(Variables variables, Tensor input)
     {
-        RequireFloatingPoint(input);
         long channels = variables.Params["kernel"].shape[1];
         if (input.dim() != Rank + 2 || input.shape[1] != channels)
             throw ShapeError(ExpectedShape(channels.ToString()), input.shape[1..]);

@@ -32,7 +32,7 @@ public sealed class Dense(
     }
 
     /// <inheritdoc/>
-    public override Variables Init(torch.Generator rng, long[] inputShape)
+    protected override Variables Initialize(torch.Generator rng, long[] inputShape)
     {
         OutputShape(inputShape);
         long fanIn = inputShape[^1];
@@ -46,8 +46,8 @@ public sealed class Dense(
     /// <inheritdoc/>
     protected override void CheckInput(Variables variables, Tensor input)
     {
-        RequireFloatingPoint(input);
-        long features = variables.Params["kernel"].shape[0];
+        long features = RequireVariable(variables.Params, "kernel", -1, Units).shape[0];
+        if (UseBias) RequireVariable(variables.Params, "bias", Units);
         if (input.dim() < 2 || input.shape[^1] != features)
             throw ShapeError($"(batch, ..., {features})", input.shape[1..]);
     }

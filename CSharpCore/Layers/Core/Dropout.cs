@@ -6,8 +6,8 @@ namespace Functional.Layers;
 
 /// <summary>
 /// In training, zeroes each element with probability <see cref="Rate"/> and scales the rest by
-/// 1 / (1 - rate); in inference, the identity. The mask comes from the context's generator, so
-/// the same generator state gives the same mask.
+/// 1 / (1 - rate); in inference, the identity. The mask is a function of the context's key (folded
+/// with this layer's path by its containers): the same key gives the same mask.
 /// </summary>
 public sealed class Dropout(double rate, string? name = null) : Layer(name)
 {
@@ -24,9 +24,10 @@ public sealed class Dropout(double rate, string? name = null) : Layer(name)
     protected override (Tensor Output, TensorTree State) Forward(Variables variables, Tensor input, ApplyContext context)
     {
         if (!context.Training || Rate == 0) return (input, variables.State);
-        var rng = context.Rng ?? throw new ArgumentException(
-            $"Layer '{Name}' (dropout) needs a random generator in training: pass ApplyContext.Train(rng).");
+        var key = context.Key ?? throw new ArgumentException(
+            $"Layer '{Name}' (dropout) needs a random key in training: pass ApplyContext.Train(key).");
         double keep = 1 - Rate;
+        using var rng = key.NewGenerator();
         using var draw = torch.rand(input.shape, generator: rng, dtype: input.dtype, device: input.device);
         using var mask = draw.lt(keep);
         return (input * mask / keep, variables.State);

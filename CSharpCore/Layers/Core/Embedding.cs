@@ -19,22 +19,23 @@ public sealed class Embedding(long vocabulary, long dimensions, Initializer? ini
     public override string Kind => "embedding";
 
     /// <inheritdoc/>
+    protected override InputDtypes Accepts => InputDtypes.Integer;
+
+    /// <inheritdoc/>
     public override long[] OutputShape(long[] inputShape) => [.. inputShape, Dimensions];
 
     /// <inheritdoc/>
-    public override Variables Init(torch.Generator rng, long[] inputShape) =>
+    protected override Variables Initialize(torch.Generator rng, long[] inputShape) =>
         new(TensorTree.Of(("embeddings", (initializer ?? UniformSmall)(rng, [Vocabulary, Dimensions], Vocabulary, Dimensions))), TensorTree.Empty);
 
-    static readonly Initializer UniformSmall = (rng, shape, _, _) => torch.rand(shape, generator: rng) * 0.1 - 0.05;
+    static readonly Initializer UniformSmall = Initializers.UniformIn(0.05);
 
     /// <inheritdoc/>
     protected override void CheckInput(Variables variables, Tensor input)
     {
-        if (input.is_floating_point() || input.dtype == ScalarType.Bool)
-            throw new ShapeException($"Layer '{Name}' (embedding) expects integer ids, but received {input.dtype}.");
         if (input.numel() == 0) return;
-        using var min = input.min();
-        using var max = input.max();
+        using var min = input.min().to_type(ScalarType.Int64);
+        using var max = input.max().to_type(ScalarType.Int64);
         long low = min.item<long>(), high = max.item<long>();
         if (low < 0 || high >= Vocabulary)
             throw new ShapeException($"Layer '{Name}' (embedding) has ids in [0, {Vocabulary}), but received ids from {low} to {high}.");

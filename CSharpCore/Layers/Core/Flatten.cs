@@ -10,6 +10,9 @@ public sealed class Flatten(string? name = null) : Layer(name)
     public override string Kind => "flatten";
 
     /// <inheritdoc/>
+    protected override InputDtypes Accepts => InputDtypes.Any;
+
+    /// <inheritdoc/>
     public override long[] OutputShape(long[] inputShape) => [inputShape.Aggregate(1L, (a, b) => a * b)];
 
     /// <inheritdoc/>

@@ -15,6 +15,9 @@ public sealed class Reshape(long[] targetShape, string? name = null) : Layer(nam
     public override string Kind => "reshape";
 
     /// <inheritdoc/>
+    protected override InputDtypes Accepts => InputDtypes.Any;
+
+    /// <inheritdoc/>
     public override long[] OutputShape(long[] inputShape)
     {
         long total = inputShape.Aggregate(1L, (a, b) => a * b);

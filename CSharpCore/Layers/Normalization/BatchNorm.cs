@@ -29,23 +29,20 @@ public sealed class BatchNorm(double momentum = 0.99, double epsilon = 1e-3, str
         inputShape.Length >= 1 ? inputShape : throw ShapeError("(batch, features, ...)", inputShape);
 
     /// <inheritdoc/>
-    public override Variables Init(torch.Generator rng, long[] inputShape)
+    protected override Variables Initialize(torch.Generator rng, long[] inputShape)
     {
         long features = OutputShape(inputShape)[0];
         return new Variables(
-            TensorTree.Of(("scale", torch.ones(features)), ("offset", torch.zeros(features))),
-            TensorTree.Of(("mean", torch.zeros(features)), ("variance", torch.ones(features))));
+            TensorTree.Of(("scale", Initializers.Filled([features], 1)), ("offset", Initializers.Filled([features], 0))),
+            TensorTree.Of(("mean", Initializers.Filled([features], 0)), ("variance", Initializers.Filled([features], 1))));
     }
 
     /// <inheritdoc/>
     protected override void CheckInput(Variables variables, Tensor input)
     {
-        RequireFloatingPoint(input);
-        long features = variables.Params["scale"].shape[0];
+        long features = RequireVariable(variables.Params, "scale", -1).shape[0];
         if (input.dim() < 2 || input.shape[1] != features)
             throw ShapeError($"(batch, {features}, ...)", input.shape[1..]);
-        if (input.shape[0] < 2 && input.dim() == 2)
-            throw new ShapeException($"Layer '{Name}' (batch_norm) needs more than one value per feature to compute batch statistics; got a batch of 1.");
     }
 
     /// <inheritdoc/>
@@ -58,6 +55,9 @@ public sealed class BatchNorm(double momentum = 0.99, double epsilon = 1e-3, str
         TensorTree state;
         if (context.Training)
         {
+            if (input.numel() / input.shape[1] < 2)
+                throw new ShapeException(
+                    $"Layer '{Name}' (batch_norm) needs more than one value per feature to compute batch statistics in training; received {ShapeException.Format(input.shape)}. Inference takes any batch size.");
             mean = input.mean(axes);
             variance = input.var(axes, unbiased: false);
             using (torch.no_grad())

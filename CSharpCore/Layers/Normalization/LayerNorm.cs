@@ -18,16 +18,15 @@ public sealed class LayerNorm(double epsilon = 1e-5, string? name = null) : Laye
         inputShape.Length >= 1 ? inputShape : throw ShapeError("(batch, ..., features)", inputShape);
 
     /// <inheritdoc/>
-    public override Variables Init(torch.Generator rng, long[] inputShape)
+    protected override Variables Initialize(torch.Generator rng, long[] inputShape)
     {
         long features = OutputShape(inputShape)[^1];
-        return new Variables(TensorTree.Of(("scale", torch.ones(features)), ("offset", torch.zeros(features))), TensorTree.Empty);
+        return new Variables(TensorTree.Of(("scale", Initializers.Filled([features], 1)), ("offset", Initializers.Filled([features], 0))), TensorTree.Empty);
     }
 
     /// <inheritdoc/>
     protected override void CheckInput(Variables variables, Tensor input)
     {
-        RequireFloatingPoint(input);
         long features = variables.Params["scale"].shape[0];
         if (input.dim() < 2 || input.shape[^1] != features)
             throw ShapeError($"(batch, ..., {features})", input.shape[1..]);

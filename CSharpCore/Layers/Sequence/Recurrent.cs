@@ -39,7 +39,7 @@ public abstract class Recurrent : Layer
     }
 
     /// <inheritdoc/>
-    public override Variables Init(torch.Generator rng, long[] inputShape)
+    protected override Variables Initialize(torch.Generator rng, long[] inputShape)
     {
         OutputShape(inputShape);
         long features = inputShape[1], width = Gates * Units;
@@ -49,13 +49,15 @@ public abstract class Recurrent : Layer
             ("bias", InitialBias())), TensorTree.Empty);
     }
 
-    private protected virtual Tensor InitialBias() => torch.zeros(Gates * Units);
+    private protected virtual Tensor InitialBias() => Initializers.Filled([Gates * Units], 0);
 
     /// <inheritdoc/>
     protected override void CheckInput(Variables variables, Tensor input)
     {
-        RequireFloatingPoint(input);
-        long features = variables.Params["kernel"].shape[0];
+        long features = RequireVariable(variables.Params, "kernel", -1, Gates * Units).shape[0];
+        RequireVariable(variables.Params, "recurrent_kernel", Units, Gates * Units);
+        RequireVariable(variables.Params, "bias", Gates * Units);
+        if (variables.Params.ContainsLeaf("recurrent_bias")) RequireVariable(variables.Params, "recurrent_bias", Gates * Units);
         if (input.dim() != 3 || input.shape[2] != features)
             throw ShapeError($"(batch, time, {features})", input.shape[1..]);
     }
@@ -97,7 +99,7 @@ public sealed class Lstm(long units, bool returnSequences = false, Initializer? 
 
     private protected override Tensor InitialBias()
     {
-        var bias = torch.zeros(4 * Units);
+        var bias = Initializers.Filled([4 * Units], 0);
         bias.narrow(0, Units, Units).fill_(1);
         return bias;
     }
@@ -126,10 +128,10 @@ public sealed class Gru(long units, bool returnSequences = false, Initializer? k
     public override string Kind => "gru";
 
     /// <inheritdoc/>
-    public override Variables Init(torch.Generator rng, long[] inputShape)
+    protected override Variables Initialize(torch.Generator rng, long[] inputShape)
     {
-        var v = base.Init(rng, inputShape);
-        return v with { Params = v.Params.Merge(TensorTree.Of(("recurrent_bias", torch.zeros(3 * Units)))) };
+        var v = base.Initialize(rng, inputShape);
+        return v with { Params = v.Params.Merge(TensorTree.Of(("recurrent_bias", Initializers.Filled([3 * Units], 0)))) };
     }
 
     private protected override Tensor? Initial(Tensor zeros) => null;

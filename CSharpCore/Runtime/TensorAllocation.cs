@@ -1,0 +1,84 @@
+using System.Numerics;
+using static TorchSharp.torch;
+
+namespace Functional.Runtime;
+
+/// <summary>
+/// The check every parameter allocation passes before libtorch sees its shape. TorchSharp's
+/// <c>rand</c> export returns an invalid tensor handle when libtorch fails (the next use of it
+/// ends the process), and an absurd size given to <c>zeros</c> can exhaust memory. Here such a shape is an <see cref="ArgumentOutOfRangeException"/>
+/// (parameter name "shape") instead. A caller may also cap what a whole operation allocates
+/// with <see cref="Limit"/> (loading a saved model allocates no more than its weights file holds).
+/// </summary>
+public static class TensorAllocation
+{
+    [ThreadStatic] static Budget? budget;
+
+    /// <summary>Throws unless a tensor of <paramref name="shape"/> and <paramref name="dtype"/> may be
+    /// allocated: no negative dimension, an element count that fits 64 bits, at most the machine's
+    /// memory, and within the current <see cref="Limit"/>. Returns its size in bytes.</summary>
+    /// <param name="shape">The shape.</param>
+    /// <param name="dtype">The element type.</param>
+    /// <param name="what">Names the tensor in the message, e.g. "layer 'dense' kernel".</param>
+    public static long Check(long[] shape, ScalarType dtype, string what)
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        BigInteger elements = BigInteger.One;
+        foreach (var d in shape)
+        {
+            if (d < 0) throw new ArgumentOutOfRangeException(nameof(shape), $"{what}: shape ({string.Join(", ", shape)}) has a negative dimension.");
+            elements *= d;
+        }
+        var bytes = elements * ElementSize(dtype);
+        long available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        if (bytes > available)
+            throw new ArgumentOutOfRangeException(nameof(shape),
+                $"{what}: shape ({string.Join(", ", shape)}) needs {Describe(bytes)}, more than this machine's {Describe(available)} of memory.");
+        if (budget is { } b)
+        {
+            if (b.Used + bytes > b.Bytes)
+                throw new ArgumentOutOfRangeException(nameof(shape),
+                    $"{what}: shape ({string.Join(", ", shape)}) would take {b.Purpose} past its limit of {Describe(b.Bytes)}.");
+            b.Used += (long)bytes;
+        }
+        return (long)bytes;
+    }
+
+    /// <summary>Caps what <see cref="Check"/> lets through on this thread, in total, until the
+    /// returned scope is disposed. Scopes do not nest: an inner one replaces the outer one.</summary>
+    /// <param name="bytes">The cap.</param>
+    /// <param name="purpose">Names the operation in the message, e.g. "loading model 'saved/mnist'".</param>
+    public static IDisposable Limit(long bytes, string purpose)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(bytes);
+        var previous = budget;
+        budget = new Budget(bytes, purpose);
+        return new Restore(previous);
+    }
+
+    /// <summary>Bytes per element of <paramref name="dtype"/>.</summary>
+    public static int ElementSize(ScalarType dtype) => dtype switch
+    {
+        ScalarType.Bool or ScalarType.Byte or ScalarType.Int8 or ScalarType.QInt8 or ScalarType.QUInt8 => 1,
+        ScalarType.Int16 or ScalarType.Float16 or ScalarType.BFloat16 => 2,
+        ScalarType.Int32 or ScalarType.Float32 or ScalarType.QInt32 => 4,
+        ScalarType.ComplexFloat32 => 8,
+        ScalarType.ComplexFloat64 => 16,
+        _ => 8,
+    };
+
+    static string Describe(BigInteger bytes) =>
+        bytes >= 1L << 30 ? $"{(double)bytes / (1L << 30):N1} GiB" : bytes >= 1L << 20 ? $"{(double)bytes / (1L << 20):N1} MiB" : $"{bytes} bytes";
+
+    sealed class Budget(long bytes, string purpose)
+    {
+        public long Bytes { get; } = bytes;
+        public string Purpose { get; } = purpose;
+        public long Used { get; set; }
+    }
+
+    sealed class Restore(Budget? previous) : IDisposable
+    {
+        public void Dispose() => budget = previous;
+    }
+}
