@@ -30,6 +30,7 @@ let allTests =
         ReliabilityTests.tests
         CrashProbe.tests
         KillTests.tests
+        FileFuzz.tests
     ]
 
 /// Expecto's own printer, remembering the run's results for the plain count line.
@@ -63,6 +64,7 @@ let main argv =
     match List.ofArray argv with
     | "--crash-probe" :: ids -> CrashProbe.run ids
     | "--save-loop" :: [ folder ] -> KillTests.saveLoop folder
+    | [ "--fuzz-readers"; count ] -> FileFuzz.run (int count)
     | [ "--kill-bench"; kills ] ->
         // bench/run kill: the same harness, more kills, key=value lines.
         let kills, bad, stale, seen = KillTests.killRun (int kills) 42

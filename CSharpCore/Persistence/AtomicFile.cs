@@ -101,11 +101,21 @@ public sealed class PendingFile : IDisposable
     public System.IO.Stream Stream => stream;
 
     /// <summary>Flushes the bytes to disk and renames the file over its target.</summary>
-    public void Commit()
+    public void Commit() => Commit(null);
+
+    /// <summary>Flushes the bytes, lets <paramref name="seal"/> read and patch the complete file
+    /// (e.g. write a checksum into it), flushes again and renames the file over its target.</summary>
+    public void Commit(Action<FileStream>? seal)
     {
         ObjectDisposedException.ThrowIf(done, this);
-        stream.Flush(flushToDisk: true);
+        stream.Flush(flushToDisk: seal is null);
         stream.Dispose();
+        if (seal is not null)
+        {
+            using var file = new FileStream(temporary, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
+            seal(file);
+            file.Flush(flushToDisk: true);
+        }
         File.Move(temporary, target, overwrite: true);
         AtomicFile.FlushFolder(Path.GetDirectoryName(target)!);
         done = true;

@@ -45,7 +45,7 @@ public static class ModelFile
             var saved = includeOptimizerState ? state : state with { OptState = Trees.TensorTree.Empty };
             SavedFolder.Save(folder, [
                 new SavedFolder.Part(DescriptionPart, "json", stream => stream.Write(json)),
-                new SavedFolder.Part(StatePart, "safetensors", stream => TrainStateFile.Write(stream, saved))]);
+                new SavedFolder.Part(StatePart, "safetensors", stream => TrainStateFile.Write(stream, saved, withChecksum: false))]);
         });
     }
 
@@ -68,6 +68,22 @@ public static class ModelFile
     public static (ILayer Network, long[] InputShape, TrainState State) Load(string folder, long? maxBytes = null)
     {
         ArgumentNullException.ThrowIfNull(folder);
+        for (int attempt = 1; ; attempt++)
+        {
+            long generation = SavedFolder.Generation(folder);
+            try
+            {
+                return LoadOnce(folder, maxBytes);
+            }
+            catch (Exception e) when (e is IOException or InvalidDataException && attempt < 3 && SavedFolder.Generation(folder) != generation)
+            {
+                // A save by another process replaced the files while they were read: read the new save.
+            }
+        }
+    }
+
+    static (ILayer Network, long[] InputShape, TrainState State) LoadOnce(string folder, long? maxBytes)
+    {
         var (descriptionPath, statePath) = Files(folder);
         var description = ReadDescription(descriptionPath, out var path);
         var inputShape = (description["input_shape"] as JsonArray ?? throw new InvalidDataException($"{path} has no input_shape."))
@@ -75,13 +91,17 @@ public static class ModelFile
         ILayer network;
         try { network = LayerSpec.FromJson(description["network"], "$.network"); }
         catch (InvalidDataException e) { throw new InvalidDataException($"{path}: {e.Message}", e); }
-        catch (ArgumentException e) { throw new InvalidDataException($"{path}: $.network describes a layer that cannot be built: {e.Message}", e); }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException or OverflowException)
+        {
+            throw new InvalidDataException($"{path}: $.network describes a layer that cannot be built: {e.Message}", e);
+        }
         // Before any tensor is read or made: the description must fit the weights file's header.
         var (tensors, _, dataBytes) = SafeTensors.ReadHeader(statePath);
         long limit = maxBytes ?? dataBytes;
         if (dataBytes > limit) throw new InvalidDataException($"{statePath} holds {dataBytes} bytes of weights, more than maxBytes ({limit}).");
         RequireFits(folder, network, inputShape, tensors, limit);
-        var state = TrainStateFile.Load(statePath);
+        // A manifest verified every byte of the file already; the layout before manifests did not.
+        var state = TrainStateFile.Load(statePath, verifyChecksum: !SavedFolder.HasManifest(folder));
         return (network, inputShape, state);
     }
 
@@ -134,13 +154,18 @@ public static class ModelFile
                 files.TryGetValue(StatePart, out var st) ? st : throw new InvalidDataException($"{folder}: the manifest names no state file."));
     }
 
+    static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
     static JsonObject ReadDescription(string descriptionPath, out string path)
     {
         path = descriptionPath;
         JsonObject description;
         try
         {
-            description = JsonNode.Parse(File.ReadAllBytes(path), documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false }) as JsonObject
+            var bytes = File.ReadAllBytes(path);
+            // Strings with invalid UTF-8 would otherwise fail later, when a value is read.
+            StrictUtf8.GetCharCount(bytes);
+            description = JsonNode.Parse(bytes, documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false }) as JsonObject
                 ?? throw new InvalidDataException($"{path} is not a JSON object.");
         }
         catch (Exception e) when (e is JsonException or ArgumentException or InvalidOperationException or DecoderFallbackException)

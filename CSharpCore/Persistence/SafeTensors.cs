@@ -46,21 +46,22 @@ public static class SafeTensors
     }
 
     /// <summary>Writes <paramref name="tree"/> as a safetensors file to <paramref name="stream"/>.
-    /// The metadata gains <see cref="ChecksumKey"/>: the XxHash128 of the data bytes, which
-    /// <see cref="Load"/> verifies (other readers ignore it).</summary>
-    public static void Write(Stream stream, TensorTree tree, IReadOnlyDictionary<string, string>? metadata = null)
+    /// With <paramref name="withChecksum"/> the metadata gains <see cref="ChecksumKey"/>: the
+    /// XxHash128 of the data bytes, which <see cref="Load"/> verifies (other readers ignore it);
+    /// leave it out where the whole file is checksummed already (a saved folder's manifest).</summary>
+    public static void Write(Stream stream, TensorTree tree, IReadOnlyDictionary<string, string>? metadata = null, bool withChecksum = true)
     {
         ArgumentNullException.ThrowIfNull(stream);
         ArgumentNullException.ThrowIfNull(tree);
         using var scope = torch.NewDisposeScope();
-        var (header, data) = Prepare(tree, metadata);
+        var (header, data) = Prepare(tree, metadata, withChecksum);
         WritePrepared(stream, header, data);
     }
 
     /// <summary>The metadata key holding the data section's XxHash128 (hex) in files we write.</summary>
     public const string ChecksumKey = "functional.data_xxh128";
 
-    static (byte[] Header, List<Tensor> Data) Prepare(TensorTree tree, IReadOnlyDictionary<string, string>? metadata)
+    static (byte[] Header, List<Tensor> Data) Prepare(TensorTree tree, IReadOnlyDictionary<string, string>? metadata, bool withChecksum = true)
     {
         if (metadata is not null && metadata.ContainsKey(ChecksumKey))
             throw new ArgumentException($"The metadata key '{ChecksumKey}' is reserved for the checksum.", nameof(metadata));
@@ -79,14 +80,12 @@ public static class SafeTensors
             long bytes = data.numel() * data.element_size();
             entries[name] = new { dtype, shape = leaf.shape, data_offsets = new[] { offset, offset + bytes } };
             contiguous.Add(data);
-            if (bytes > 0) hash.Append(data.bytes);
+            if (bytes > 0 && withChecksum) hash.Append(data.bytes);
             offset += bytes;
         }
-        var allMetadata = new Dictionary<string, string>(metadata ?? new Dictionary<string, string>(), StringComparer.Ordinal)
-        {
-            [ChecksumKey] = Convert.ToHexStringLower(hash.GetCurrentHash()),
-        };
-        header[MetadataKey] = allMetadata;
+        var allMetadata = new Dictionary<string, string>(metadata ?? new Dictionary<string, string>(), StringComparer.Ordinal);
+        if (withChecksum) allMetadata[ChecksumKey] = Convert.ToHexStringLower(hash.GetCurrentHash());
+        if (allMetadata.Count > 0) header[MetadataKey] = allMetadata;
         foreach (var (name, entry) in entries) header[name] = entry;
         return (JsonSerializer.SerializeToUtf8Bytes(header), contiguous);
     }
@@ -120,9 +119,10 @@ public static class SafeTensors
     }
 
     /// <summary>Reads a safetensors file: its tensors as a tree (in offset order) and its metadata.
-    /// A file we wrote carries the data's checksum, which is verified.</summary>
+    /// A file we wrote carries the data's checksum, which is verified unless
+    /// <paramref name="verifyChecksum"/> is false (the caller verified the whole file already).</summary>
     /// <exception cref="InvalidDataException">The file is damaged or not a valid safetensors file (named in the message).</exception>
-    public static (TensorTree Tree, IReadOnlyDictionary<string, string> Metadata) Load(string path)
+    public static (TensorTree Tree, IReadOnlyDictionary<string, string> Metadata) Load(string path, bool verifyChecksum = true)
     {
         using var file = OpenChecked(path);
         var (entries, metadata, headerLength, _) = ReadEntries(path, file);
@@ -136,11 +136,11 @@ public static class SafeTensors
             {
                 file.Position = 8 + headerLength + e.Begin;
                 file.ReadExactly(tensor.bytes);
-                hash.Append(tensor.bytes);
+                if (verifyChecksum) hash.Append(tensor.bytes);
             }
             leaves.Add((e.Name, tensor));
         }
-        if (metadata.TryGetValue(ChecksumKey, out var expected) && !string.Equals(expected, Convert.ToHexStringLower(hash.GetCurrentHash()), StringComparison.Ordinal))
+        if (verifyChecksum && metadata.TryGetValue(ChecksumKey, out var expected) && !string.Equals(expected, Convert.ToHexStringLower(hash.GetCurrentHash()), StringComparison.Ordinal))
             throw new InvalidDataException($"{path} is damaged: its tensor data does not match the checksum written with it.");
         TensorTree tree;
         try { tree = TensorTree.FromLeaves(leaves); }

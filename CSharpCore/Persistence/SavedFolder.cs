@@ -13,7 +13,8 @@ namespace Functional.Persistence;
 /// renamed into place last: a reader that goes by the manifest sees the previous save or the new
 /// one, never a mix, whenever a writer is killed. The next save removes what is no longer named
 /// (older generations, files of a killed save, stale temporary files). Saves into one folder from
-/// several processes take turns through a lock file.
+/// several processes take turns through a lock file; a reader that finds the files of a save it
+/// resolved removed by a newer one reads again (see <see cref="Generation"/>).
 /// </summary>
 public static class SavedFolder
 {
@@ -37,15 +38,27 @@ public static class SavedFolder
         var entries = new JsonArray();
         foreach (var part in parts)
         {
+            // A new name that nothing reads until the manifest names it: written in place (a
+            // killed write leaves a file the next save removes), flushed to disk before the manifest.
             var name = $"{part.Name}.{stamp}.{part.Extension}";
+            var path = Path.Combine(folder, name);
             var hash = new XxHash128();
-            long size = 0;
-            AtomicFile.Write(Path.Combine(folder, name), stream =>
+            long size;
+            try
             {
-                using var hashing = new HashingStream(stream, hash);
-                part.Write(hashing);
-                size = hashing.Length;
-            });
+                using var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20);
+                using (var hashing = new HashingStream(file, hash))
+                {
+                    part.Write(hashing);
+                    size = hashing.Length;
+                }
+                file.Flush(flushToDisk: true);
+            }
+            catch
+            {
+                File.Delete(path);
+                throw;
+            }
             entries.Add(new JsonObject
             {
                 ["part"] = part.Name, ["file"] = name, ["size"] = size, ["xxh128"] = Convert.ToHexStringLower(hash.GetCurrentHash()),
@@ -57,6 +70,10 @@ public static class SavedFolder
         RemoveUnnamed(folder, parts.Select(p => p.Name).ToHashSet(StringComparer.Ordinal),
             entries.Select(e => (string)e!["file"]!).ToHashSet(StringComparer.Ordinal));
     }
+
+    /// <summary>The generation of the save the manifest names (0 without a manifest): it changes
+    /// with every save, so a reader can tell that a save happened while it read.</summary>
+    public static long Generation(string folder) => TryReadManifest(folder, out var manifest) ? manifest.Generation : 0;
 
     /// <summary>Whether <paramref name="folder"/> has a manifest (was saved in this form).</summary>
     public static bool HasManifest(string folder) => File.Exists(Path.Combine(folder, ManifestName));
@@ -129,7 +146,6 @@ public static class SavedFolder
             catch (IOException) { }
         }
         AtomicFile.RemoveStaleTemporaries(folder);
-        AtomicFile.FlushFolder(folder);
     }
 
     static FileStream Lock(string folder, TimeSpan timeout)

@@ -23,11 +23,12 @@ public static class TrainStateFile
         SafeTensors.Save(path, Tree(state), Metadata(state));
     }
 
-    /// <summary>Writes <paramref name="state"/> in this format to <paramref name="stream"/>.</summary>
-    public static void Write(Stream stream, TrainState state)
+    /// <summary>Writes <paramref name="state"/> in this format to <paramref name="stream"/>
+    /// (with the data checksum unless <paramref name="withChecksum"/> is false).</summary>
+    public static void Write(Stream stream, TrainState state, bool withChecksum = true)
     {
         ArgumentNullException.ThrowIfNull(state);
-        SafeTensors.Write(stream, Tree(state), Metadata(state));
+        SafeTensors.Write(stream, Tree(state), Metadata(state), withChecksum);
     }
 
     static TensorTree Tree(TrainState state) =>
@@ -43,9 +44,11 @@ public static class TrainStateFile
 
     /// <summary>Loads a state saved by <see cref="Save"/>.</summary>
     /// <exception cref="InvalidDataException">Not a valid file, not a training state, or written by a newer version.</exception>
-    public static TrainState Load(string path)
+    /// <param name="path">The file.</param>
+    /// <param name="verifyChecksum">Whether to verify the data checksum (false when the caller verified the file).</param>
+    public static TrainState Load(string path, bool verifyChecksum = true)
     {
-        var (tree, metadata) = SafeTensors.Load(path);
+        var (tree, metadata) = SafeTensors.Load(path, verifyChecksum);
         string Field(string key) => metadata.TryGetValue(key, out var value)
             ? value : throw new InvalidDataException($"{path} is not a training state: its metadata has no '{key}'.");
         if (Field("format") != Format) throw new InvalidDataException($"{path} holds '{Field("format")}', not a training state.");

@@ -6,8 +6,9 @@ namespace Functional.Streams.Sources;
 
 /// <summary>
 /// Arrow IPC files (the "Feather v2" file format): record batches read one at a time, and
-/// written atomically. A damaged or truncated file is an <see cref="InvalidDataException"/>
-/// naming the file, raised when the damage is reached.
+/// written atomically with a checksum of the whole file in the schema's metadata
+/// (<see cref="ArrowChecksum"/>), which the reader verifies before the first batch. A damaged or
+/// truncated file is an <see cref="InvalidDataException"/> naming the file.
 /// </summary>
 public static class ArrowIpcFile
 {
@@ -22,6 +23,10 @@ public static class ArrowIpcFile
         catch (Exception e) when (IsFormatError(e)) { throw Damaged(path, e); }
         using (reader)
         {
+            string? problem;
+            try { problem = ArrowChecksum.Verify(path, reader.Schema); }
+            catch (Exception e) when (IsFormatError(e)) { throw Damaged(path, e); }
+            if (problem is not null) throw new InvalidDataException($"{path} is damaged: {problem}.");
             long row = 0;
             while (true)
             {
@@ -54,6 +59,7 @@ public static class ArrowIpcFile
         readonly PendingFile file;
         ArrowFileWriter? writer;
         Schema? schema;
+        string? placeholder;
 
         internal Writer(PendingFile file, Schema? schema) => (this.file, this.schema) = (file, schema);
 
@@ -62,17 +68,23 @@ public static class ArrowIpcFile
         {
             ArgumentNullException.ThrowIfNull(batch);
             schema ??= batch.Schema;
-            writer ??= new ArrowFileWriter(file.Stream, schema, leaveOpen: true);
+            writer ??= Start(schema);
             writer.WriteRecordBatch(batch);
         }
 
         /// <summary>Ends the file and moves it into place.</summary>
         public void Commit()
         {
-            writer ??= new ArrowFileWriter(file.Stream, schema ?? throw new InvalidOperationException("An Arrow IPC file needs a schema: write at least one batch or give one."), leaveOpen: true);
+            writer ??= Start(schema ?? throw new InvalidOperationException("An Arrow IPC file needs a schema: write at least one batch or give one."));
             writer.WriteEnd();
             writer.Dispose();
-            file.Commit();
+            file.Commit(written => ArrowChecksum.Seal(written, placeholder!));
+        }
+
+        ArrowFileWriter Start(Schema given)
+        {
+            (var sealable, placeholder) = ArrowChecksum.WithPlaceholder(given);
+            return new ArrowFileWriter(file.Stream, sealable, leaveOpen: true);
         }
 
         /// <summary>Abandons the file unless it was committed.</summary>

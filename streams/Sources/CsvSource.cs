@@ -69,7 +69,15 @@ public static partial class DataStream
     static CsvDataReader OpenCsv(string path, char delimiter)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"No CSV file at '{path}'.", path);
-        return CsvDataReader.Create(path, new CsvDataReaderOptions { HasHeaders = true, Delimiter = delimiter });
+        try
+        {
+            return CsvDataReader.Create(path, new CsvDataReaderOptions { HasHeaders = true, Delimiter = delimiter });
+        }
+        catch (Exception e) when (e is not (OperationCanceledException or OutOfMemoryException or FileNotFoundException or UnauthorizedAccessException))
+        {
+            // An empty file (no header), a header line longer than the reader's buffer, ...
+            throw new InvalidDataException($"{path}, line 1: not a readable CSV header: {e.Message}", e);
+        }
     }
 
     static IEnumerable<Sourced<RecordBatch>> ReadCsv(string path, Schema schema, int batchRows, char delimiter, StreamRun run)

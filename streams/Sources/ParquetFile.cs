@@ -4,7 +4,8 @@ using ParquetSharp.Arrow;
 
 namespace Functional.Streams.Sources;
 
-/// <summary>Parquet files written from record batches, atomically (a failed write leaves the old file as it was).</summary>
+/// <summary>Parquet files written from record batches, atomically (a failed write leaves the old
+/// file as it was), with a CRC checksum on every page, which <see cref="DataStream.Parquet(string, int, int)"/> verifies.</summary>
 public static class ParquetFile
 {
     /// <summary>
@@ -16,13 +17,15 @@ public static class ParquetFile
         ArgumentNullException.ThrowIfNull(batches);
         using var pending = AtomicFile.Begin(path);
         using (var properties = new ArrowWriterPropertiesBuilder().StoreSchema().Build())
+        using (var builder = new ParquetSharp.WriterPropertiesBuilder())
+        using (var writerProperties = builder.EnablePageChecksum().Build())
         {
             FileWriter? writer = null;
             try
             {
                 foreach (var batch in batches)
                 {
-                    writer ??= new FileWriter(pending.Stream, batch.Schema, arrowProperties: properties, leaveOpen: true);
+                    writer ??= new FileWriter(pending.Stream, batch.Schema, writerProperties, properties, leaveOpen: true);
                     writer.WriteRecordBatch(batch);
                 }
                 if (writer is null) throw new ArgumentException("A Parquet file needs at least one record batch (it takes its schema from the first).", nameof(batches));

@@ -57,16 +57,19 @@ public static partial class DataStream
             {
                 using var properties = ArrowReaderProperties.GetDefault();
                 properties.BatchSize = batchRows;
-                file = new FileReader(path, arrowProperties: properties);
+                // Pages written with a CRC (ours are) are checked: flipped bytes are damage, not values.
+                using var readerProperties = ReaderProperties.GetDefaultReaderProperties();
+                readerProperties.EnablePageChecksumVerification();
+                file = new FileReader(path, readerProperties, properties);
                 batches = ReadBatches(file, run.Token).GetEnumerator();
             }
-            catch (Exception e) when (e is ParquetException or IOException) { throw DamagedParquet(path, 0, e); }
+            catch (Exception e) when (IsReadError(e)) { throw DamagedParquet(path, 0, e); }
             long row = 0;
             while (true)
             {
                 bool more;
                 try { more = batches.MoveNext(); }
-                catch (Exception e) when (e is ParquetException or IOException) { throw DamagedParquet(path, row, e); }
+                catch (Exception e) when (IsReadError(e)) { throw DamagedParquet(path, row, e); }
                 if (!more) yield break;
                 yield return new(batches.Current, new Origin(path, row));
                 row += batches.Current.Length;
@@ -91,6 +94,10 @@ public static partial class DataStream
             while (reader.ReadNextRecordBatchAsync(token).AsTask().GetAwaiter().GetResult() is { } batch) yield return batch;
         }
     }
+
+    /// <summary>What a damaged file raises: ParquetSharp's exceptions, and the bare
+    /// <see cref="Exception"/> its Arrow reader throws for some damage ("IOError: Malformed levels").</summary>
+    static bool IsReadError(Exception e) => e is not (OperationCanceledException or OutOfMemoryException or StreamException);
 
     static InvalidDataException DamagedParquet(string path, long row, Exception e) =>
         new($"{path} is not a readable Parquet file (at row {row}): {e.Message}", e);

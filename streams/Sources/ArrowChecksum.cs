@@ -1,0 +1,91 @@
+using System.IO.Hashing;
+using System.Text;
+using Apache.Arrow;
+
+namespace Functional.Streams.Sources;
+
+/// <summary>
+/// The checksum of the Arrow IPC files we write: the XxHash128 of the whole file, stored in the
+/// schema's metadata under <see cref="Key"/> (other readers see plain metadata). The schema is
+/// written twice, at the start and in the footer, before the checksum is known: the writer puts
+/// a random placeholder of the same length there, hashes the file with those bytes read as
+/// '0's, and writes the checksum over the placeholder. The reader finds the checksum's bytes in
+/// the file's head and footer, reads them as '0's, hashes, and compares.
+/// </summary>
+static class ArrowChecksum
+{
+    /// <summary>The schema metadata key.</summary>
+    public const string Key = "functional.xxh128";
+    const int Length = 32;                 // hex digits of a 128-bit hash
+    const int Window = 1 << 20;            // where schemas are: the first and last MiB
+
+    /// <summary>A schema carrying a fresh placeholder (returned) for the checksum.</summary>
+    public static (Schema Schema, string Placeholder) WithPlaceholder(Schema schema)
+    {
+        var placeholder = Guid.NewGuid().ToString("N");
+        var metadata = (schema.Metadata ?? new Dictionary<string, string>()).Where(kv => kv.Key != Key).Append(KeyValuePair.Create(Key, placeholder));
+        return (new Schema(schema.FieldsList, metadata), placeholder);
+    }
+
+    /// <summary>Replaces the placeholder in the written file <paramref name="file"/> by the file's checksum.</summary>
+    public static void Seal(FileStream file, string placeholder)
+    {
+        var positions = Find(file, placeholder);
+        if (positions.Count == 0) throw new InvalidOperationException("The Arrow writer did not write the schema's checksum placeholder.");
+        var checksum = Encoding.ASCII.GetBytes(Compute(file, positions));
+        foreach (var p in positions)
+        {
+            file.Position = p;
+            file.Write(checksum);
+        }
+        file.Flush(flushToDisk: true);
+    }
+
+    /// <summary>Null when <paramref name="path"/>'s checksum (if it has one) matches; else what is wrong.</summary>
+    public static string? Verify(string path, Schema schema)
+    {
+        if (schema.Metadata is null || !schema.Metadata.TryGetValue(Key, out var expected)) return null;
+        using var file = File.OpenRead(path);
+        var positions = Find(file, expected);
+        return string.Equals(Compute(file, positions), expected, StringComparison.Ordinal)
+            ? null : "its bytes do not match the checksum written with it";
+    }
+
+    /// <summary>Where <paramref name="value"/>'s ASCII bytes stand in the file's first and last MiB.</summary>
+    static List<long> Find(FileStream file, string value)
+    {
+        var needle = Encoding.ASCII.GetBytes(value);
+        var found = new SortedSet<long>();
+        foreach (long start in new[] { 0L, Math.Max(0, file.Length - Window) })
+        {
+            var buffer = new byte[(int)Math.Min(Window, file.Length - start)];
+            file.Position = start;
+            file.ReadExactly(buffer);
+            for (int i = buffer.AsSpan().IndexOf(needle); i >= 0;)
+            {
+                found.Add(start + i);
+                int next = buffer.AsSpan(i + 1).IndexOf(needle);
+                i = next < 0 ? -1 : i + 1 + next;
+            }
+        }
+        return [.. found];
+    }
+
+    /// <summary>The file's XxHash128 (hex) with the bytes at <paramref name="positions"/> read as '0's.</summary>
+    static string Compute(FileStream file, IReadOnlyList<long> positions)
+    {
+        var hash = new XxHash128();
+        var buffer = new byte[Window];
+        file.Position = 0;
+        for (long offset = 0; offset < file.Length;)
+        {
+            int read = file.Read(buffer);
+            if (read == 0) break;
+            foreach (var p in positions)
+                for (long i = Math.Max(p, offset); i < Math.Min(p + Length, offset + read); i++) buffer[i - offset] = (byte)'0';
+            hash.Append(buffer.AsSpan(0, read));
+            offset += read;
+        }
+        return Convert.ToHexStringLower(hash.GetCurrentHash());
+    }
+}
