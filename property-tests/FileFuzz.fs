@@ -165,7 +165,7 @@ let private selfPath = Reflection.Assembly.GetExecutingAssembly().Location
 let tests =
     testList "file fuzzing" [
         testCase "every file reader, damaged bytes and edited numbers, in a child process: documented exceptions only, no case over 10 s" <| fun () ->
-            let info = Diagnostics.ProcessStartInfo("dotnet", [ selfPath; "--fuzz-readers"; "40" ], RedirectStandardOutput = true, RedirectStandardError = true)
+            let info = Diagnostics.ProcessStartInfo("dotnet", [ selfPath; "--fuzz-readers"; "100" ], RedirectStandardOutput = true, RedirectStandardError = true)
             use proc = Process.Start info
             let stderr = proc.StandardError.ReadToEndAsync()
             let output = proc.StandardOutput.ReadToEnd()

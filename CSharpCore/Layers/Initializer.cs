@@ -38,18 +38,18 @@ public static class Initializers
     public static Tensor Filled(long[] shape, double value)
     {
         TensorAllocation.Check(shape, ScalarType.Float32, "parameter");
-        return torch.full(shape, value, dtype: ScalarType.Float32);
+        return TensorAllocation.ShapesOnly ? torch.empty(shape) : torch.full(shape, value, dtype: ScalarType.Float32);
     }
 
     static Tensor Uniform(torch.Generator rng, long[] shape, double limit)
     {
         TensorAllocation.Check(shape, ScalarType.Float32, "parameter");
-        return torch.rand(shape, generator: rng) * (2 * limit) - limit;
+        return TensorAllocation.ShapesOnly ? torch.empty(shape) : torch.rand(shape, generator: rng) * (2 * limit) - limit;
     }
 
     static Tensor Gaussian(torch.Generator rng, long[] shape, double std)
     {
         TensorAllocation.Check(shape, ScalarType.Float32, "parameter");
-        return torch.randn(shape, generator: rng) * std;
+        return TensorAllocation.ShapesOnly ? torch.empty(shape) : torch.randn(shape, generator: rng) * std;
     }
 }

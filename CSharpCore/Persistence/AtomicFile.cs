@@ -23,7 +23,7 @@ public static class AtomicFile
 
     /// <summary>
     /// Starts writing <paramref name="path"/> over time (e.g. while a stream runs): write to
-    /// <see cref="PendingFile.Stream"/>, then <see cref="PendingFile.Commit"/>. Disposing a
+    /// <see cref="PendingFile.Stream"/>, then <see cref="PendingFile.Commit()"/>. Disposing a
     /// pending file that was not committed removes it and leaves the previous file untouched.
     /// </summary>
     public static PendingFile Begin(string path)

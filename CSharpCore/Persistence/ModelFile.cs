@@ -116,6 +116,7 @@ public static class ModelFile
             using var rng = new torch.Generator(0);
             Variables fresh;
             using (Runtime.TensorAllocation.Limit(limit, $"loading {folder}"))
+            using (Runtime.TensorAllocation.ForShapes())
                 fresh = network.Init(rng, inputShape);
             foreach (var (prefix, tree) in new[] { ("params", fresh.Params), ("model_state", fresh.State) })
             {

@@ -94,7 +94,18 @@ public static class SavedFolder
             var info = new FileInfo(path);
             if (info.Length != size) throw new InvalidDataException($"{path} has {info.Length} bytes; {manifestPath} says {size} (truncated or replaced).");
             var hash = new XxHash128();
-            using (var stream = File.OpenRead(path)) hash.Append(stream);
+            using (var stream = File.OpenRead(path))
+            {
+                var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 20);
+                try
+                {
+                    for (int read; (read = stream.Read(buffer)) > 0;) hash.Append(buffer.AsSpan(0, read));
+                }
+                finally
+                {
+                    System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+                }
+            }
             if (!string.Equals(Convert.ToHexStringLower(hash.GetCurrentHash()), checksum, StringComparison.Ordinal))
                 throw new InvalidDataException($"{path} is damaged: its bytes do not match the checksum in {manifestPath}.");
             files[part] = path;

@@ -13,6 +13,26 @@ namespace Functional.Runtime;
 public static class TensorAllocation
 {
     [ThreadStatic] static Budget? budget;
+    [ThreadStatic] static bool shapesOnly;
+
+    /// <summary>Whether initialisers on this thread only need the shapes (see <see cref="ForShapes"/>):
+    /// they then return uninitialised tensors instead of drawing values.</summary>
+    public static bool ShapesOnly => shapesOnly;
+
+    /// <summary>Until the returned scope is disposed, initialisers on this thread make tensors of
+    /// the right shapes and dtypes without filling them (checking a description against saved
+    /// weights needs no random numbers).</summary>
+    public static IDisposable ForShapes()
+    {
+        bool previous = shapesOnly;
+        shapesOnly = true;
+        return new RestoreShapes(previous);
+    }
+
+    sealed class RestoreShapes(bool previous) : IDisposable
+    {
+        public void Dispose() => shapesOnly = previous;
+    }
 
     /// <summary>Throws unless a tensor of <paramref name="shape"/> and <paramref name="dtype"/> may be
     /// allocated: no negative dimension, an element count that fits 64 bits, at most the machine's
