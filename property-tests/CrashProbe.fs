@@ -320,7 +320,29 @@ let private fileCases =
         File.Delete(Directory.GetFiles(folder, "state.*") |> Array.exactlyOne)
         ModelFile.Load folder |> ignore) ]
 
-let cases : Case list = layerCases @ hugeCases @ lossCases @ hyperparameterCases @ modelCases @ fileCases
+let private csvFile (text: string) =
+    let path = Path.Combine(Path.GetTempPath(), $"probe-{Guid.NewGuid():N}.csv")
+    File.WriteAllText(path, text)
+    path
+
+let private readCsv (path: string) =
+    for b in Functional.Streams.DataStream.CsvBatches(path).Enumerate() do b.Dispose()
+
+let private csvCases =
+    [ case "csv: an empty file" "InvalidDataException" [ ".csv"; "CSV" ] (fun () -> readCsv (csvFile ""))
+      case "csv: a 50 MB header line" "InvalidDataException" [ ".csv"; "CSV" ] (fun () -> readCsv (csvFile (String('x', 50_000_000) + "\n1\n")))
+      case "csv: a 50 MB value" "InvalidDataException" [ ".csv"; "too large" ] (fun () -> readCsv (csvFile ("a,b\n1," + String('7', 50_000_000) + "\n")))
+      case "csv: a row with too many fields" "InvalidDataException" [ ".csv"; "line 3"; "3 fields" ] (fun () -> readCsv (csvFile "a,b\n1,2\n3,4,5\n"))
+      case "parquet: not a Parquet file" "InvalidDataException" [ ".parquet"; "Parquet" ] (fun () ->
+        let path = Path.Combine(Path.GetTempPath(), $"probe-{Guid.NewGuid():N}.parquet")
+        File.WriteAllText(path, "PAR1 this is not really parquet PAR1")
+        for b in Functional.Streams.DataStream.ParquetBatches(path, readAhead = 0).Enumerate() do b.Dispose())
+      case "arrow: not an Arrow file" "InvalidDataException" [ ".arrow" ] (fun () ->
+        let path = Path.Combine(Path.GetTempPath(), $"probe-{Guid.NewGuid():N}.arrow")
+        File.WriteAllText(path, "ARROW1 nothing here ARROW1")
+        for b in Functional.Streams.Sources.ArrowIpcFile.Read path do b.Dispose()) ]
+
+let cases : Case list = layerCases @ hugeCases @ lossCases @ hyperparameterCases @ modelCases @ fileCases @ csvCases
 
 let private marker = "@@probe"
 

@@ -1,5 +1,6 @@
-/// Saves are atomic as a whole: a child process saving a model in a loop is killed with SIGKILL
-/// at random moments, and every folder it leaves loads as exactly one complete save.
+/// Saves are atomic as a whole: a child process saving a model (and rotating checkpoint files)
+/// in a loop is killed with SIGKILL at random moments, and every folder it leaves loads as
+/// exactly one complete save, every checkpoint as one complete training state.
 module Functional.PropertyTests.KillTests
 
 open System
@@ -22,15 +23,34 @@ let private fill (model: Model) (value: float) =
     use _ = torch.no_grad ()
     for t in model.State.Params.Leaves do t.fill_(value) |> ignore
 
-/// The child's side: saves forever, save i with every weight i and metadata save=i.
+let private checkpoints (folder: string) = folder + "-checkpoints"
+
+/// The child's side: saves forever, save i with every weight i and metadata save=i, and the
+/// training state as checkpoint i mod 3.
 let saveLoop (folder: string) =
     use model = new Model(network (), inputShape, Loss.MeanSquaredError, Optimizer.Adam 1e-3)
     let mutable i = 1
     while true do
         fill model (float i)
         ModelFile.Save(folder, model, metadata = readOnlyDict [ "save", string i ])
+        TrainStateFile.Save(Path.Combine(checkpoints folder, $"checkpoint-{i % 3}.safetensors"), model.State)
         i <- i + 1
     0
+
+/// Every checkpoint file loads, its checksum holds, and its weights are those of one save.
+let private checkCheckpoints (folder: string) : string list =
+    if not (Directory.Exists(checkpoints folder)) then []
+    else
+        [ for file in Directory.GetFiles(checkpoints folder) do
+            if not (Path.GetFileName(file).StartsWith '.') then
+                try
+                    let state = TrainStateFile.Load file
+                    let first = state.Params.Leaves.[0].flatten().[0L].item<float32> ()
+                    if state.Params.Leaves |> Seq.exists (fun t -> not (t.eq(torch.tensor first).all().item<bool> ())) then
+                        yield $"{Path.GetFileName file} mixes the weights of several saves"
+                    state.Params.Dispose()
+                    state.OptState.Dispose()
+                with e -> yield $"{Path.GetFileName file}: {e.GetType().Name}: {e.Message}" ]
 
 /// What a folder holds after a kill: None before the first save finished, Some(save) when it
 /// loads as one complete save, or a failure describing what is mixed or unloadable.
@@ -70,14 +90,17 @@ let killRun (kills: int) (seed: int) =
             | Ok(Some save) -> seen.Add save |> ignore
             | Ok None -> ()
             | Error problem -> bad <- problem :: bad
+            bad <- List.rev (checkCheckpoints folder) @ bad
         // The next save removes what killed saves left behind.
         use model = new Model(network (), inputShape, Loss.MeanSquaredError, Optimizer.Adam 1e-3)
         ModelFile.Save(folder, model, metadata = readOnlyDict [ "save", "0" ])
-        let stale = Directory.GetFiles(folder, "*.tmp").Length
+        TrainStateFile.Save(Path.Combine(checkpoints folder, "checkpoint-0.safetensors"), model.State)
+        let stale = Directory.GetFiles(folder, "*.tmp").Length + Directory.GetFiles(checkpoints folder, "*.tmp").Length
         let parts = Directory.GetFiles(folder) |> Array.filter (fun f -> not (Path.GetFileName(f).StartsWith '.')) |> Array.length
         kills, List.rev bad, stale + (parts - 3), seen.Count
     finally
-        if Directory.Exists folder then Directory.Delete(folder, true)
+        for f in [ folder; checkpoints folder ] do
+            if Directory.Exists f then Directory.Delete(f, true)
 
 let tests =
     testList "kill" [

@@ -75,8 +75,9 @@ public static partial class DataStream
         }
         catch (Exception e) when (e is not (OperationCanceledException or OutOfMemoryException or FileNotFoundException or UnauthorizedAccessException))
         {
-            // An empty file (no header), a header line longer than the reader's buffer, ...
-            throw new InvalidDataException($"{path}, line 1: not a readable CSV header: {e.Message}", e);
+            // An empty file (no header), a first line longer than the reader's buffer, ... (the
+            // reader reads ahead when it opens, so the line is not known).
+            throw new InvalidDataException($"{path}: not readable as CSV where it starts: {e.Message}", e);
         }
     }
 
