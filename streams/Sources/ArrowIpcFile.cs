@@ -7,7 +7,7 @@ namespace Functional.Streams.Sources;
 /// <summary>
 /// Arrow IPC files (the "Feather v2" file format): record batches read one at a time, and
 /// written atomically with a checksum of the whole file in the schema's metadata
-/// (<see cref="ArrowChecksum"/>), which the reader verifies before the first batch. A damaged or
+/// (<see cref="FileChecksum"/>), which the reader verifies before the first batch. A damaged or
 /// truncated file is an <see cref="InvalidDataException"/> naming the file.
 /// </summary>
 public static class ArrowIpcFile
@@ -24,7 +24,7 @@ public static class ArrowIpcFile
         using (reader)
         {
             string? problem;
-            try { problem = ArrowChecksum.Verify(path, reader.Schema); }
+            try { problem = FileChecksum.Verify(path, reader.Schema.Metadata); }
             catch (Exception e) when (IsFormatError(e)) { throw Damaged(path, e); }
             if (problem is not null) throw new InvalidDataException($"{path} is damaged: {problem}.");
             long row = 0;
@@ -78,12 +78,12 @@ public static class ArrowIpcFile
             writer ??= Start(schema ?? throw new InvalidOperationException("An Arrow IPC file needs a schema: write at least one batch or give one."));
             writer.WriteEnd();
             writer.Dispose();
-            file.Commit(written => ArrowChecksum.Seal(written, placeholder!));
+            file.Commit(written => FileChecksum.Seal(written, placeholder!));
         }
 
         ArrowFileWriter Start(Schema given)
         {
-            (var sealable, placeholder) = ArrowChecksum.WithPlaceholder(given);
+            (var sealable, placeholder) = FileChecksum.WithPlaceholder(given);
             return new ArrowFileWriter(file.Stream, sealable, leaveOpen: true);
         }
 
@@ -95,9 +95,9 @@ public static class ArrowIpcFile
         }
     }
 
-    static bool IsFormatError(Exception e) =>
-        e is InvalidDataException or EndOfStreamException or ArgumentException or InvalidOperationException
-            or OverflowException or IndexOutOfRangeException or FormatException or IOException;
+    /// <summary>What damage raises inside Apache.Arrow's reader: format and range exceptions, and
+    /// bare <see cref="Exception"/>s from its flatbuffer parsing ("Unexpected bit width of 0 ...").</summary>
+    static bool IsFormatError(Exception e) => e is not (OperationCanceledException or OutOfMemoryException);
 
     static InvalidDataException Damaged(string path, Exception e) =>
         new($"{path} is not a readable Arrow IPC file: {e.Message}", e);

@@ -5,7 +5,8 @@ using ParquetSharp.Arrow;
 namespace Functional.Streams.Sources;
 
 /// <summary>Parquet files written from record batches, atomically (a failed write leaves the old
-/// file as it was), with a CRC checksum on every page, which <see cref="DataStream.Parquet(string, int, int)"/> verifies.</summary>
+/// file as it was), with a CRC on every page and the XxHash128 of the whole file in the footer's
+/// metadata (<see cref="FileChecksum"/>), both verified by <see cref="DataStream.Parquet(string, int, int)"/>.</summary>
 public static class ParquetFile
 {
     /// <summary>
@@ -16,6 +17,7 @@ public static class ParquetFile
     {
         ArgumentNullException.ThrowIfNull(batches);
         using var pending = AtomicFile.Begin(path);
+        string? placeholder = null;
         using (var properties = new ArrowWriterPropertiesBuilder().StoreSchema().Build())
         using (var builder = new ParquetSharp.WriterPropertiesBuilder())
         using (var writerProperties = builder.EnablePageChecksum().Build())
@@ -25,7 +27,11 @@ public static class ParquetFile
             {
                 foreach (var batch in batches)
                 {
-                    writer ??= new FileWriter(pending.Stream, batch.Schema, writerProperties, properties, leaveOpen: true);
+                    if (writer is null)
+                    {
+                        (var sealable, placeholder) = FileChecksum.WithPlaceholder(batch.Schema);
+                        writer = new FileWriter(pending.Stream, sealable, writerProperties, properties, leaveOpen: true);
+                    }
                     writer.WriteRecordBatch(batch);
                 }
                 if (writer is null) throw new ArgumentException("A Parquet file needs at least one record batch (it takes its schema from the first).", nameof(batches));
@@ -36,6 +42,6 @@ public static class ParquetFile
                 writer?.Dispose();
             }
         }
-        pending.Commit();
+        pending.Commit(written => FileChecksum.Seal(written, placeholder!));
     }
 }

@@ -1,6 +1,7 @@
 using Apache.Arrow;
 using ParquetSharp;
 using ParquetSharp.Arrow;
+using Functional.Streams.Sources;
 using Functional.Streams.Tables;
 
 namespace Functional.Streams;
@@ -61,6 +62,10 @@ public static partial class DataStream
                 using var readerProperties = ReaderProperties.GetDefaultReaderProperties();
                 readerProperties.EnablePageChecksumVerification();
                 file = new FileReader(path, readerProperties, properties);
+                // Files we wrote carry a checksum of the whole file (the footer is not under the page CRCs).
+                string? problem;
+                using (var footer = new ParquetFileReader(path)) problem = FileChecksum.Verify(path, footer.FileMetaData.KeyValueMetadata);
+                if (problem is not null) throw new InvalidDataException($"{path} is damaged: {problem}.");
                 batches = ReadBatches(file, run.Token).GetEnumerator();
             }
             catch (Exception e) when (IsReadError(e)) { throw DamagedParquet(path, 0, e); }
@@ -97,7 +102,7 @@ public static partial class DataStream
 
     /// <summary>What a damaged file raises: ParquetSharp's exceptions, and the bare
     /// <see cref="Exception"/> its Arrow reader throws for some damage ("IOError: Malformed levels").</summary>
-    static bool IsReadError(Exception e) => e is not (OperationCanceledException or OutOfMemoryException or StreamException);
+    static bool IsReadError(Exception e) => e is not (OperationCanceledException or OutOfMemoryException or StreamException or InvalidDataException);
 
     static InvalidDataException DamagedParquet(string path, long row, Exception e) =>
         new($"{path} is not a readable Parquet file (at row {row}): {e.Message}", e);

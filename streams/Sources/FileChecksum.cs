@@ -5,14 +5,15 @@ using Apache.Arrow;
 namespace Functional.Streams.Sources;
 
 /// <summary>
-/// The checksum of the Arrow IPC files we write: the XxHash128 of the whole file, stored in the
-/// schema's metadata under <see cref="Key"/> (other readers see plain metadata). The schema is
-/// written twice, at the start and in the footer, before the checksum is known: the writer puts
-/// a random placeholder of the same length there, hashes the file with those bytes read as
-/// '0's, and writes the checksum over the placeholder. The reader finds the checksum's bytes in
-/// the file's head and footer, reads them as '0's, hashes, and compares.
+/// The checksum of the Arrow IPC and Parquet files we write: the XxHash128 of the whole file,
+/// stored in the file's own string metadata under <see cref="Key"/> (Arrow: the schema's; Parquet:
+/// the footer's key-value metadata; other readers see plain metadata). That metadata is written
+/// before the checksum is known (Arrow writes the schema twice, at the start and in the footer):
+/// the writer puts a random placeholder of the same length there, hashes the file with those
+/// bytes read as '0's, and writes the checksum over the placeholder in place. The reader finds
+/// the checksum's bytes in the file's first and last MiB, reads them as '0's, hashes, compares.
 /// </summary>
-static class ArrowChecksum
+static class FileChecksum
 {
     /// <summary>The schema metadata key.</summary>
     public const string Key = "functional.xxh128";
@@ -26,6 +27,8 @@ static class ArrowChecksum
         var metadata = (schema.Metadata ?? new Dictionary<string, string>()).Where(kv => kv.Key != Key).Append(KeyValuePair.Create(Key, placeholder));
         return (new Schema(schema.FieldsList, metadata), placeholder);
     }
+
+
 
     /// <summary>Replaces the placeholder in the written file <paramref name="file"/> by the file's checksum.</summary>
     public static void Seal(FileStream file, string placeholder)
@@ -41,11 +44,15 @@ static class ArrowChecksum
         file.Flush(flushToDisk: true);
     }
 
-    /// <summary>Null when <paramref name="path"/>'s checksum (if it has one) matches; else what is wrong.</summary>
-    public static string? Verify(string path, Schema schema)
+    /// <summary>Null when <paramref name="path"/>'s checksum (if its <paramref name="metadata"/> has one)
+    /// matches; else what is wrong.</summary>
+    public static string? Verify(string path, IReadOnlyDictionary<string, string>? metadata)
     {
-        if (schema.Metadata is null || !schema.Metadata.TryGetValue(Key, out var expected)) return null;
         using var file = File.OpenRead(path);
+        if (metadata is null || !metadata.TryGetValue(Key, out var expected))
+            // No checksum in the footer's schema: a file of another writer, unless the key's bytes
+            // stand in the file (damage to the footer's copy of the key must not switch checks off).
+            return Find(file, Key).Count == 0 ? null : "its checksum entry is damaged";
         var positions = Find(file, expected);
         return string.Equals(Compute(file, positions), expected, StringComparison.Ordinal)
             ? null : "its bytes do not match the checksum written with it";
