@@ -183,7 +183,7 @@ let private hyperparameterCases =
       bad "Sgd(-1)" "learningRate" (fun () -> box (Optimizer.Sgd -1.0))
       bad "Sgd(momentum: 2)" "momentum" (fun () -> box (Optimizer.Sgd(0.1, momentum = 2.0)))
       bad "Sgd(momentum: NaN)" "momentum" (fun () -> box (Optimizer.Sgd(0.1, momentum = nan)))
-      bad "Sgd(nesterov without momentum)" "decay" (fun () -> box (Optimizer.Sgd(0.1, nesterov = true)))
+      bad "Sgd(nesterov without momentum)" "momentum" (fun () -> box (Optimizer.Sgd(0.1, nesterov = true)))
       bad "AdamW(weightDecay: -1)" "weightDecay" (fun () -> box (Optimizer.AdamW(1e-3, weightDecay = -1.0)))
       bad "RmsProp(decay: 1)" "decay" (fun () -> box (Optimizer.RmsProp(1e-3, decay = 1.0)))
       bad "RmsProp(NaN)" "learningRate" (fun () -> box (Optimizer.RmsProp nan))
@@ -368,13 +368,13 @@ let private probe (ids: string list) =
     let info = ProcessStartInfo("dotnet", [ yield selfPath; yield "--crash-probe"; yield! ids ], RedirectStandardOutput = true, RedirectStandardError = true)
     use proc = Process.Start info
     let stderr = proc.StandardError.ReadToEndAsync()
-    let output = proc.StandardOutput.ReadToEnd()
+    let stdout = proc.StandardOutput.ReadToEndAsync()
     if not (proc.WaitForExit(TimeSpan.FromMinutes 5.0)) then
         proc.Kill true
         failtest "the crash probe timed out"
     stderr.Result |> ignore
     let results =
-        output.Split('\n')
+        stdout.Result.Split('\n')
         |> Array.choose (fun line ->
             match line.TrimEnd('\r').Split('\t') with
             | [| m; id; kind; message |] when m = marker -> Some(id, (kind, message))

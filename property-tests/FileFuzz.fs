@@ -85,7 +85,7 @@ let private readers () =
     File.WriteAllText(path "t.csv", "id,score,name\n1,0.5,a\n2,1.5,\"b, c\"\n3,,d\n")
     let images = path "images"
     Directory.CreateDirectory(Path.Combine(images, "one")) |> ignore
-    (new Image<Rgb24>(6, 5, Rgb24(10uy, 20uy, 30uy))).SaveAsPng(Path.Combine(images, "one", "a.png"))
+    (use image = new Image<Rgb24>(6, 5, Rgb24(10uy, 20uy, 30uy)) in image.SaveAsPng(Path.Combine(images, "one", "a.png")))
     let model = path "model"
     (use m = new Model(Sequential(Conv2D(2L, 3L), Flatten(), Dense(2L)), [| 1L; 5L; 5L |], Loss.MeanSquaredError, Optimizer.Adam 1e-3)
      ModelFile.Save(model, m))
@@ -168,11 +168,11 @@ let tests =
             let info = Diagnostics.ProcessStartInfo("dotnet", [ selfPath; "--fuzz-readers"; "100" ], RedirectStandardOutput = true, RedirectStandardError = true)
             use proc = Process.Start info
             let stderr = proc.StandardError.ReadToEndAsync()
-            let output = proc.StandardOutput.ReadToEnd()
+            let stdout = proc.StandardOutput.ReadToEndAsync()
             if not (proc.WaitForExit(TimeSpan.FromMinutes 5.0)) then
                 proc.Kill true
                 failtest "the fuzzing child timed out"
-            let lines = output.Split('\n') |> Array.map (fun l -> l.TrimEnd('\r').Split('\t'))
+            let lines = stdout.Result.Split('\n') |> Array.map (fun l -> l.TrimEnd('\r').Split('\t'))
             if proc.ExitCode <> 0 then
                 let last = lines |> Array.filter (fun l -> l.[0] = marker + "-start") |> Array.tryLast
                 failtestf "the fuzzing child ended with exit code %d during %A\n%s" proc.ExitCode last stderr.Result

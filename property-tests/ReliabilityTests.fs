@@ -14,6 +14,7 @@ open Functional.Layers
 open Functional.Losses
 open Functional.Optimizers
 open Functional.Training
+open Functional.Persistence
 open Functional.FSharp
 open Support
 
@@ -96,4 +97,40 @@ let tests =
                 let remat = Diff.checkpoint f
                 let h = Diff.grad (fun x -> let p = remat x in (p.Sum * p.Product).sum ()) x
                 expectClose "checkpoint" 1e-9 h (x * 4.0 + 2.0))
+
+        testCase "a save removes only what saves wrote: other files in the folder stay" <| fun () ->
+            scoped (fun () ->
+                let folder = IO.Path.Combine(IO.Path.GetTempPath(), $"functional-keep-{Guid.NewGuid():N}")
+                try
+                    IO.Directory.CreateDirectory folder |> ignore
+                    let others = [ "model.onnx"; "model.py"; "state.notes.txt"; "state.7.safetensors"; ".cache.tmp"; ".model.json.123.tmp" ]
+                    for name in others do IO.File.WriteAllText(IO.Path.Combine(folder, name), "mine")
+                    use model = new Model(Dense(2L), [| 3L |], Loss.MeanSquaredError, Optimizer.Sgd 0.1)
+                    for _ in 1..3 do ModelFile.Save(folder, model)
+                    for name in others do Expect.isTrue (IO.File.Exists(IO.Path.Combine(folder, name))) $"{name} is kept"
+                    Expect.equal (IO.Directory.GetFiles(folder, "model.0*").Length) 1 "one generation of the description"
+                finally
+                    IO.Directory.Delete(folder, true))
+
+        testCase "class weights: binary outputs with 0/1 targets, and rows an ignore index leaves out" <| fun () ->
+            scoped (fun () ->
+                let quiet weights = FitOptions(Verbosity = Verbosity.Silent, BatchSize = 4, ClassWeights = readOnlyDict weights)
+                use binary = new Model(Dense(1L), [| 3L |], Loss.BinaryCrossEntropy(true), Optimizer.Sgd 0.1)
+                binary.Fit(torch.randn(8L, 3L), torch.randint(0L, 2L, [| 8L; 1L |]).to_type torch.float32, quiet [ 0L, 1.0; 1L, 5.0 ]) |> ignore
+                use sparse = new Model(Dense(3L), [| 3L |], Loss.SparseCategoricalCrossEntropy(true, ignoreIndex = -100L), Optimizer.Sgd 0.1)
+                let labels = torch.tensor([| 0L; -100L; 2L; 1L; -100L; 0L; 1L; 2L |])
+                let history = sparse.Fit(torch.randn(8L, 3L), labels, quiet [ 2L, 3.0 ])
+                Expect.isTrue (Double.IsFinite history.["loss"].[0]) "a finite loss")
+
+        testCase "a batch source that runs out after the first epoch ends training; one with nothing is an error" <| fun () ->
+            scoped (fun () ->
+                let x, y = torch.randn(8L, 3L), torch.randn(8L, 2L)
+                let source (epochs: int) =
+                    { new IBatchSource with
+                        member _.Count = 8L
+                        member _.Batches epoch = if epoch < epochs then seq { (x.clone (), y.clone ()) } else Seq.empty }
+                use model = new Model(Dense(2L), [| 3L |], Loss.MeanSquaredError, Optimizer.Sgd 0.1)
+                let history = model.Fit(source 1, FitOptions(Verbosity = Verbosity.Silent, Epochs = 3))
+                Expect.stringContains (string history.StopReason) "ran out" "stopped with a reason"
+                Expect.throwsT<InvalidOperationException> (fun () -> model.Fit(source 0, FitOptions(Verbosity = Verbosity.Silent)) |> ignore) "no data at all")
     ]

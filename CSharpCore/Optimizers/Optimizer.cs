@@ -14,7 +14,9 @@ public static class Optimizer
 
     /// <summary>SGD with a learning-rate schedule.</summary>
     public static GradientTransformation Sgd(Schedule learningRate, double momentum = 0, bool nesterov = false) =>
-        Hyperparameter.Decay(momentum, nameof(momentum)) == 0 && !nesterov
+        Hyperparameter.Decay(momentum, nameof(momentum)) == 0 && nesterov
+            ? throw new ArgumentOutOfRangeException(nameof(momentum), momentum, "Nesterov momentum needs a momentum above 0.")
+            : momentum == 0
             ? Transform.ScaleByLearningRate(learningRate)
             : Transform.Chain(Transform.Trace(momentum, nesterov), Transform.ScaleByLearningRate(learningRate));
 

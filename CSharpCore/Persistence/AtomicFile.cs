@@ -33,28 +33,36 @@ public static class AtomicFile
         var folder = Path.GetDirectoryName(full)!;
         Directory.CreateDirectory(folder);
         RemoveStaleTemporaries(folder);
-        var temporary = Path.Combine(folder, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+        var temporary = Path.Combine(folder, $".{Path.GetFileName(full)}.{Environment.ProcessId}-{HostTag}.{Guid.NewGuid():N}.tmp");
         return new PendingFile(full, temporary);
     }
 
-    /// <summary>Removes the temporary files in <paramref name="folder"/> whose writing process is
-    /// gone (killed mid-write); those of live processes stay.</summary>
+    /// <summary>Removes the temporary files in <paramref name="folder"/> that this machine's
+    /// processes wrote and that are gone (killed mid-write). Files of live processes, of other
+    /// machines (a shared folder) and anything not named as our temporaries stay.</summary>
     public static void RemoveStaleTemporaries(string folder)
     {
         foreach (var file in Directory.EnumerateFiles(folder, ".*.tmp"))
         {
-            if (OwnerIsAlive(Path.GetFileName(file))) continue;
+            var match = TemporaryName.Match(Path.GetFileName(file));
+            if (!match.Success || match.Groups["host"].Value != HostTag) continue;
+            if (OwnerIsAlive(int.Parse(match.Groups["pid"].Value, CultureInfo.InvariantCulture))) continue;
             try { File.Delete(file); }
             catch (IOException) { }            // another process removed it first
             catch (UnauthorizedAccessException) { }
         }
     }
 
-    static bool OwnerIsAlive(string name)
+    /// <summary><c>.{target}.{pid}-{host}.{32 hex}.tmp</c>.</summary>
+    static readonly System.Text.RegularExpressions.Regex TemporaryName =
+        new(@"^\..+\.(?<pid>[0-9]{1,9})-(?<host>[0-9a-f]{8})\.[0-9a-f]{32}\.tmp$", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+
+    /// <summary>8 hex digits naming this machine (a hash of its name), so a shared folder's
+    /// temporaries are judged only by processes of the machine that wrote them.</summary>
+    static readonly string HostTag = Convert.ToHexStringLower(System.IO.Hashing.XxHash32.Hash(System.Text.Encoding.UTF8.GetBytes(Environment.MachineName)));
+
+    static bool OwnerIsAlive(int pid)
     {
-        // .{target}.{pid}.{guid}.tmp: the pid is the third field from the end.
-        var parts = name.Split('.');
-        if (parts.Length < 5 || !int.TryParse(parts[^3], NumberStyles.None, CultureInfo.InvariantCulture, out var pid)) return false;
         if (pid == Environment.ProcessId) return true;
         try
         {

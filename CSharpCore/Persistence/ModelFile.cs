@@ -155,6 +155,8 @@ public static class ModelFile
                 files.TryGetValue(StatePart, out var st) ? st : throw new InvalidDataException($"{folder}: the manifest names no state file."));
     }
 
+    static readonly TrainState Nothing = new(Trees.TensorTree.Empty, Trees.TensorTree.Empty, Trees.TensorTree.Empty, 0, 0);
+
     static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     static JsonObject ReadDescription(string descriptionPath, out string path)
@@ -187,13 +189,23 @@ public static class ModelFile
     public static Model LoadModel(string folder, LossFunction loss, GradientTransformation optimizer, IEnumerable<Metric>? metrics = null)
     {
         var (network, inputShape, state) = Load(folder);
-        var model = new Model(network, inputShape, loss, optimizer, metrics, state.Seed);
+        Model model;
+        try
+        {
+            model = new Model(network, inputShape, loss, optimizer, metrics, state.Seed);
+        }
+        catch
+        {
+            state.DisposeExcept(Nothing);
+            throw;
+        }
         try
         {
             model.Resume(state.OptState.Count == 0 ? state with { OptState = model.State.OptState.Clone() } : state);
         }
         catch (ArgumentException e)
         {
+            state.DisposeExcept(Nothing);
             model.Dispose();
             throw new InvalidDataException($"{folder}: the saved state does not fit the saved network: {e.Message}", e);
         }

@@ -33,7 +33,7 @@ public static class SavedFolder
         ArgumentNullException.ThrowIfNull(parts);
         Directory.CreateDirectory(folder);
         using var folderLock = Lock(folder, lockTimeout ?? TimeSpan.FromSeconds(30));
-        long generation = (TryReadManifest(folder, out var previous) ? previous.Generation : 0) + 1;
+        long generation = LatestGeneration(folder) + 1;
         string stamp = $"{generation.ToString("D6", CultureInfo.InvariantCulture)}-{Guid.NewGuid().ToString("N")[..8]}";
         var entries = new JsonArray();
         foreach (var part in parts)
@@ -143,21 +143,43 @@ public static class SavedFolder
         }
     }
 
-    /// <summary>Removes the files of earlier or killed saves (named like a part but not in the
-    /// manifest), files of the unversioned layout, and stale temporary files.</summary>
+    /// <summary>The files a save writes: <c>{part}.{generation}-{8 hex}.{extension}</c>.</summary>
+    static readonly System.Text.RegularExpressions.Regex SaveFileName =
+        new(@"^(?<part>[^.]+)\.(?<generation>[0-9]{6,})-[0-9a-f]{8}\.[^.]+$", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+
+    /// <summary>The generation of the newest save: the manifest's, or, when the manifest is
+    /// damaged, the highest in the file names (so a damaged manifest never blocks the next save).</summary>
+    static long LatestGeneration(string folder)
+    {
+        try
+        {
+            if (TryReadManifest(folder, out var manifest)) return manifest.Generation;
+        }
+        catch (InvalidDataException) { }
+        return Directory.EnumerateFiles(folder).Select(f => SaveFileName.Match(Path.GetFileName(f)))
+            .Where(m => m.Success).Select(m => long.Parse(m.Groups["generation"].Value, CultureInfo.InvariantCulture)).DefaultIfEmpty(0).Max();
+    }
+
+    /// <summary>Removes the files of earlier or killed saves (named exactly as a save names its
+    /// parts, but not in the manifest), the two files of the unversioned layout, and stale
+    /// temporary files. Other files in the folder are never touched.</summary>
     static void RemoveUnnamed(string folder, HashSet<string> partNames, HashSet<string> named)
     {
         foreach (var file in Directory.EnumerateFiles(folder))
         {
             var name = Path.GetFileName(file);
-            if (named.Contains(name) || name == ManifestName || name.StartsWith('.')) continue;
-            var part = name.Split('.')[0];
-            if (!partNames.Contains(part)) continue;           // not ours: leave it
+            if (named.Contains(name)) continue;
+            var match = SaveFileName.Match(name);
+            bool earlierSave = match.Success && partNames.Contains(match.Groups["part"].Value);
+            if (!earlierSave && !LegacyNames.Contains(name)) continue;          // not ours: leave it
             try { File.Delete(file); }
             catch (IOException) { }
         }
         AtomicFile.RemoveStaleTemporaries(folder);
     }
+
+    /// <summary>The fixed names of the layout before manifests, replaced by the first save with one.</summary>
+    static readonly HashSet<string> LegacyNames = new(StringComparer.Ordinal) { "model.json", "state.safetensors" };
 
     static FileStream Lock(string folder, TimeSpan timeout)
     {

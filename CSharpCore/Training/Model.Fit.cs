@@ -95,7 +95,9 @@ public sealed partial class Model
             {
                 double loss = Step(x, y, options.ClassWeights, metricStates, context, clock, keepGradients);
                 if (context.StopReason is not null) break;
-                (lossSum, count, done) = (lossSum + loss * x.shape[0], count + x.shape[0], done + 1);
+                // Weighted by the rows the loss counts, as Evaluate's val_loss is.
+                long rows = CountedRows(y);
+                (lossSum, count, done) = (lossSum + loss * rows, count + rows, done + 1);
                 clock.BookkeepingDone();
                 foreach (var c in options.Callbacks) c.OnBatchEnd(context, State.Step, loss);
                 display.Step(epoch, done, () => Logs(lossSum / count, metricStates, "").Select(kv => (kv.Key, kv.Value)));
@@ -103,8 +105,13 @@ public sealed partial class Model
             clock.CallbacksDone();
         }
         if (done == 0 && context.StopReason is null)
-            throw new InvalidOperationException($"Fit: the training data gave no batch in epoch {epoch + 1}; there is nothing to train on.");
-        return done == 0 ? null : Logs(lossSum / count, metricStates, "");
+        {
+            // Nothing at all is an error; a source that runs out later ends training (as Keras does).
+            if (epoch == options.InitialEpoch)
+                throw new InvalidOperationException($"Fit: the training data gave no batch in epoch {epoch + 1}; there is nothing to train on.");
+            context.StopTraining($"the training data ran out: epoch {epoch + 1} gave no batch");
+        }
+        return done == 0 ? null : Logs(count == 0 ? double.NaN : lossSum / count, metricStates, "");
     }
 
     /// <summary>
@@ -151,8 +158,16 @@ public sealed partial class Model
         return loss;
     }
 
-    /// <summary>The number of classes the network's output has (its last dimension).</summary>
-    long Classes => OutputShape.Length == 0 ? 1 : OutputShape[^1];
+    /// <summary>The number of classes the network's output has: its last dimension, or two for a
+    /// single output (binary classification with 0/1 targets).</summary>
+    long Classes => OutputShape.Length == 0 || OutputShape[^1] == 1 ? 2 : OutputShape[^1];
+
+    /// <summary>The rows of a batch the loss counts (all unless it ignores some labels).</summary>
+    long CountedRows(Tensor targets)
+    {
+        using var scope = torch.NewDisposeScope();
+        return Loss.CountedRows(targets) is { } counted ? counted.sum().item<long>() : targets.shape[0];
+    }
 
     void RequireClasses(IReadOnlyDictionary<long, double> classWeights)
     {
@@ -164,14 +179,21 @@ public sealed partial class Model
 
     Tensor ClassWeightsFor(Tensor targets, IReadOnlyDictionary<long, double> classWeights)
     {
+        // Binary outputs take 0/1 targets of shape (batch) or (batch, 1), floating or not.
+        bool binary = Classes == 2 && OutputShape is [] or [1] && (targets.dim() == 1 || targets.dim() == 2 && targets.shape[1] == 1);
+        if (binary) targets = (targets.is_floating_point() ? targets.reshape(-1).round() : targets.reshape(-1)).to_type(ScalarType.Int64);
         if (targets.is_floating_point() || targets.dim() != 1)
             throw new ArgumentException($"Class weights need integer class targets of shape (batch); got {targets.dtype} ({string.Join(", ", targets.shape)}).");
         var table = torch.ones(Classes);
         foreach (var (label, weight) in classWeights) table[label] = weight;
-        long low = targets.min().item<long>(), high = targets.max().item<long>();
+        // Rows the loss ignores (an ignore index) weigh nothing and need no class.
+        var counted = Loss.CountedRows(targets);
+        var classes = counted is null ? targets.to_type(ScalarType.Int64) : targets.to_type(ScalarType.Int64).where(counted, 0);
+        long low = classes.min().item<long>(), high = classes.max().item<long>();
         if (low < 0 || high >= Classes)
             throw new ArgumentOutOfRangeException(nameof(targets), $"Fit: class targets must be in [0, {Classes}) to be weighted; got values from {low} to {high}.");
-        return table.index_select(0, targets.to_type(ScalarType.Int64));
+        var weights = table.index_select(0, classes);
+        return counted is null ? weights : weights * counted;
     }
 
     /// <summary>Throws unless inputs and targets are tensors with the same positive number of examples.</summary>

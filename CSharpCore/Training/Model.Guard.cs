@@ -35,6 +35,7 @@ public sealed partial class Model
     /// <summary>Runs <paramref name="write"/> with no reader present (a step boundary).</summary>
     void Writing(Action write)
     {
+        RequireNoReadLock();
         stateLock.EnterWriteLock();
         try
         {
@@ -59,12 +60,13 @@ public sealed partial class Model
         });
     }
 
-    /// <summary>Marks this thread as the one running Fit until the returned scope ends.</summary>
+    /// <summary>Marks this thread as the one running Fit until the returned scope ends. Under the
+    /// write lock, so it cannot interleave with Dispose, Resume or RestoreVariables.</summary>
     IDisposable BeginFit()
     {
-        ThrowIfDisposed();
         int me = Environment.CurrentManagedThreadId;
-        int running = Interlocked.CompareExchange(ref fitThread, me, 0);
+        int running = 0;
+        Writing(() => running = Interlocked.CompareExchange(ref fitThread, me, 0));
         if (running != 0)
             throw new InvalidOperationException(running == me
                 ? $"Model '{Network.Name}': Fit was called from inside Fit (a callback); call it after training ends."
@@ -72,7 +74,17 @@ public sealed partial class Model
         return new FitScope(this);
     }
 
-    /// <summary>Refuses a change of state from outside Fit's thread while Fit runs.</summary>
+    /// <summary>A write (Fit, Resume, RestoreVariables, Dispose) from inside <see cref="ReadState"/>
+    /// would wait for its own read lock: refuse it with a clear message.</summary>
+    void RequireNoReadLock()
+    {
+        if (stateLock.IsReadLockHeld)
+            throw new InvalidOperationException(
+                $"Model '{Network.Name}': the state cannot be changed from inside ReadState, Predict or Evaluate on the same thread.");
+    }
+
+    /// <summary>Refuses a change of state from outside Fit's thread while Fit runs (call it
+    /// under the write lock, so Fit cannot start in between).</summary>
     void RequireNotFittingElsewhere(string operation)
     {
         int running = Volatile.Read(ref fitThread);
@@ -90,11 +102,12 @@ public sealed partial class Model
     public void Dispose()
     {
         if (disposed) return;
-        RequireNotFittingElsewhere("Dispose");
+        RequireNoReadLock();
         stateLock.EnterWriteLock();
         try
         {
             if (disposed) return;
+            RequireNotFittingElsewhere("Dispose");
             disposed = true;
             State.DisposeExcept(new TrainState(Trees.TensorTree.Empty, Trees.TensorTree.Empty, Trees.TensorTree.Empty, 0, 0));
         }

@@ -106,9 +106,9 @@ public sealed partial class Model : IDisposable
     /// <summary>Replaces the parameters and model state (e.g. with the best epoch's); the old ones are disposed.</summary>
     public void RestoreVariables(TensorTree parameters, TensorTree modelState)
     {
-        RequireNotFittingElsewhere("RestoreVariables");
         Writing(() =>
         {
+            RequireNotFittingElsewhere("RestoreVariables");
             State.Params.RequireSameStructure(parameters, nameof(parameters));
             State.ModelState.RequireSameStructure(modelState, nameof(modelState));
             var next = State with { Params = parameters, ModelState = modelState };
@@ -121,9 +121,9 @@ public sealed partial class Model : IDisposable
     public void Resume(TrainState state)
     {
         ArgumentNullException.ThrowIfNull(state);
-        RequireNotFittingElsewhere("Resume");
         Writing(() =>
         {
+            RequireNotFittingElsewhere("Resume");
             State.Params.RequireSameStructure(state.Params, "parameters");
             State.ModelState.RequireSameStructure(state.ModelState, "model state");
             State.OptState.RequireSameStructure(state.OptState, "optimizer state");

@@ -34,7 +34,7 @@ static class FileChecksum
     public static void Seal(FileStream file, string placeholder)
     {
         var positions = Find(file, placeholder);
-        if (positions.Count == 0) throw new InvalidOperationException("The Arrow writer did not write the schema's checksum placeholder.");
+        if (positions.Count == 0) throw new InvalidOperationException("The file's writer did not write the checksum placeholder where its metadata belongs.");
         var checksum = Encoding.ASCII.GetBytes(Compute(file, positions));
         foreach (var p in positions)
         {
@@ -46,6 +46,8 @@ static class FileChecksum
 
     /// <summary>Null when <paramref name="path"/>'s checksum (if its <paramref name="metadata"/> has one)
     /// matches; else what is wrong.</summary>
+    /// <remarks>A file another tool rewrote while keeping our metadata carries a checksum of
+    /// another file: it is reported as damaged, and the message says so.</remarks>
     public static string? Verify(string path, IReadOnlyDictionary<string, string>? metadata)
     {
         using var file = File.OpenRead(path);
@@ -55,17 +57,19 @@ static class FileChecksum
             return Find(file, Key).Count == 0 ? null : "its checksum entry is damaged";
         var positions = Find(file, expected);
         return string.Equals(Compute(file, positions), expected, StringComparison.Ordinal)
-            ? null : "its bytes do not match the checksum written with it";
+            ? null : $"its bytes do not match the checksum in its metadata ('{Key}'; if another tool rewrote the file and kept that metadata, remove the key)";
     }
 
-    /// <summary>Where <paramref name="value"/>'s ASCII bytes stand in the file's first and last MiB.</summary>
+    /// <summary>Where <paramref name="value"/>'s ASCII bytes stand in the file's head (its first
+    /// MiB, or Arrow's whole first schema message) and tail (its last MiB, or the whole footer).</summary>
     static List<long> Find(FileStream file, string value)
     {
         var needle = Encoding.ASCII.GetBytes(value);
         var found = new SortedSet<long>();
-        foreach (long start in new[] { 0L, Math.Max(0, file.Length - Window) })
+        var (head, tail) = MetadataRegions(file);
+        foreach (var (start, length) in new[] { (0L, head), (file.Length - tail, tail) })
         {
-            var buffer = new byte[(int)Math.Min(Window, file.Length - start)];
+            var buffer = new byte[length];
             file.Position = start;
             file.ReadExactly(buffer);
             for (int i = buffer.AsSpan().IndexOf(needle); i >= 0;)
@@ -76,6 +80,33 @@ static class FileChecksum
             }
         }
         return [.. found];
+    }
+
+    /// <summary>How many bytes from the start and from the end hold the metadata: at least a MiB,
+    /// more when Arrow's first message or the footer (Arrow or Parquet) says it is longer.</summary>
+    static (int Head, int Tail) MetadataRegions(FileStream file)
+    {
+        long length = file.Length;
+        long head = Window, tail = Window;
+        Span<byte> end = stackalloc byte[10];
+        if (length >= 10)
+        {
+            file.Position = length - 10;
+            file.ReadExactly(end);
+            if (end[4..].SequenceEqual("ARROW1"u8)) tail = Math.Max(tail, BitConverter.ToInt32(end[..4]) + 10L);
+            else if (end[6..].SequenceEqual("PAR1"u8)) tail = Math.Max(tail, BitConverter.ToInt32(end[2..6]) + 8L);
+        }
+        Span<byte> start = stackalloc byte[16];
+        if (length >= 16)
+        {
+            file.Position = 0;
+            file.ReadExactly(start);
+            if (start[..6].SequenceEqual("ARROW1"u8))
+                head = Math.Max(head, 16L + BitConverter.ToInt32(start[12..16]));
+        }
+        // Damaged lengths are clamped: the regions never reach past the file or past 64 MiB.
+        long most = Math.Min(length, 64L << 20);
+        return ((int)Math.Clamp(head, 0, most), (int)Math.Clamp(tail, 0, most));
     }
 
     /// <summary>The file's XxHash128 (hex) with the bytes at <paramref name="positions"/> read as '0's.</summary>

@@ -34,8 +34,9 @@ public sealed class Embedding(long vocabulary, long dimensions, Initializer? ini
     protected override void CheckInput(Variables variables, Tensor input)
     {
         if (input.numel() == 0) return;
-        using var min = input.min().to_type(ScalarType.Int64);
-        using var max = input.max().to_type(ScalarType.Int64);
+        using var scope = torch.NewDisposeScope();
+        var min = input.min().to_type(ScalarType.Int64);
+        var max = input.max().to_type(ScalarType.Int64);
         long low = min.item<long>(), high = max.item<long>();
         if (low < 0 || high >= Vocabulary)
             throw new ShapeException($"Layer '{Name}' (embedding) has ids in [0, {Vocabulary}), but received ids from {low} to {high}.");
