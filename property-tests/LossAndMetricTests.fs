@@ -112,4 +112,29 @@ let metricTests =
                     Expect.floatClose Accuracy.high (metric.Result merged) (metric.Result sequential) metric.Name)
     ]
 
-let tests = testList "losses and metrics" [ gradientTests; valueTests; metricTests ]
+let private newMetricTests =
+    testList "r2 and binary accuracy from logits" [
+        testCase "R2 is 1 - SSres / SStot, accumulated over batches" <| fun () ->
+            scoped (fun () ->
+                let t = torch.tensor([| 3.0f; -0.5f; 2.0f; 7.0f |]).reshape(4L, 1L)
+                let p = torch.tensor([| 2.5f; 0.0f; 2.0f; 8.0f |]).reshape(4L, 1L)
+                let metric = R2Score()
+                let state = metric.Update(metric.Update(metric.Init(), p.narrow(0L, 0L, 2L), t.narrow(0L, 0L, 2L)), p.narrow(0L, 2L, 2L), t.narrow(0L, 2L, 2L))
+                // scikit-learn's documented example: r2_score([3, -0.5, 2, 7], [2.5, 0.0, 2, 8]) = 0.9486...
+                Expect.floatClose Accuracy.high (metric.Result state) 0.9486081370449679 "sklearn's example"
+                Expect.equal metric.HigherIsBetter (Nullable true) "higher is better")
+
+        testCase "BinaryAccuracy from logits equals it on probabilities, at any threshold" <| fun () ->
+            scoped (fun () ->
+                use rng = new torch.Generator(4UL)
+                let logits = torch.randn([| 64L; 1L |], generator = rng) * 3.0
+                let targets = torch.randint(0L, 2L, [| 64L; 1L |], generator = rng).to_type torch.float32
+                for threshold in [ 0.2; 0.5; 0.8 ] do
+                    let onLogits = BinaryAccuracy(threshold, fromLogits = true)
+                    let onProbabilities = BinaryAccuracy(threshold)
+                    let a = onLogits.Result(onLogits.Update(onLogits.Init(), logits, targets))
+                    let b = onProbabilities.Result(onProbabilities.Update(onProbabilities.Init(), logits.sigmoid(), targets))
+                    Expect.floatClose Accuracy.high a b $"threshold {threshold}")
+    ]
+
+let tests = testList "losses and metrics" [ gradientTests; valueTests; metricTests; newMetricTests ]

@@ -201,4 +201,37 @@ let tests =
                 Expect.stringStarts lines.[0] "Epoch 1/2 - 2 steps - " "Keras-like"
                 Expect.stringContains lines.[1] "accuracy: " "metrics"
                 Expect.isFalse (output.ToString().Contains '\r') "no carriage returns")
+
+        testCase "monitoring callbacks take the direction from the metric, not from its name" <| fun () ->
+            scoped (fun () ->
+                let run (callback: Callback) (metrics: Metric list) =
+                    use model = new Model(Dense(1L), [| 2L |], Loss.MeanSquaredError, Optimizer.Sgd 0.1, metrics)
+                    let x, y = torch.randn(16L, 2L), torch.randn(16L, 1L)
+                    model.Fit(x, y, FitOptions(Verbosity = Verbosity.Silent, Epochs = 2, BatchSize = 8, ValidationData = LabeledData(x, y), Callbacks = [| callback |])) |> ignore
+                let lower = EarlyStopping("val_accumulated_mae")
+                run lower [ MeanAbsoluteError("accumulated_mae") ]
+                Expect.isFalse lower.HigherIsBetter "an error metric named 'accumulated_...' is lower-is-better"
+                let higher = ReduceLearningRateOnPlateau("val_r2")
+                run higher [ R2Score() ]
+                Expect.isTrue higher.HigherIsBetter "R2 says higher is better"
+                let loss = ModelCheckpoint(Path.Combine(Path.GetTempPath(), $"ckpt-{Guid.NewGuid():N}.safetensors"), "val_my_loss", saveBestOnly = false)
+                Expect.throwsT<InvalidOperationException> (fun () -> loss.HigherIsBetter |> ignore) "decided when training begins"
+                expectThrowsWith<InvalidOperationException> [ "'val_mystery'"; "higherIsBetter" ] (fun () -> run (EarlyStopping("val_mystery")) [])
+                let given = EarlyStopping("val_mystery", higherIsBetter = true)
+                Expect.isTrue given.HigherIsBetter "an explicit direction stands")
+
+        testCase "TrainTest: seeded, disjoint and covering; stratified keeps each class's share" <| fun () ->
+            scoped (fun () ->
+                let x = torch.arange(100L).reshape(100L, 1L).to_type torch.float32
+                let y = torch.cat([| torch.zeros(80L, dtype = torch.int64); torch.ones(20L, dtype = torch.int64) |])
+                let struct (train, test) = DataSplit.TrainTest(x, y, 0.25, 7UL)
+                let struct (train2, _) = DataSplit.TrainTest(x, y, 0.25, 7UL)
+                expectClose "same seed, same split" 0.0 train.Inputs train2.Inputs
+                Expect.equal test.Inputs.shape.[0] 25L "a quarter held out"
+                let all = (let struct (v, _) = torch.cat([| train.Inputs; test.Inputs |]).flatten().sort() in v)
+                expectClose "disjoint and covering" 0.0 all (torch.arange(100L).to_type torch.float32)
+                let struct (_, stratified) = DataSplit.TrainTest(x, y, 0.25, 7UL, stratify = true)
+                Expect.equal (stratified.Targets.sum().item<int64> ()) 5L "a quarter of the 20 ones"
+                Expect.equal stratified.Targets.shape.[0] 25L "a quarter of the 80 zeros too"
+                expectThrowsWith<ArgumentOutOfRangeException> [ "testFraction" ] (fun () -> DataSplit.TrainTest(x, y, 1.0) |> ignore))
     ]

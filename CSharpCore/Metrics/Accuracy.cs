@@ -7,6 +7,9 @@ namespace Functional.Metrics;
 public sealed class SparseCategoricalAccuracy(string name = "accuracy") : MeanMetric
 {
     /// <inheritdoc/>
+    public override bool? HigherIsBetter => true;
+
+    /// <inheritdoc/>
     public override string Name => name;
 
     /// <inheritdoc/>
@@ -17,25 +20,40 @@ public sealed class SparseCategoricalAccuracy(string name = "accuracy") : MeanMe
 public sealed class CategoricalAccuracy(string name = "accuracy") : MeanMetric
 {
     /// <inheritdoc/>
+    public override bool? HigherIsBetter => true;
+
+    /// <inheritdoc/>
     public override string Name => name;
 
     /// <inheritdoc/>
     protected override Tensor PerExample(Tensor predictions, Tensor targets) => predictions.argmax(-1).eq(targets.argmax(-1));
 }
 
-/// <summary>Share of elements where (prediction &gt; threshold) equals the 0/1 target.</summary>
-public sealed class BinaryAccuracy(double threshold = 0.5, string name = "accuracy") : MeanMetric
+/// <summary>Share of elements where (probability &gt; threshold) equals the 0/1 target. With
+/// <paramref name="fromLogits"/> the predictions are logits (the threshold still applies to the
+/// probability: logits are compared with log(threshold / (1 - threshold))).</summary>
+public sealed class BinaryAccuracy(double threshold = 0.5, string name = "accuracy", bool fromLogits = false) : MeanMetric
 {
+    readonly double cut = threshold is > 0 and < 1
+        ? fromLogits ? Math.Log(threshold / (1 - threshold)) : threshold
+        : throw new ArgumentOutOfRangeException(nameof(threshold), threshold, "threshold must be in (0, 1).");
+
+    /// <inheritdoc/>
+    public override bool? HigherIsBetter => true;
+
     /// <inheritdoc/>
     public override string Name => name;
 
     /// <inheritdoc/>
-    protected override Tensor PerExample(Tensor predictions, Tensor targets) => predictions.gt(threshold).eq(targets.gt(0.5));
+    protected override Tensor PerExample(Tensor predictions, Tensor targets) => predictions.gt(cut).eq(targets.gt(0.5));
 }
 
 /// <summary>Share of examples whose integer target is among the <paramref name="k"/> highest-scoring classes.</summary>
 public sealed class TopKAccuracy(int k = 5, string? name = null) : MeanMetric
 {
+    /// <inheritdoc/>
+    public override bool? HigherIsBetter => true;
+
     /// <inheritdoc/>
     public override string Name => name ?? $"top_{k}_accuracy";
 

@@ -9,6 +9,9 @@ namespace Functional.Metrics;
 /// </summary>
 public abstract class ConfusionMetric(double threshold) : Metric
 {
+    /// <inheritdoc/>
+    public override bool? HigherIsBetter => true;
+
     /// <summary>Predictions above it count as positive.</summary>
     public double Threshold { get; } = threshold;
 
@@ -63,6 +66,9 @@ public sealed class F1Score(double threshold = 0.5, string name = "f1") : Confus
 /// </summary>
 public sealed class Auc(int thresholds = 200, string name = "auc") : Metric
 {
+    /// <inheritdoc/>
+    public override bool? HigherIsBetter => true;
+
     /// <inheritdoc/>
     public override string Name => name;
 

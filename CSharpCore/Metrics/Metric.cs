@@ -14,6 +14,10 @@ public abstract class Metric
     /// <summary>The metric's name, used in logs and history ("accuracy", "val_accuracy").</summary>
     public abstract string Name { get; }
 
+    /// <summary>Whether a higher value is better (accuracy) or worse (an error), for callbacks
+    /// that monitor the metric; null when unknown (they then ask for the direction).</summary>
+    public virtual bool? HigherIsBetter => null;
+
     /// <summary>The empty state.</summary>
     public abstract double[] Init();
 

@@ -7,6 +7,9 @@ namespace Functional.Metrics;
 public sealed class MeanAbsoluteError(string name = "mae") : MeanMetric
 {
     /// <inheritdoc/>
+    public override bool? HigherIsBetter => false;
+
+    /// <inheritdoc/>
     public override string Name => name;
 
     /// <inheritdoc/>
@@ -17,6 +20,9 @@ public sealed class MeanAbsoluteError(string name = "mae") : MeanMetric
 public sealed class RootMeanSquaredError(string name = "rmse") : MeanMetric
 {
     /// <inheritdoc/>
+    public override bool? HigherIsBetter => false;
+
+    /// <inheritdoc/>
     public override string Name => name;
 
     /// <inheritdoc/>
@@ -24,4 +30,37 @@ public sealed class RootMeanSquaredError(string name = "rmse") : MeanMetric
 
     /// <inheritdoc/>
     protected override Tensor PerExample(Tensor predictions, Tensor targets) => (predictions - targets).square();
+}
+
+/// <summary>The coefficient of determination, 1 - (sum of squared errors) / (sum of squared
+/// deviations of the targets from their mean), over all elements (scikit-learn's r2_score for
+/// one output; for several outputs, the variance-weighted average).</summary>
+public sealed class R2Score(string name = "r2") : Metric
+{
+    /// <inheritdoc/>
+    public override string Name => name;
+
+    /// <inheritdoc/>
+    public override bool? HigherIsBetter => true;
+
+    /// <inheritdoc/>
+    public override double[] Init() => [0, 0, 0, 0];
+
+    /// <inheritdoc/>
+    public override double Result(double[] state)
+    {
+        var (n, sum, squares, errors) = (state[0], state[1], state[2], state[3]);
+        double deviations = squares - sum * sum / n;
+        return n == 0 || deviations <= 0 ? double.NaN : 1 - errors / deviations;
+    }
+
+    /// <inheritdoc/>
+    protected override double[] Accumulate(Tensor predictions, Tensor targets)
+    {
+        if (!predictions.shape.SequenceEqual(targets.shape))
+            throw new ArgumentException($"{Name}: predictions have shape ({string.Join(", ", predictions.shape)}) but targets ({string.Join(", ", targets.shape)}).");
+        var t = targets.to_type(ScalarType.Float64);
+        var p = predictions.to_type(ScalarType.Float64);
+        return [t.numel(), t.sum().item<double>(), t.square().sum().item<double>(), (t - p).square().sum().item<double>()];
+    }
 }

@@ -21,40 +21,36 @@ static class LearningRateMultiplier
 /// </summary>
 public sealed class ReduceLearningRateOnPlateau(
     string monitor = "val_loss", double factor = 0.1, int patience = 10, double minDelta = 1e-4,
-    int cooldown = 0, double minMultiplier = 0, bool? higherIsBetter = null) : Callback
+    int cooldown = 0, double minMultiplier = 0, bool? higherIsBetter = null) : MonitorCallback(monitor, higherIsBetter, minDelta)
 {
-    double best;
     int wait, coolingDown;
 
-    /// <summary>The watched log name.</summary>
-    public string Monitor { get; } = monitor;
     /// <summary>Multiplies the learning rate on a plateau, in (0, 1).</summary>
     public double Factor { get; } = factor is > 0 and < 1 ? factor : throw new ArgumentOutOfRangeException(nameof(factor), factor, "factor must be in (0, 1).");
     /// <summary>Epochs without improvement before reducing.</summary>
-    public int Patience { get; } = patience;
+    public int Patience { get; } = patience >= 0 ? patience : throw new ArgumentOutOfRangeException(nameof(patience), patience, "patience must be at least 0.");
     /// <summary>Epochs to wait after a reduction.</summary>
-    public int Cooldown { get; } = cooldown;
+    public int Cooldown { get; } = cooldown >= 0 ? cooldown : throw new ArgumentOutOfRangeException(nameof(cooldown), cooldown, "cooldown must be at least 0.");
     /// <summary>Lowest multiplier of the scheduled learning rate.</summary>
-    public double MinMultiplier { get; } = minMultiplier;
-    /// <summary>Direction of improvement (see <see cref="EarlyStopping"/>).</summary>
-    public bool HigherIsBetter { get; } = higherIsBetter ?? new[] { "acc", "auc", "precision", "recall", "f1" }.Any(monitor.Contains);
+    public double MinMultiplier { get; } = minMultiplier is >= 0 and <= 1 ? minMultiplier
+        : throw new ArgumentOutOfRangeException(nameof(minMultiplier), minMultiplier, "minMultiplier must be in [0, 1].");
 
     /// <inheritdoc/>
     public override void OnTrainBegin(TrainingContext context)
     {
         LearningRateMultiplier.Of(context.Model, nameof(ReduceLearningRateOnPlateau));
-        (best, wait, coolingDown) = (HigherIsBetter ? double.NegativeInfinity : double.PositiveInfinity, 0, 0);
+        Reset(context.Model);
+        (wait, coolingDown) = (0, 0);
     }
 
     /// <inheritdoc/>
     public override void OnEpochEnd(TrainingContext context, int epoch, IReadOnlyDictionary<string, double> logs)
     {
-        if (!logs.TryGetValue(Monitor, out var value))
-            throw new InvalidOperationException($"ReduceLearningRateOnPlateau monitors '{Monitor}', which is not logged; logged: {string.Join(", ", logs.Keys)}.");
+        double value = Read(logs);
         if (coolingDown > 0) coolingDown--;
-        if (HigherIsBetter ? value > best + minDelta : value < best - minDelta)
+        if (Improves(value))
         {
-            (best, wait) = (value, 0);
+            wait = 0;
             return;
         }
         if (coolingDown > 0 || ++wait <= Patience) return;

@@ -11,35 +11,31 @@ namespace Functional.Training;
 /// <c>model.Resume(TrainStateFile.Load(path))</c>.
 /// </summary>
 public sealed class ModelCheckpoint(
-    string path, string monitor = "val_loss", bool saveBestOnly = false, bool? higherIsBetter = null, int? keepLast = null) : Callback
+    string path, string monitor = "val_loss", bool saveBestOnly = false, bool? higherIsBetter = null, int? keepLast = null)
+    : MonitorCallback(monitor, higherIsBetter, 0)
 {
-    double best;
 
     /// <summary>The path pattern.</summary>
     public string Path { get; } = path ?? throw new ArgumentNullException(nameof(path));
-    /// <summary>The log that decides "best".</summary>
-    public string Monitor { get; } = monitor;
     /// <summary>Whether only improvements are saved.</summary>
     public bool SaveBestOnly { get; } = saveBestOnly;
-    /// <summary>Direction of improvement (see <see cref="EarlyStopping"/>).</summary>
-    public bool HigherIsBetter { get; } = higherIsBetter ?? new[] { "acc", "auc", "precision", "recall", "f1" }.Any(monitor.Contains);
     /// <summary>How many of the newest files are kept (all when null).</summary>
     public int? KeepLast { get; } = keepLast is null or > 0 ? keepLast : throw new ArgumentOutOfRangeException(nameof(keepLast), keepLast, "keepLast must be positive.");
     /// <summary>The files written and still kept, oldest first.</summary>
     public List<string> Saved { get; } = [];
 
     /// <inheritdoc/>
-    public override void OnTrainBegin(TrainingContext context) => best = HigherIsBetter ? double.NegativeInfinity : double.PositiveInfinity;
+    public override void OnTrainBegin(TrainingContext context)
+    {
+        if (SaveBestOnly) Reset(context.Model);
+    }
 
     /// <inheritdoc/>
     public override void OnEpochEnd(TrainingContext context, int epoch, IReadOnlyDictionary<string, double> logs)
     {
         if (SaveBestOnly)
         {
-            if (!logs.TryGetValue(Monitor, out var value))
-                throw new InvalidOperationException($"ModelCheckpoint monitors '{Monitor}', which is not logged; logged: {string.Join(", ", logs.Keys)}.");
-            if (!(HigherIsBetter ? value > best : value < best)) return;
-            best = value;
+            if (!Improves(Read(logs))) return;
         }
         var file = Path.Replace("{epoch}", (epoch + 1).ToString(CultureInfo.InvariantCulture));
         TrainStateFile.Save(file, context.Model.State);

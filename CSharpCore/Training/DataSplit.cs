@@ -1,0 +1,62 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Functional.Training;
+
+/// <summary>
+/// Seeded, shuffled train/test splits (scikit-learn's train_test_split). FitOptions.ValidationSplit
+/// holds out the last rows as they are: on data sorted by class its validation set holds one
+/// class. Split first instead.
+/// </summary>
+public static class DataSplit
+{
+    /// <summary>
+    /// Shuffles the rows with <paramref name="seed"/> and splits off <paramref name="testFraction"/>
+    /// of them (at least one row each side). With <paramref name="stratify"/> (integer class
+    /// targets of shape (examples)), each class is split in that proportion, so both sides keep the
+    /// class balance. The returned tensors are new (the caller disposes them); the same seed gives
+    /// the same split.
+    /// </summary>
+    public static (LabeledData Train, LabeledData Test) TrainTest(Tensor inputs, Tensor targets, double testFraction = 0.25, ulong seed = 0,
+        bool stratify = false)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        ArgumentNullException.ThrowIfNull(targets);
+        if (testFraction is not (> 0 and < 1))
+            throw new ArgumentOutOfRangeException(nameof(testFraction), testFraction, "testFraction must be in (0, 1).");
+        long rows = inputs.dim() == 0 ? 0 : inputs.shape[0];
+        if (targets.dim() == 0 || targets.shape[0] != rows)
+            throw new ArgumentException($"TrainTest: inputs ({string.Join(", ", inputs.shape)}) and targets ({string.Join(", ", targets.shape)}) need the same number of rows.");
+        if (rows < 2) throw new ArgumentException($"TrainTest needs at least 2 rows to split; got {rows}.", nameof(inputs));
+        using var scope = torch.NewDisposeScope();
+        using var rng = new torch.Generator(seed);
+        var order = torch.randperm(rows, generator: rng);
+        Tensor testRows, trainRows;
+        if (!stratify)
+        {
+            long test = Math.Clamp((long)Math.Round(rows * testFraction), 1, rows - 1);
+            (testRows, trainRows) = (order[..(int)test], order[(int)test..]);
+        }
+        else
+        {
+            if (targets.dim() != 1 || targets.is_floating_point())
+                throw new ArgumentException($"TrainTest: stratify needs integer class targets of shape (examples); got {targets.dtype} ({string.Join(", ", targets.shape)}).", nameof(targets));
+            var shuffledTargets = targets.index_select(0, order);
+            var (tests, trains) = (new List<Tensor>(), new List<Tensor>());
+            foreach (var label in shuffledTargets.unique().output.to_type(ScalarType.Int64).data<long>().ToArray())
+            {
+                var members = order.index_select(0, shuffledTargets.eq(label).nonzero().flatten());
+                long test = (long)Math.Round(members.shape[0] * testFraction);
+                tests.Add(members[..(int)test]);
+                trains.Add(members[(int)test..]);
+            }
+            (testRows, trainRows) = (torch.cat(tests).sort().Values, torch.cat(trains).sort().Values);
+            if (testRows.shape[0] == 0 || trainRows.shape[0] == 0)
+                throw new ArgumentException($"TrainTest: a stratified split of {rows} rows at {testFraction} leaves one side empty.", nameof(testFraction));
+        }
+        var train = new LabeledData(inputs.index_select(0, trainRows), targets.index_select(0, trainRows));
+        var testData = new LabeledData(inputs.index_select(0, testRows), targets.index_select(0, testRows));
+        foreach (var t in new[] { train.Inputs, train.Targets, testData.Inputs, testData.Targets }) t.MoveToOuterDisposeScope();
+        return (train, testData);
+    }
+}
