@@ -216,7 +216,7 @@ let tests =
                         Expect.equal (ModelFile.ReadMetadata folder).["trained_on"] "nothing yet" "user metadata"
                         let struct (rebuilt, inputShape, state) = ModelFile.Load folder
                         Expect.sequenceEqual inputShape shape "input shape"
-                        Expect.equal ((LayerSpec.ToJson rebuilt).ToJsonString()) ((LayerSpec.ToJson network).ToJsonString()) "the same description"
+                        Expect.equal ((LayerRegistry.ToJson rebuilt).ToJsonString()) ((LayerRegistry.ToJson network).ToJsonString()) "the same description"
                         let struct (expected, _) = network.Apply(Variables(model.State.Params, model.State.ModelState), inputs, ApplyContext.Inference)
                         let struct (actual, _) = rebuilt.Apply(Variables(state.Params, state.ModelState), inputs, ApplyContext.Inference)
                         expectClose $"{network.Name} predictions" 0.0 actual expected))
@@ -234,7 +234,7 @@ let tests =
                     use model = new Model(network, [| 4L; 3L |], Loss.MeanSquaredError, Optimizer.Sgd 0.1, seed = 8UL)
                     ModelFile.Save(folder, model)
                     let struct (rebuilt, _, state) = ModelFile.Load folder
-                    Expect.equal ((LayerSpec.ToJson rebuilt).ToJsonString()) ((LayerSpec.ToJson network).ToJsonString()) "the same description"
+                    Expect.equal ((LayerRegistry.ToJson rebuilt).ToJsonString()) ((LayerRegistry.ToJson network).ToJsonString()) "the same description"
                     let x = torch.randn(5L, 4L, 3L)
                     let struct (expected, _) = network.Apply(Variables(model.State.Params, model.State.ModelState), x, ApplyContext.Inference)
                     let struct (actual, _) = rebuilt.Apply(Variables(state.Params, state.ModelState), x, ApplyContext.Inference)
@@ -287,8 +287,8 @@ let tests =
                     File.WriteAllText(description, original)
                     Directory.Delete(folder, true)
                     use custom = new Model(Sequential(Doubler "twice", Dense(1L)), [| 2L |], Loss.MeanSquaredError, Optimizer.Sgd 0.1)
-                    expectThrowsWith<NotSupportedException> [ "'twice'"; "LayerSpec.Register" ] (fun () -> ModelFile.Save(folder, custom))
-                    LayerSpec.Register<Doubler>("doubler", (fun _ -> System.Text.Json.Nodes.JsonObject()), (fun _ name -> Doubler(name)))
+                    expectThrowsWith<NotSupportedException> [ "'twice'"; "LayerRegistry.Register" ] (fun () -> ModelFile.Save(folder, custom))
+                    LayerRegistry.Register<Doubler>("doubler", (fun _ -> LayerConfig()), (fun _ name -> Doubler(name)))
                     ModelFile.Save(folder, custom)
                     let struct (rebuilt, _, _) = ModelFile.Load folder
                     Expect.equal ((rebuilt :?> Sequential).Layers.[0] |> fun struct (n, _) -> n) "twice" "custom layer rebuilt"))

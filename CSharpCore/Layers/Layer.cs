@@ -9,7 +9,7 @@ namespace Functional.Layers;
 /// before libtorch does, so a mistake names the layer instead of failing deep inside an op (or,
 /// for libtorch exports without an exception guard such as <c>matmul</c>, ending the process).
 /// </summary>
-public abstract class Layer : ILayer
+public abstract class Layer : IDescribedLayer
 {
     /// <summary>Creates a layer; <paramref name="name"/> defaults to <see cref="Kind"/>.</summary>
     protected Layer(string? name) => Name = name ?? Kind;
@@ -29,11 +29,23 @@ public abstract class Layer : ILayer
     /// <inheritdoc/>
     public string Name { get; }
 
-    /// <summary>The layer type's short name, e.g. "dense"; the default layer name.</summary>
-    public abstract string Kind { get; }
+    /// <summary>The layer type's short name, e.g. "dense"; the default layer name. Built-in
+    /// layers take it from their <see cref="LayerKindAttribute"/>; other layers may override it
+    /// (the type's name otherwise).</summary>
+    public virtual string Kind => KindOfType.GetOrAdd(GetType(), t =>
+        t.GetCustomAttributes(typeof(LayerKindAttribute), inherit: false) is [LayerKindAttribute a] ? a.Kind : t.Name);
+
+    static readonly System.Collections.Concurrent.ConcurrentDictionary<Type, string> KindOfType = new();
+
+    /// <summary>The layer's configuration (Keras's <c>get_config</c>); null, the default, for a
+    /// layer that cannot be described (it then cannot be saved as a description).</summary>
+    public virtual LayerConfig? Config => null;
 
     /// <summary>The dtypes this layer takes (floating point unless overridden).</summary>
     protected virtual InputDtypes Accepts => InputDtypes.Floating;
+
+    /// <summary>Whether the layer takes integer ids (an exported model's input is then int64).</summary>
+    internal bool TakesIds => Accepts == InputDtypes.Integer;
 
     /// <inheritdoc/>
     public abstract long[] OutputShape(long[] inputShape);

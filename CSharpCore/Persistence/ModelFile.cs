@@ -36,7 +36,7 @@ public static class ModelFile
             ["format"] = Format,
             ["format_version"] = FormatVersion,
             ["input_shape"] = new JsonArray([.. model.InputShape.Select(d => (JsonNode)d)]),
-            ["network"] = LayerSpec.ToJson(model.Network),
+            ["network"] = LayerRegistry.ToJson(model.Network),
             ["metadata"] = new JsonObject([.. (metadata ?? new Dictionary<string, string>()).Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))]),
         };
         var json = Encoding.UTF8.GetBytes(description.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
@@ -89,7 +89,7 @@ public static class ModelFile
         var inputShape = (description["input_shape"] as JsonArray ?? throw new InvalidDataException($"{path} has no input_shape."))
             .Select(d => d is JsonValue x && x.TryGetValue<long>(out var l) && l > 0 ? l : throw new InvalidDataException($"{path} has an invalid input_shape.")).ToArray();
         ILayer network;
-        try { network = LayerSpec.FromJson(description["network"], "$.network"); }
+        try { network = LayerRegistry.FromJson(description["network"], "$.network"); }
         catch (InvalidDataException e) { throw new InvalidDataException($"{path}: {e.Message}", e); }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException or OverflowException)
         {

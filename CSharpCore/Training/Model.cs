@@ -54,13 +54,9 @@ public sealed partial class Model : IDisposable
     /// <summary>The current training state (owned by the model).</summary>
     public TrainState State { get; private set; }
 
-    /// <summary>Keras's summary table (for Sequential and functional networks), else one line.</summary>
-    public string Summary() => Network switch
-    {
-        Sequential s => s.Summary(InputShape),
-        FunctionalModel f => f.Summary(),
-        _ => $"Model: {Network.Name}, input {ShapeException.FormatBatch(InputShape)}, output {ShapeException.FormatBatch(OutputShape)}, {State.Params.ScalarCount:N0} parameters",
-    };
+    /// <summary>Keras's summary table: a row per layer call of the network (nested models
+    /// expanded), output shapes, parameter counts and totals.</summary>
+    public string Summary() => SummaryTable.Of(Network, [InputShape]);
 
     /// <summary>
     /// One training step, as a pure function: the next state, the batch's loss and the

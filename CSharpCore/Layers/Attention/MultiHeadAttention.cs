@@ -1,3 +1,4 @@
+using Functional.Export;
 using Functional.Trees;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -11,8 +12,9 @@ namespace Functional.Layers;
 /// heads * keyDim), bias) and "output" (kernel (heads * keyDim, features), bias); the output has
 /// the query's shape.
 /// </summary>
+[LayerKind("multi_head_attention")]
 public sealed class MultiHeadAttention(long heads, long keyDim, bool causal = false, Initializer? kernelInitializer = null, string? name = null)
-    : Layer(name)
+    : Layer(name), IOnnxExportable
 {
     /// <summary>Number of heads.</summary>
     public long Heads { get; } = heads > 0 ? heads : throw new ArgumentOutOfRangeException(nameof(heads));
@@ -22,7 +24,39 @@ public sealed class MultiHeadAttention(long heads, long keyDim, bool causal = fa
     public bool Causal { get; } = causal;
 
     /// <inheritdoc/>
-    public override string Kind => "multi_head_attention";
+    public override LayerConfig Config => new() { { "heads", Heads }, { "key_dim", KeyDim }, { "causal", Causal } };
+
+    /// <summary>The layer a configuration describes (initialisers are not saved).</summary>
+    public static MultiHeadAttention FromConfig(LayerConfig config, string? name) =>
+        new(config.Long("heads"), config.Long("key_dim"), config.Bool("causal"), name: name);
+
+    /// <summary>Self-attention in ONNX: projections, heads, scaled dot products (with the causal
+    /// mask as a constant, the sequence length being fixed by the input shape), output projection.</summary>
+    public string ToOnnx(OnnxGraph graph, string input, long[] inputShape, Variables variables)
+    {
+        var p = variables.Params;
+        long time = inputShape[0];
+        string Heads(string projection, long[] perm)
+        {
+            var projected = graph.Affine(projection, input, p[projection + "/kernel"], p[projection + "/bias"]);
+            var split = graph.Node("Reshape", projection, [projected, graph.Constant("shape", 0, 0, this.Heads, KeyDim)]);
+            return graph.Node("Transpose", projection, [split], OnnxGraph.Ints("perm", perm));
+        }
+        var q = Heads("query", [0, 2, 1, 3]);
+        var k = Heads("key", [0, 2, 3, 1]);
+        var v = Heads("value", [0, 2, 1, 3]);
+        var scores = graph.Node("Div", "scores", [graph.Node("MatMul", "scores", [q, k]), graph.Scalar("scale", (float)Math.Sqrt(KeyDim))]);
+        if (Causal)
+        {
+            using var allowed = CausalMask(time);
+            using var mask = torch.zeros(time, time).masked_fill(allowed.logical_not(), float.NegativeInfinity);
+            scores = graph.Node("Add", "causal", [scores, graph.Constant("mask", mask)]);
+        }
+        var attended = graph.Node("MatMul", "attend", [graph.Node("Softmax", "weights", [scores], OnnxGraph.Int("axis", -1)), v]);
+        var merged = graph.Node("Reshape", "merge", [graph.Node("Transpose", "merge", [attended], OnnxGraph.Ints("perm", [0, 2, 1, 3])),
+            graph.Constant("shape", 0, 0, this.Heads * KeyDim)]);
+        return graph.Affine("output", merged, p["output/kernel"], p["output/bias"]);
+    }
 
     /// <inheritdoc/>
     public override long[] OutputShape(long[] inputShape) =>

@@ -11,7 +11,8 @@ namespace Functional.Layers;
 /// <see cref="ILayer"/>, usable in Sequential and in training; <see cref="ApplyAll"/> takes any
 /// number of inputs and returns every output.
 /// </summary>
-public sealed class FunctionalModel : ILayer
+[LayerKind("functional")]
+public sealed class FunctionalModel : IDescribedLayer, ICompositeLayer
 {
     readonly SymbolicTensor[] inputs, outputs;
     readonly GraphNode[] order;
@@ -52,6 +53,42 @@ public sealed class FunctionalModel : ILayer
 
     /// <inheritdoc/>
     public string Name { get; }
+
+    /// <inheritdoc/>
+    public string Kind => "functional";
+
+    /// <inheritdoc/>
+    public LayerConfig Config => GraphConfig.Of(this);
+
+    /// <summary>The model a configuration describes.</summary>
+    public static FunctionalModel FromConfig(LayerConfig config, string? name) => GraphConfig.Build(config, name);
+
+    /// <inheritdoc/>
+    public IReadOnlyList<T> Walk<T>(ILayerVisitor<T> visitor, IReadOnlyList<T> values, IReadOnlyList<long[]> inputShapes, string path)
+    {
+        ArgumentNullException.ThrowIfNull(visitor);
+        if (values.Count != inputs.Length)
+            throw new ArgumentException($"Model '{Name}' takes {inputs.Length} input(s); got {values.Count}.", nameof(values));
+        var results = new Dictionary<GraphNode, T>(ReferenceEqualityComparer.Instance);
+        for (int i = 0; i < inputs.Length; i++) results[inputs[i].Node] = values[i];
+        var merges = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var node in order)
+        {
+            switch (node)
+            {
+                case LayerNode l:
+                    results[node] = NetworkWalk.Visit(l.Layer, visitor, results[l.Input.Node], l.Input.Shape, TreePath.Join(path, names[l.Layer]));
+                    break;
+                case MergeNode m:
+                    int k = merges.GetValueOrDefault(m.Kind);
+                    merges[m.Kind] = k + 1;
+                    results[node] = visitor.Merge(m.Kind, m.Axis, [.. m.Parts.Select(p => results[p.Node])], [.. m.Parts.Select(p => p.Shape)],
+                        TreePath.Join(path, k == 0 ? m.Kind : $"{m.Kind}_{k}"));
+                    break;
+            }
+        }
+        return [.. outputs.Select(o => results[o.Node])];
+    }
 
     /// <summary>The graph in evaluation order, for serialisation.</summary>
     internal IReadOnlyList<GraphNode> Nodes => order;
@@ -145,33 +182,7 @@ public sealed class FunctionalModel : ILayer
 
     /// <summary>Keras's summary table: a row per input, layer call and merge, in evaluation order
     /// (a shared layer's parameters are counted at its first call).</summary>
-    public string Summary()
-    {
-        using var scope = torch.NewDisposeScope();
-        using var rng = new torch.Generator(0);
-        var counted = new HashSet<ILayer>(ReferenceEqualityComparer.Instance);
-        var rows = new List<(string, long[], long)>();
-        long trainable = 0, nonTrainable = 0;
-        var shapes = new Dictionary<GraphNode, long[]>(ReferenceEqualityComparer.Instance);
-        foreach (var t in order.SelectMany(n => n.Inputs).Concat(outputs)) shapes[t.Node] = t.Shape;
-        foreach (var node in order)
-        {
-            long count = 0;
-            string label = node.Describe();
-            if (node is LayerNode l)
-            {
-                label = $"{names[l.Layer]} ({SummaryTable.KindOf(l.Layer)})";
-                if (counted.Add(l.Layer))
-                {
-                    var v = l.Layer.Init(rng, l.Input.Shape);
-                    (count, trainable, nonTrainable) = (v.Params.ScalarCount, trainable + v.Params.ScalarCount, nonTrainable + v.State.ScalarCount);
-                }
-                else label += ", shared";
-            }
-            rows.Add((label, shapes[node], count));
-        }
-        return SummaryTable.Format(Name, inputs[0].Shape, rows, trainable, nonTrainable);
-    }
+    public string Summary() => SummaryTable.Of(this, InputShapes);
 
     void RequireSingle()
     {

@@ -6,13 +6,31 @@ namespace Functional.Layers;
 
 /// <summary><c>x + inner(x)</c>: a residual connection around a layer whose output shape equals
 /// its input shape. The inner layer's variables are this layer's.</summary>
-public sealed class Residual(ILayer inner, string? name = null) : ILayer
+[LayerKind("residual")]
+public sealed class Residual(ILayer inner, string? name = null) : IDescribedLayer, ICompositeLayer
 {
     /// <summary>The wrapped layer.</summary>
     public ILayer Inner { get; } = inner ?? throw new ArgumentNullException(nameof(inner));
 
     /// <inheritdoc/>
     public string Name { get; } = name ?? "residual";
+
+    /// <inheritdoc/>
+    public string Kind => "residual";
+
+    /// <inheritdoc/>
+    public LayerConfig Config => new() { { "inner", Inner } };
+
+    /// <summary>The layer a configuration describes.</summary>
+    public static Residual FromConfig(LayerConfig config, string? name) => new(config.Layer("inner"), name);
+
+    /// <inheritdoc/>
+    public IReadOnlyList<T> Walk<T>(ILayerVisitor<T> visitor, IReadOnlyList<T> inputs, IReadOnlyList<long[]> inputShapes, string path)
+    {
+        var (x, shape) = NetworkWalk.Single(this, inputs, inputShapes);
+        var y = NetworkWalk.Visit(Inner, visitor, x, shape, path);
+        return [visitor.Merge("add", 0, [x, y], [shape, shape], TreePath.Join(path, "add"))];
+    }
 
     /// <inheritdoc/>
     public long[] OutputShape(long[] inputShape)

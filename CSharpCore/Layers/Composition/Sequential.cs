@@ -9,7 +9,8 @@ namespace Functional.Layers;
 /// (<c>"dense/kernel"</c>, <c>"dense_1/kernel"</c>, ...); repeated names get a suffix as in Keras.
 /// A Sequential is itself a layer, so models nest.
 /// </summary>
-public sealed class Sequential : ILayer
+[LayerKind("sequential")]
+public sealed class Sequential : IDescribedLayer, ICompositeLayer
 {
     /// <summary>A model of <paramref name="layers"/>, in order.</summary>
     public Sequential(params ILayer[] layers) : this(layers, null) { }
@@ -26,6 +27,27 @@ public sealed class Sequential : ILayer
 
     /// <inheritdoc/>
     public string Name { get; }
+
+    /// <inheritdoc/>
+    public string Kind => "sequential";
+
+    /// <inheritdoc/>
+    public LayerConfig Config => new() { { "layers", Layers.Select(l => l.Layer) } };
+
+    /// <summary>The model a configuration describes.</summary>
+    public static Sequential FromConfig(LayerConfig config, string? name) => new(config.Layers("layers"), name);
+
+    /// <inheritdoc/>
+    public IReadOnlyList<T> Walk<T>(ILayerVisitor<T> visitor, IReadOnlyList<T> inputs, IReadOnlyList<long[]> inputShapes, string path)
+    {
+        var (x, shape) = NetworkWalk.Single(this, inputs, inputShapes);
+        foreach (var (name, layer) in Layers)
+        {
+            x = NetworkWalk.Visit(layer, visitor, x, shape, TreePath.Join(path, name));
+            shape = layer.OutputShape(shape);
+        }
+        return [x];
+    }
 
     /// <summary>The layers with the names their variables are stored under.</summary>
     public IReadOnlyList<(string Name, ILayer Layer)> Layers { get; }
@@ -82,24 +104,8 @@ public sealed class Sequential : ILayer
     }
 
     /// <summary>
-    /// A table of the layers with their output shapes and parameter counts, and the totals, for
-    /// inputs of the given per-example shape (Keras's <c>summary()</c>).
+    /// A table of the layer calls with their output shapes and parameter counts, and the totals,
+    /// for inputs of the given per-example shape (Keras's <c>summary()</c>).
     /// </summary>
-    public string Summary(long[] inputShape)
-    {
-        using var scope = torch.NewDisposeScope();
-        using var rng = new torch.Generator(0);
-        var rows = new List<(string, long[], long)>();
-        var shape = inputShape;
-        long trainable = 0, nonTrainable = 0;
-        foreach (var (name, layer) in Layers)
-        {
-            var v = layer.Init(rng, shape);
-            shape = layer.OutputShape(shape);
-            trainable += v.Params.ScalarCount;
-            nonTrainable += v.State.ScalarCount;
-            rows.Add(($"{name} ({SummaryTable.KindOf(layer)})", shape, v.Params.ScalarCount));
-        }
-        return SummaryTable.Format(Name, inputShape, rows, trainable, nonTrainable);
-    }
+    public string Summary(long[] inputShape) => SummaryTable.Of(this, [inputShape]);
 }

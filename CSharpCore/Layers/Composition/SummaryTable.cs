@@ -1,10 +1,63 @@
 using System.Text;
+using Functional.Trees;
+using TorchSharp;
 
 namespace Functional.Layers;
 
-/// <summary>Keras's summary() table: one row per layer (or graph node), then the totals.</summary>
+/// <summary>Keras's summary() table: one row per input, layer call and merge of the network's
+/// walk, then the totals.</summary>
 static class SummaryTable
 {
+    /// <summary>The table for a network with fresh variables (seed 0, freed afterwards).</summary>
+    public static string Of(ILayer network, IReadOnlyList<long[]> inputShapes)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var rng = new torch.Generator(0);
+        var variables = network is FunctionalModel f ? f.Init(rng) : network.Init(rng, inputShapes[0]);
+        return Of(network, inputShapes, variables);
+    }
+
+    /// <summary>The table for a network with the given variables.</summary>
+    public static string Of(ILayer network, IReadOnlyList<long[]> inputShapes, Variables variables)
+    {
+        var rows = new List<(string, long[], long)>();
+        if (network is FunctionalModel f) rows.AddRange(f.Inputs.Select(i => (i.Node.Describe(), i.Shape, 0L)));
+        NetworkWalk.VisitAll(network, new Rows(rows, variables), [.. inputShapes], inputShapes);
+        return Format(network.Name, inputShapes[0], rows, variables.Params.ScalarCount, variables.State.ScalarCount);
+    }
+
+    /// <summary>Each layer call's row: its path and kind, output shape, and parameters (counted at
+    /// a shared layer's first call). The values flowing along the walk are the shapes.</summary>
+    sealed class Rows(List<(string, long[], long)> rows, Variables variables) : ILayerVisitor<long[]>
+    {
+        readonly HashSet<(ILayer, string)> seen = new(new SharedCalls());
+
+        public long[] Layer(ILayer layer, long[] input, long[] inputShape, string path)
+        {
+            var output = layer.OutputShape(inputShape);
+            var label = $"{(path.Length == 0 ? layer.Name : path)} ({LayerRegistry.KindOf(layer)})";
+            if (seen.Add((layer, path)))
+                rows.Add((label, output, path.Length == 0 ? variables.Params.ScalarCount : variables.Params.Select(path).ScalarCount));
+            else rows.Add((label + ", shared", output, 0));
+            return output;
+        }
+
+        public long[] Merge(string kind, int axis, IReadOnlyList<long[]> parts, IReadOnlyList<long[]> shapes, string path)
+        {
+            var output = kind == "concatenate"
+                ? shapes[0].Select((d, i) => i == axis ? shapes.Sum(s => s[i]) : d).ToArray()
+                : shapes[0];
+            rows.Add((kind, output, 0));
+            return output;
+        }
+    }
+
+    sealed class SharedCalls : IEqualityComparer<(ILayer Layer, string Path)>
+    {
+        public bool Equals((ILayer Layer, string Path) a, (ILayer Layer, string Path) b) => ReferenceEquals(a.Layer, b.Layer) && a.Path == b.Path;
+        public int GetHashCode((ILayer Layer, string Path) call) => HashCode.Combine(System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(call.Layer), call.Path);
+    }
+
     public static string Format(string model, long[] inputShape,
         IReadOnlyList<(string Layer, long[] OutputShape, long Params)> rows, long trainable, long nonTrainable)
     {
@@ -21,6 +74,4 @@ static class SummaryTable
         text.AppendLine($"Non-trainable params: {nonTrainable:N0}");
         return text.ToString();
     }
-
-    public static string KindOf(ILayer layer) => layer is Layer l ? l.Kind : layer.GetType().Name;
 }

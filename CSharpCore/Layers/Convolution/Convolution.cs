@@ -1,3 +1,4 @@
+using Functional.Export;
 using Functional.Trees;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -9,7 +10,7 @@ namespace Functional.Layers;
 /// or (channels, height, width). Parameters: "kernel" (filters, channels, k...) and "bias"
 /// (filters). <see cref="Conv1D"/> and <see cref="Conv2D"/> are the public faces.
 /// </summary>
-public abstract class Convolution : Layer
+public abstract class Convolution : Layer, IOnnxExportable
 {
     private protected Convolution(int rank, long filters, long[] kernelSize, long[]? strides, Padding padding,
         ActivationFunction? activation, bool useBias, Initializer? kernelInitializer, string? name) : base(name)
@@ -70,6 +71,23 @@ public abstract class Convolution : Layer
     }
 
     /// <inheritdoc/>
+    public override LayerConfig Config => new()
+    {
+        { "filters", Filters }, { "kernel_size", KernelSize[0] }, { "stride", Strides[0] },
+        { "padding", Padding }, { "activation", Activation }, { "use_bias", UseBias },
+    };
+
+    /// <inheritdoc/>
+    public string ToOnnx(OnnxGraph graph, string input, long[] inputShape, Variables variables)
+    {
+        var pads = KernelSize.Select(k => SpatialShape.PaddingFor(Padding, k)).ToArray();
+        var p = variables.Params;
+        string[] inputs = UseBias ? [input, graph.Constant("kernel", p["kernel"]), graph.Constant("bias", p["bias"])] : [input, graph.Constant("kernel", p["kernel"])];
+        return graph.Activation(Activation, graph.Node("Conv", "conv", inputs,
+            OnnxGraph.Ints("kernel_shape", KernelSize), OnnxGraph.Ints("strides", Strides), OnnxGraph.Ints("pads", [.. pads, .. pads])));
+    }
+
+    /// <inheritdoc/>
     protected override (Tensor Output, TensorTree State) Forward(Variables variables, Tensor input, ApplyContext context)
     {
         var p = variables.Params;
@@ -83,21 +101,27 @@ public abstract class Convolution : Layer
 }
 
 /// <summary>1-D convolution: per-example input (channels, length).</summary>
+[LayerKind("conv1d")]
 public sealed class Conv1D(
     long filters, long kernelSize, long stride = 1, Padding padding = Padding.Valid,
     ActivationFunction? activation = null, bool useBias = true, Initializer? kernelInitializer = null, string? name = null)
     : Convolution(1, filters, [kernelSize], [stride], padding, activation, useBias, kernelInitializer, name)
 {
-    /// <inheritdoc/>
-    public override string Kind => "conv1d";
+    /// <summary>The layer a configuration describes (initialisers are not saved).</summary>
+    public static Conv1D FromConfig(LayerConfig config, string? name) =>
+        new(config.Long("filters"), config.Long("kernel_size"), config.Long("stride"), config.Enum<Padding>("padding"),
+            config.Activation("activation"), config.Bool("use_bias"), name: name);
 }
 
 /// <summary>2-D convolution: per-example input (channels, height, width).</summary>
+[LayerKind("conv2d")]
 public sealed class Conv2D(
     long filters, long kernelSize, long stride = 1, Padding padding = Padding.Valid,
     ActivationFunction? activation = null, bool useBias = true, Initializer? kernelInitializer = null, string? name = null)
     : Convolution(2, filters, [kernelSize, kernelSize], [stride, stride], padding, activation, useBias, kernelInitializer, name)
 {
-    /// <inheritdoc/>
-    public override string Kind => "conv2d";
+    /// <summary>The layer a configuration describes (initialisers are not saved).</summary>
+    public static Conv2D FromConfig(LayerConfig config, string? name) =>
+        new(config.Long("filters"), config.Long("kernel_size"), config.Long("stride"), config.Enum<Padding>("padding"),
+            config.Activation("activation"), config.Bool("use_bias"), name: name);
 }

@@ -1,3 +1,4 @@
+using Functional.Export;
 using Functional.Trees;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -18,7 +19,7 @@ public enum PoolKind
 /// defaults to the window). <see cref="MaxPool2D"/>, <see cref="AveragePool2D"/>,
 /// <see cref="MaxPool1D"/> and <see cref="AveragePool1D"/> are the public faces.
 /// </summary>
-public abstract class Pooling : Layer
+public abstract class Pooling : Layer, IOnnxExportable
 {
     private protected Pooling(int rank, PoolKind kind, long poolSize, long? stride, Padding padding, string? name) : base(name)
     {
@@ -43,6 +44,19 @@ public abstract class Pooling : Layer
     /// <inheritdoc/>
     public override long[] OutputShape(long[] inputShape) =>
         [inputShape.FirstOrDefault(), .. SpatialShape.SlideOver(inputShape, PoolSize, Strides, Padding, $"'{Name}' ({Kind})", "pool")];
+
+    /// <inheritdoc/>
+    public override LayerConfig Config => new() { { "pool_size", PoolSize[0] }, { "stride", Strides[0] }, { "padding", Padding } };
+
+    /// <inheritdoc/>
+    public string ToOnnx(OnnxGraph graph, string input, long[] inputShape, Variables variables)
+    {
+        var pads = PoolSize.Select(k => SpatialShape.PaddingFor(Padding, k)).ToArray();
+        Onnx.AttributeProto[] window = [OnnxGraph.Ints("kernel_shape", PoolSize), OnnxGraph.Ints("strides", Strides), OnnxGraph.Ints("pads", [.. pads, .. pads])];
+        return Reduction == PoolKind.Max
+            ? graph.Node("MaxPool", "pool", [input], [.. window])
+            : graph.Node("AveragePool", "pool", [input], [.. window, OnnxGraph.Int("count_include_pad", 0)]);
+    }
 
     /// <inheritdoc/>
     protected override (Tensor Output, TensorTree State) Forward(Variables variables, Tensor input, ApplyContext context)
@@ -88,45 +102,65 @@ public abstract class Pooling : Layer
 }
 
 /// <summary>2-D max pooling: per-example (channels, height, width).</summary>
+[LayerKind("max_pool2d")]
 public sealed class MaxPool2D(long poolSize = 2, long? stride = null, Padding padding = Padding.Valid, string? name = null)
     : Pooling(2, PoolKind.Max, poolSize, stride, padding, name)
 {
-    /// <inheritdoc/>
-    public override string Kind => "max_pool2d";
+    /// <summary>The layer a configuration describes.</summary>
+    public static MaxPool2D FromConfig(LayerConfig config, string? name) =>
+        new(config.Long("pool_size"), config.Long("stride"), config.Enum<Padding>("padding"), name);
 }
 
 /// <summary>2-D average pooling: per-example (channels, height, width).</summary>
+[LayerKind("average_pool2d")]
 public sealed class AveragePool2D(long poolSize = 2, long? stride = null, Padding padding = Padding.Valid, string? name = null)
     : Pooling(2, PoolKind.Average, poolSize, stride, padding, name)
 {
-    /// <inheritdoc/>
-    public override string Kind => "average_pool2d";
+    /// <summary>The layer a configuration describes.</summary>
+    public static AveragePool2D FromConfig(LayerConfig config, string? name) =>
+        new(config.Long("pool_size"), config.Long("stride"), config.Enum<Padding>("padding"), name);
 }
 
 /// <summary>1-D max pooling: per-example (channels, length).</summary>
+[LayerKind("max_pool1d")]
 public sealed class MaxPool1D(long poolSize = 2, long? stride = null, Padding padding = Padding.Valid, string? name = null)
     : Pooling(1, PoolKind.Max, poolSize, stride, padding, name)
 {
-    /// <inheritdoc/>
-    public override string Kind => "max_pool1d";
+    /// <summary>The layer a configuration describes.</summary>
+    public static MaxPool1D FromConfig(LayerConfig config, string? name) =>
+        new(config.Long("pool_size"), config.Long("stride"), config.Enum<Padding>("padding"), name);
 }
 
 /// <summary>1-D average pooling: per-example (channels, length).</summary>
+[LayerKind("average_pool1d")]
 public sealed class AveragePool1D(long poolSize = 2, long? stride = null, Padding padding = Padding.Valid, string? name = null)
     : Pooling(1, PoolKind.Average, poolSize, stride, padding, name)
 {
-    /// <inheritdoc/>
-    public override string Kind => "average_pool1d";
+    /// <summary>The layer a configuration describes.</summary>
+    public static AveragePool1D FromConfig(LayerConfig config, string? name) =>
+        new(config.Long("pool_size"), config.Long("stride"), config.Enum<Padding>("padding"), name);
 }
 
 /// <summary>Max or mean over every spatial axis, channels first: (channels, ...) to (channels).</summary>
-public sealed class GlobalPool(PoolKind reduction = PoolKind.Average, string? name = null) : Layer(name)
+[LayerKind("global_pool")]
+public sealed class GlobalPool(PoolKind reduction = PoolKind.Average, string? name = null) : Layer(name), IOnnxExportable
 {
     /// <summary>Max or average.</summary>
     public PoolKind Reduction { get; } = reduction;
 
     /// <inheritdoc/>
     public override string Kind => Reduction == PoolKind.Max ? "global_max_pool" : "global_average_pool";
+
+    /// <inheritdoc/>
+    public override LayerConfig Config => new() { { "reduction", Reduction } };
+
+    /// <summary>The layer a configuration describes.</summary>
+    public static GlobalPool FromConfig(LayerConfig config, string? name) => new(config.Enum<PoolKind>("reduction"), name);
+
+    /// <inheritdoc/>
+    public string ToOnnx(OnnxGraph graph, string input, long[] inputShape, Variables variables) =>
+        graph.Node("Flatten", "flatten", [graph.Node(Reduction == PoolKind.Max ? "GlobalMaxPool" : "GlobalAveragePool", "global_pool", [input])],
+            OnnxGraph.Int("axis", 1));
 
     /// <inheritdoc/>
     public override long[] OutputShape(long[] inputShape) =>

@@ -1,3 +1,4 @@
+using Functional.Export;
 using Functional.Trees;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -8,9 +9,10 @@ namespace Functional.Layers;
 /// <c>activation(x W + b)</c> over the last axis: input (batch, ..., in) to (batch, ..., units).
 /// Parameters: "kernel" (in, units) and "bias" (units).
 /// </summary>
+[LayerKind("dense")]
 public sealed class Dense(
     long units, ActivationFunction? activation = null, bool useBias = true,
-    Initializer? kernelInitializer = null, Initializer? biasInitializer = null, string? name = null) : Layer(name)
+    Initializer? kernelInitializer = null, Initializer? biasInitializer = null, string? name = null) : Layer(name), IOnnxExportable
 {
     /// <summary>Output features.</summary>
     public long Units { get; } = units > 0 ? units : throw new ArgumentOutOfRangeException(nameof(units), units, "Dense needs at least one unit.");
@@ -22,7 +24,11 @@ public sealed class Dense(
     public bool UseBias { get; } = useBias;
 
     /// <inheritdoc/>
-    public override string Kind => "dense";
+    public override LayerConfig Config => new() { { "units", Units }, { "activation", Activation }, { "use_bias", UseBias } };
+
+    /// <summary>The layer a configuration describes (initialisers are not saved).</summary>
+    public static Dense FromConfig(LayerConfig config, string? name) =>
+        new(config.Long("units"), config.Activation("activation"), config.Bool("use_bias"), name: name);
 
     /// <inheritdoc/>
     public override long[] OutputShape(long[] inputShape)
@@ -63,4 +69,8 @@ public sealed class Dense(
             : input.matmul(p["kernel"]).add_(p["bias"]);
         return (Activation.Invoke(y), variables.State);
     }
+
+    /// <inheritdoc/>
+    public string ToOnnx(OnnxGraph graph, string input, long[] inputShape, Variables variables) =>
+        graph.Activation(Activation, graph.Affine("dense", input, variables.Params["kernel"], UseBias ? variables.Params["bias"] : null));
 }

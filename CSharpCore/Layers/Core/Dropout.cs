@@ -1,3 +1,4 @@
+using Functional.Export;
 using Functional.Trees;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -9,13 +10,18 @@ namespace Functional.Layers;
 /// 1 / (1 - rate); in inference, the identity. The mask is a function of the context's key (folded
 /// with this layer's path by its containers): the same key gives the same mask.
 /// </summary>
-public sealed class Dropout(double rate, string? name = null) : Layer(name)
+[LayerKind("dropout")]
+public sealed class Dropout(double rate, string? name = null) : Layer(name), IOnnxExportable
 {
     /// <summary>The probability of dropping an element, in [0, 1).</summary>
     public double Rate { get; } = rate is >= 0 and < 1 ? rate : throw new ArgumentOutOfRangeException(nameof(rate), rate, "Dropout rate must be in [0, 1).");
 
     /// <inheritdoc/>
-    public override string Kind => "dropout";
+    public override LayerConfig Config => new() { { "rate", Rate } };
+
+    /// <summary>The layer a configuration describes.</summary>
+    public static Dropout FromConfig(LayerConfig config, string? name) =>
+        new(config.Double("rate"), name);
 
     /// <inheritdoc/>
     public override long[] OutputShape(long[] inputShape) => inputShape;
@@ -32,4 +38,8 @@ public sealed class Dropout(double rate, string? name = null) : Layer(name)
         using var mask = draw.lt(keep);
         return (input * mask / keep, variables.State);
     }
+
+    /// <inheritdoc/>
+    public string ToOnnx(OnnxGraph graph, string input, long[] inputShape, Variables variables) =>
+        graph.Node("Identity", "dropout", [input]);
 }

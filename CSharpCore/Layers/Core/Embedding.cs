@@ -1,3 +1,4 @@
+using Functional.Export;
 using Functional.Trees;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -8,7 +9,8 @@ namespace Functional.Layers;
 /// Looks up a vector per integer id: input (batch, ...) of ids in [0, vocabulary) to
 /// (batch, ..., dimensions). Parameter "embeddings" (vocabulary, dimensions).
 /// </summary>
-public sealed class Embedding(long vocabulary, long dimensions, Initializer? initializer = null, string? name = null) : Layer(name)
+[LayerKind("embedding")]
+public sealed class Embedding(long vocabulary, long dimensions, Initializer? initializer = null, string? name = null) : Layer(name), IOnnxExportable
 {
     /// <summary>Number of ids.</summary>
     public long Vocabulary { get; } = vocabulary > 0 ? vocabulary : throw new ArgumentOutOfRangeException(nameof(vocabulary));
@@ -16,7 +18,11 @@ public sealed class Embedding(long vocabulary, long dimensions, Initializer? ini
     public long Dimensions { get; } = dimensions > 0 ? dimensions : throw new ArgumentOutOfRangeException(nameof(dimensions));
 
     /// <inheritdoc/>
-    public override string Kind => "embedding";
+    public override LayerConfig Config => new() { { "vocabulary", Vocabulary }, { "dimensions", Dimensions } };
+
+    /// <summary>The layer a configuration describes.</summary>
+    public static Embedding FromConfig(LayerConfig config, string? name) =>
+        new(config.Long("vocabulary"), config.Long("dimensions"), name: name);
 
     /// <inheritdoc/>
     protected override InputDtypes Accepts => InputDtypes.Integer;
@@ -45,4 +51,8 @@ public sealed class Embedding(long vocabulary, long dimensions, Initializer? ini
     /// <inheritdoc/>
     protected override (Tensor Output, TensorTree State) Forward(Variables variables, Tensor input, ApplyContext context) =>
         (variables.Params["embeddings"].index_select(0, input.to_type(ScalarType.Int64).flatten()).view([.. input.shape, Dimensions]), variables.State);
+
+    /// <inheritdoc/>
+    public string ToOnnx(OnnxGraph graph, string input, long[] inputShape, Variables variables) =>
+        graph.Node("Gather", "embedding", [graph.Constant("embeddings", variables.Params["embeddings"]), input], OnnxGraph.Int("axis", 0));
 }

@@ -1,13 +1,19 @@
+using Functional.Export;
 using Functional.Trees;
 using static TorchSharp.torch;
 
 namespace Functional.Layers;
 
 /// <summary>(batch, d1, ..., dn) to (batch, d1 * ... * dn).</summary>
-public sealed class Flatten(string? name = null) : Layer(name)
+[LayerKind("flatten")]
+public sealed class Flatten(string? name = null) : Layer(name), IOnnxExportable
 {
     /// <inheritdoc/>
-    public override string Kind => "flatten";
+    public override LayerConfig Config => new();
+
+    /// <summary>The layer a configuration describes.</summary>
+    public static Flatten FromConfig(LayerConfig config, string? name) =>
+        new(name);
 
     /// <inheritdoc/>
     protected override InputDtypes Accepts => InputDtypes.Any;
@@ -18,4 +24,8 @@ public sealed class Flatten(string? name = null) : Layer(name)
     /// <inheritdoc/>
     protected override (Tensor Output, TensorTree State) Forward(Variables variables, Tensor input, ApplyContext context) =>
         (input.flatten(1), variables.State);
+
+    /// <inheritdoc/>
+    public string ToOnnx(OnnxGraph graph, string input, long[] inputShape, Variables variables) =>
+        graph.Node("Flatten", "flatten", [input], OnnxGraph.Int("axis", 1));
 }

@@ -1,10 +1,12 @@
+using Functional.Export;
 using Functional.Trees;
 using static TorchSharp.torch;
 
 namespace Functional.Layers;
 
 /// <summary>Reshapes each example to <see cref="TargetShape"/> (one entry may be -1).</summary>
-public sealed class Reshape(long[] targetShape, string? name = null) : Layer(name)
+[LayerKind("reshape")]
+public sealed class Reshape(long[] targetShape, string? name = null) : Layer(name), IOnnxExportable
 {
     /// <summary>The per-example output shape; -1 is inferred.</summary>
     public long[] TargetShape { get; } = targetShape.Count(d => d == -1) <= 1 && targetShape.All(d => d == -1 || d > 0)
@@ -12,7 +14,11 @@ public sealed class Reshape(long[] targetShape, string? name = null) : Layer(nam
         : throw new ArgumentException($"Reshape target {ShapeException.Format(targetShape)} may have one -1 and otherwise positive sizes.", nameof(targetShape));
 
     /// <inheritdoc/>
-    public override string Kind => "reshape";
+    public override LayerConfig Config => new() { { "target_shape", TargetShape } };
+
+    /// <summary>The layer a configuration describes.</summary>
+    public static Reshape FromConfig(LayerConfig config, string? name) =>
+        new(config.Longs("target_shape"), name);
 
     /// <inheritdoc/>
     protected override InputDtypes Accepts => InputDtypes.Any;
@@ -31,4 +37,8 @@ public sealed class Reshape(long[] targetShape, string? name = null) : Layer(nam
     /// <inheritdoc/>
     protected override (Tensor Output, TensorTree State) Forward(Variables variables, Tensor input, ApplyContext context) =>
         (input.reshape([input.shape[0], .. TargetShape]), variables.State);
+
+    /// <inheritdoc/>
+    public string ToOnnx(OnnxGraph graph, string input, long[] inputShape, Variables variables) =>
+        graph.Node("Reshape", "reshape", [input, graph.Constant("shape", [0L, .. OutputShape(inputShape)])]);
 }

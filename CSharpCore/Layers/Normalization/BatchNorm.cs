@@ -1,3 +1,4 @@
+using Functional.Export;
 using Functional.Trees;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -13,7 +14,8 @@ namespace Functional.Layers;
 /// <param name="momentum">Weight of the old running value: running = momentum * running + (1 - momentum) * batch (Keras's convention).</param>
 /// <param name="epsilon">Added to the variance.</param>
 /// <param name="name">Layer name.</param>
-public sealed class BatchNorm(double momentum = 0.99, double epsilon = 1e-3, string? name = null) : Layer(name)
+[LayerKind("batch_norm")]
+public sealed class BatchNorm(double momentum = 0.99, double epsilon = 1e-3, string? name = null) : Layer(name), IOnnxExportable
 {
     /// <summary>Weight of the old running statistics.</summary>
     public double Momentum { get; } = momentum is >= 0 and < 1 ? momentum : throw new ArgumentOutOfRangeException(nameof(momentum), momentum, "momentum must be in [0, 1).");
@@ -22,7 +24,11 @@ public sealed class BatchNorm(double momentum = 0.99, double epsilon = 1e-3, str
     public double Epsilon { get; } = epsilon > 0 ? epsilon : throw new ArgumentOutOfRangeException(nameof(epsilon), epsilon, "epsilon must be positive.");
 
     /// <inheritdoc/>
-    public override string Kind => "batch_norm";
+    public override LayerConfig Config => new() { { "momentum", Momentum }, { "epsilon", Epsilon } };
+
+    /// <summary>The layer a configuration describes.</summary>
+    public static BatchNorm FromConfig(LayerConfig config, string? name) =>
+        new(config.Double("momentum"), config.Double("epsilon"), name);
 
     /// <inheritdoc/>
     public override long[] OutputShape(long[] inputShape) =>
@@ -76,4 +82,11 @@ public sealed class BatchNorm(double momentum = 0.99, double epsilon = 1e-3, str
         var normalised = (input - mean.view(broadcast)) * (variance.view(broadcast) + Epsilon).rsqrt();
         return (normalised * p["scale"].view(broadcast) + p["offset"].view(broadcast), state);
     }
+
+    /// <inheritdoc/>
+    public string ToOnnx(OnnxGraph graph, string input, long[] inputShape, Variables variables) =>
+        graph.Node("BatchNormalization", "batch_norm",
+            [input, graph.Constant("scale", variables.Params["scale"]), graph.Constant("offset", variables.Params["offset"]),
+                graph.Constant("mean", variables.State["mean"]), graph.Constant("variance", variables.State["variance"])],
+            OnnxGraph.Float("epsilon", Epsilon));
 }

@@ -1,3 +1,4 @@
+using Functional.Export;
 using Functional.Trees;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -5,13 +6,18 @@ using static TorchSharp.torch;
 namespace Functional.Layers;
 
 /// <summary>Layer normalisation over the last axis, with "scale" and "offset" parameters.</summary>
-public sealed class LayerNorm(double epsilon = 1e-5, string? name = null) : Layer(name)
+[LayerKind("layer_norm")]
+public sealed class LayerNorm(double epsilon = 1e-5, string? name = null) : Layer(name), IOnnxExportable
 {
     /// <summary>Added to the variance.</summary>
     public double Epsilon { get; } = epsilon > 0 ? epsilon : throw new ArgumentOutOfRangeException(nameof(epsilon), epsilon, "epsilon must be positive.");
 
     /// <inheritdoc/>
-    public override string Kind => "layer_norm";
+    public override LayerConfig Config => new() { { "epsilon", Epsilon } };
+
+    /// <summary>The layer a configuration describes.</summary>
+    public static LayerNorm FromConfig(LayerConfig config, string? name) =>
+        new(config.Double("epsilon"), name);
 
     /// <inheritdoc/>
     public override long[] OutputShape(long[] inputShape) =>
@@ -36,4 +42,10 @@ public sealed class LayerNorm(double epsilon = 1e-5, string? name = null) : Laye
     protected override (Tensor Output, TensorTree State) Forward(Variables variables, Tensor input, ApplyContext context) =>
         (torch.nn.functional.layer_norm(input, [input.shape[^1]], variables.Params["scale"], variables.Params["offset"], Epsilon),
          variables.State);
+
+    /// <inheritdoc/>
+    public string ToOnnx(OnnxGraph graph, string input, long[] inputShape, Variables variables) =>
+        graph.Node("LayerNormalization", "layer_norm",
+            [input, graph.Constant("scale", variables.Params["scale"]), graph.Constant("offset", variables.Params["offset"])],
+            OnnxGraph.Int("axis", -1), OnnxGraph.Float("epsilon", Epsilon));
 }

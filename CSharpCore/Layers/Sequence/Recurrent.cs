@@ -1,3 +1,4 @@
+using Functional.Export;
 using Functional.Trees;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -9,7 +10,7 @@ namespace Functional.Layers;
 /// state and returns every step's output (batch, time, units) or only the last (batch, units).
 /// <see cref="Lstm"/> and <see cref="Gru"/> are the cells; their gates follow Keras's layout.
 /// </summary>
-public abstract class Recurrent : Layer
+public abstract class Recurrent : Layer, IOnnxExportable
 {
     private protected Recurrent(long units, int gates, bool returnSequences, Initializer? kernelInitializer, Initializer? recurrentInitializer, string? name)
         : base(name)
@@ -84,6 +85,39 @@ public abstract class Recurrent : Layer
 
     /// <summary>One time step: new output and extra state.</summary>
     private protected abstract (Tensor H, Tensor? Carry) Step(Tensor projected, Tensor h, Tensor? carry, TensorTree p);
+
+    /// <inheritdoc/>
+    public override LayerConfig Config => new() { { "units", Units }, { "return_sequences", ReturnSequences } };
+
+    /// <summary>The layer unrolled over its time steps (fixed by the input shape) in ONNX, from a
+    /// zero state whose batch size comes from the input.</summary>
+    public string ToOnnx(OnnxGraph graph, string input, long[] inputShape, Variables variables)
+    {
+        var p = variables.Params;
+        long time = inputShape[0];
+        var projected = graph.Affine("projected", input, p["kernel"], p["bias"]);
+        var batch = graph.Node("Gather", "batch", [graph.Node("Shape", "shape", [input]), graph.Constant("first", 0L)], OnnxGraph.Int("axis", 0));
+        var stateShape = graph.Node("Concat", "state_shape", [batch, graph.Constant("units", Units)], OnnxGraph.Int("axis", 0));
+        string h = graph.Node("ConstantOfShape", "zeros", [stateShape]);   // float32 zeros by default
+        string? carry = h;
+        var step = OnnxStep(graph, p);
+        var outputs = new List<string>();
+        for (long t = 0; t < time; t++)
+        {
+            var xt = graph.Node("Gather", "step", [projected, graph.Constant("t", torch.tensor(t))], OnnxGraph.Int("axis", 1));
+            (h, carry) = step(xt, h, carry);
+            if (ReturnSequences) outputs.Add(graph.Node("Unsqueeze", "out", [h, graph.Constant("axis", 1L)]));
+        }
+        return ReturnSequences ? graph.Node("Concat", "sequence", outputs, OnnxGraph.Int("axis", 1)) : h;
+    }
+
+    /// <summary>The cell's time step in ONNX, given the step's projected input, the output and the
+    /// extra state so far (the constants it needs are added once, here).</summary>
+    private protected abstract Func<string, string, string?, (string H, string? Carry)> OnnxStep(OnnxGraph graph, TensorTree p);
+
+    /// <summary>The gates of a (batch, gates * units) value, split along axis 1.</summary>
+    private protected string[] SplitGates(OnnxGraph graph, string value, string sizes) =>
+        graph.Nodes("Split", "gate", [value, sizes], Gates, OnnxGraph.Int("axis", 1));
 }
 
 /// <summary>
@@ -91,11 +125,13 @@ public abstract class Recurrent : Layer
 /// (units, 4 units) and "bias" (4 units), gates in Keras's order: input, forget, cell, output;
 /// the forget gate's bias starts at 1.
 /// </summary>
+[LayerKind("lstm")]
 public sealed class Lstm(long units, bool returnSequences = false, Initializer? kernelInitializer = null, Initializer? recurrentInitializer = null,
     string? name = null) : Recurrent(units, 4, returnSequences, kernelInitializer, recurrentInitializer, name)
 {
-    /// <inheritdoc/>
-    public override string Kind => "lstm";
+    /// <summary>The layer a configuration describes (initialisers are not saved).</summary>
+    public static Lstm FromConfig(LayerConfig config, string? name) =>
+        new(config.Long("units"), config.Bool("return_sequences"), name: name);
 
     private protected override Tensor InitialBias()
     {
@@ -105,6 +141,19 @@ public sealed class Lstm(long units, bool returnSequences = false, Initializer? 
     }
 
     private protected override Tensor? Initial(Tensor zeros) => zeros;
+
+    private protected override Func<string, string, string?, (string H, string? Carry)> OnnxStep(OnnxGraph graph, TensorTree p)
+    {
+        var recurrent = graph.Constant("recurrent_kernel", p["recurrent_kernel"]);
+        var sizes = graph.Constant("sizes", Units, Units, Units, Units);
+        return (xt, h, carry) =>
+        {
+            var g = SplitGates(graph, graph.Node("Add", "gates", [xt, graph.Node("MatMul", "recurrent", [h, recurrent])]), sizes);
+            var (i, f, cell, o) = (graph.Node("Sigmoid", "i", [g[0]]), graph.Node("Sigmoid", "f", [g[1]]), graph.Node("Tanh", "g", [g[2]]), graph.Node("Sigmoid", "o", [g[3]]));
+            var c = graph.Node("Add", "c", [graph.Node("Mul", "c", [f, carry!]), graph.Node("Mul", "c", [i, cell])]);
+            return (graph.Node("Mul", "h", [o, graph.Node("Tanh", "h", [c])]), c);
+        };
+    }
 
     private protected override (Tensor H, Tensor? Carry) Step(Tensor projected, Tensor h, Tensor? carry, TensorTree p)
     {
@@ -121,11 +170,13 @@ public sealed class Lstm(long units, bool returnSequences = false, Initializer? 
 /// product). Parameters "kernel" (features, 3 units), "recurrent_kernel" (units, 3 units),
 /// "bias" and "recurrent_bias" (3 units), gates in the order update, reset, candidate.
 /// </summary>
+[LayerKind("gru")]
 public sealed class Gru(long units, bool returnSequences = false, Initializer? kernelInitializer = null, Initializer? recurrentInitializer = null,
     string? name = null) : Recurrent(units, 3, returnSequences, kernelInitializer, recurrentInitializer, name)
 {
-    /// <inheritdoc/>
-    public override string Kind => "gru";
+    /// <summary>The layer a configuration describes (initialisers are not saved).</summary>
+    public static Gru FromConfig(LayerConfig config, string? name) =>
+        new(config.Long("units"), config.Bool("return_sequences"), name: name);
 
     /// <inheritdoc/>
     protected override Variables Initialize(torch.Generator rng, long[] inputShape)
@@ -135,6 +186,23 @@ public sealed class Gru(long units, bool returnSequences = false, Initializer? k
     }
 
     private protected override Tensor? Initial(Tensor zeros) => null;
+
+    private protected override Func<string, string, string?, (string H, string? Carry)> OnnxStep(OnnxGraph graph, TensorTree p)
+    {
+        var recurrent = graph.Constant("recurrent_kernel", p["recurrent_kernel"]);
+        var recurrentBias = graph.Constant("recurrent_bias", p["recurrent_bias"]);
+        var sizes = graph.Constant("sizes", Units, Units, Units);
+        return (xt, h, _) =>
+        {
+            var gx = SplitGates(graph, xt, sizes);
+            var gh = SplitGates(graph, graph.Node("Add", "recurrent", [graph.Node("MatMul", "recurrent", [h, recurrent]), recurrentBias]), sizes);
+            var update = graph.Node("Sigmoid", "z", [graph.Node("Add", "z", [gx[0], gh[0]])]);
+            var reset = graph.Node("Sigmoid", "r", [graph.Node("Add", "r", [gx[1], gh[1]])]);
+            var candidate = graph.Node("Tanh", "n", [graph.Node("Add", "n", [gx[2], graph.Node("Mul", "n", [reset, gh[2]])])]);
+            // h = z h + (1 - z) n = n + z (h - n)
+            return (graph.Node("Add", "h", [candidate, graph.Node("Mul", "h", [update, graph.Node("Sub", "h", [h, candidate])])]), null);
+        };
+    }
 
     private protected override (Tensor H, Tensor? Carry) Step(Tensor projected, Tensor h, Tensor? carry, TensorTree p)
     {

@@ -1,0 +1,115 @@
+using System.Collections.Concurrent;
+using System.Reflection;
+using System.Text.Json.Nodes;
+
+namespace Functional.Layers;
+
+/// <summary>
+/// Maps layer kinds to constructors, for the built-in layers (found by their
+/// <see cref="LayerKindAttribute"/>) and for layers users register. A description is
+/// <c>{"type": kind, "name": ..., "config": {...}}</c>: saving, loading and summaries read it
+/// from here, not from lists of layer types.
+/// </summary>
+public static class LayerRegistry
+{
+    sealed record Entry(string Kind, Type Type, Func<ILayer, LayerConfig?> ToConfig, Func<LayerConfig, string?, ILayer> FromConfig);
+
+    static readonly ConcurrentDictionary<string, Entry> ByKind = new(StringComparer.Ordinal);
+    static readonly ConcurrentDictionary<Type, Entry> ByType = new();
+
+    static LayerRegistry()
+    {
+        foreach (var type in typeof(LayerRegistry).Assembly.GetTypes())
+            if (type.GetCustomAttribute<LayerKindAttribute>() is { } kind) Add(BuiltIn(type, kind.Kind));
+    }
+
+    static Entry BuiltIn(Type type, string kind)
+    {
+        var method = type.GetMethod("FromConfig", BindingFlags.Public | BindingFlags.Static, [typeof(LayerConfig), typeof(string)])
+            ?? throw new InvalidOperationException($"Layer type {type.Name} ('{kind}') has no public static FromConfig(LayerConfig, string?).");
+        var fromConfig = method.CreateDelegate<Func<LayerConfig, string?, ILayer>>();
+        return new Entry(kind, type, layer => ((IDescribedLayer)layer).Config, fromConfig);
+    }
+
+    static void Add(Entry entry)
+    {
+        if (ByKind.TryGetValue(entry.Kind, out var existing) && existing.Type != entry.Type)
+            throw new ArgumentException($"Layer kind '{entry.Kind}' is already registered for {existing.Type.Name}.", nameof(entry));
+        ByKind[entry.Kind] = entry;
+        ByType[entry.Type] = entry;
+    }
+
+    /// <summary>The registered kinds, built-in and registered.</summary>
+    public static IReadOnlyCollection<string> Kinds => [.. ByKind.Keys.Order(StringComparer.Ordinal)];
+
+    /// <summary>Registers <typeparamref name="TLayer"/>, which describes itself
+    /// (<see cref="IDescribedLayer"/>), under <paramref name="kind"/>.</summary>
+    /// <exception cref="ArgumentException">The kind is taken by another type.</exception>
+    public static void Register<TLayer>(string kind, Func<LayerConfig, string?, TLayer> fromConfig) where TLayer : IDescribedLayer
+    {
+        ArgumentException.ThrowIfNullOrEmpty(kind);
+        ArgumentNullException.ThrowIfNull(fromConfig);
+        Add(new Entry(kind, typeof(TLayer), layer => ((IDescribedLayer)layer).Config, (c, n) => fromConfig(c, n)));
+    }
+
+    /// <summary>Registers a layer type that does not describe itself: <paramref name="toConfig"/>
+    /// writes its configuration, <paramref name="fromConfig"/> rebuilds it from that and its name.</summary>
+    /// <exception cref="ArgumentException">The kind is taken by another type.</exception>
+    public static void Register<TLayer>(string kind, Func<TLayer, LayerConfig> toConfig, Func<LayerConfig, string?, TLayer> fromConfig) where TLayer : ILayer
+    {
+        ArgumentException.ThrowIfNullOrEmpty(kind);
+        ArgumentNullException.ThrowIfNull(toConfig);
+        ArgumentNullException.ThrowIfNull(fromConfig);
+        Add(new Entry(kind, typeof(TLayer), layer => toConfig((TLayer)layer), (c, n) => fromConfig(c, n)));
+    }
+
+    /// <summary>Whether <paramref name="layer"/> can be described (its type is registered and it
+    /// gives a configuration), checked through nested layers when they are described.</summary>
+    public static bool CanDescribe(ILayer layer)
+    {
+        try { ToJson(layer); return true; }
+        catch (NotSupportedException) { return false; }
+    }
+
+    /// <summary>The layer's description.</summary>
+    /// <exception cref="NotSupportedException">The layer's type is not registered, or it cannot
+    /// describe itself (the message names it).</exception>
+    public static JsonObject ToJson(ILayer layer)
+    {
+        ArgumentNullException.ThrowIfNull(layer);
+        var config = ByType.TryGetValue(layer.GetType(), out var entry) ? entry.ToConfig(layer) : null;
+        if (entry is null || config is null)
+            throw new NotSupportedException(
+                $"Layer '{layer.Name}' ({layer.GetType().Name}) cannot be saved: give it a kind and a configuration and register it with LayerRegistry.Register.");
+        return new JsonObject { ["type"] = entry.Kind, ["name"] = layer.Name, ["config"] = config.Json.DeepClone() };
+    }
+
+    /// <summary>Rebuilds a layer from its description; <paramref name="where"/> is its JSON path, for errors.</summary>
+    /// <exception cref="InvalidDataException">An unknown kind, a missing or malformed field, or a
+    /// configuration the constructor rejects (the message gives the JSON path).</exception>
+    public static ILayer FromJson(JsonNode? node, string where = "$")
+    {
+        var o = node as JsonObject ?? throw Bad(where, "a layer must be a JSON object");
+        var type = o["type"] is JsonValue t && t.TryGetValue<string>(out var s) ? s : throw Bad($"{where}.type", "missing or not a string");
+        string? name = o["name"] is null ? null
+            : o["name"] is JsonValue n && n.TryGetValue<string>(out var named) ? named : throw Bad($"{where}.name", "not a string");
+        var at = $"{where}.config";
+        var config = new LayerConfig(o["config"] as JsonObject ?? throw Bad(at, "missing or not an object"), at);
+        if (!ByKind.TryGetValue(type, out var entry))
+            throw Bad($"{where}.type", $"unknown layer type '{type}' (register custom layers with LayerRegistry.Register)");
+        try
+        {
+            return entry.FromConfig(config, name);
+        }
+        catch (Exception e) when (e is ArgumentException and not ShapeException)
+        {
+            throw Bad(at, $"invalid configuration for '{type}': {e.Message}");
+        }
+    }
+
+    /// <summary>The kind a layer is described by, or its type name when it is not registered.</summary>
+    public static string KindOf(ILayer layer) =>
+        layer is IDescribedLayer d ? d.Kind : ByType.TryGetValue(layer.GetType(), out var e) ? e.Kind : layer.GetType().Name;
+
+    internal static InvalidDataException Bad(string where, string problem) => new($"Model description at {where}: {problem}.");
+}
