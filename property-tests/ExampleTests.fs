@@ -85,6 +85,7 @@ let tests =
         testCase "custom attention layer in a functional model, C# program, run small" <| fun () ->
             let results = runProgram "CSharpAttention" [ "--epochs"; "3" ]
             Expect.isGreaterThan (float results.["test_accuracy"]) 0.9 "finds the marked step"
+            Expect.equal (float results.["reloaded_max_abs_diff"]) 0.0 "the saved model, custom layer included, predicts the same"
 
         testCase "custom attention layer in a functional model, F# script, run small" <| fun () ->
             let results = run "dotnet" [ "fsi"; "examples/attention.fsx"; "--epochs"; "3" ]

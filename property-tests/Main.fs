@@ -26,6 +26,8 @@ let allTests =
         StreamSourceTests.tests
         StreamRuntimeTests.tests
         OnnxTests.tests
+        LayerCatalogTests.tests
+        LayerCatalogTests.lawTests
         ExampleTests.tests
         ReliabilityTests.tests
         CrashProbe.tests

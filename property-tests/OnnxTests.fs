@@ -12,7 +12,7 @@ open Functional.Export
 open Support
 
 /// Runs an ONNX file on `x` in ONNX Runtime; returns the output as a tensor.
-let private runOnnx (path: string) (x: torch.Tensor) =
+let runOnnx (path: string) (x: torch.Tensor) =
     use session = new InferenceSession(path)
     let data = x.contiguous().data<float32>().ToArray()
     let input = NamedOnnxValue.CreateFromTensor("input", DenseTensor<float32>(Memory<float32>(data), ReadOnlySpan<int>(x.shape |> Array.map int)))

@@ -105,6 +105,10 @@ public sealed class OnnxGraph
     /// <summary>A float attribute.</summary>
     public static AttributeProto Float(string name, double value) => new() { Name = name, Type = AttributeProto.Types.AttributeType.Float, F = (float)value };
 
+    /// <summary>A string attribute.</summary>
+    public static AttributeProto Text(string name, string value) =>
+        new() { Name = name, Type = AttributeProto.Types.AttributeType.String, S = ByteString.CopyFromUtf8(value) };
+
     /// <summary>A list-of-integers attribute.</summary>
     public static AttributeProto Ints(string name, IEnumerable<long> values)
     {

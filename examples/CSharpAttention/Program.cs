@@ -2,11 +2,14 @@
 // (feature 0 is 1 there); the label is whether feature 1 at that step is positive. The model
 // must find the marked step: self-attention mixes the steps, and the custom layer below,
 // attention pooling, learns which step to read.
+// The layer describes itself (a kind and a configuration), so the trained model saves and loads
+// back without this program's code paths knowing its type.
 // Run: dotnet run --project examples/CSharpAttention -- --epochs 15
 using Functional.Layers;
 using Functional.Losses;
 using Functional.Metrics;
 using Functional.Optimizers;
+using Functional.Persistence;
 using Functional.Training;
 using Functional.Trees;
 using TorchSharp;
@@ -41,6 +44,16 @@ Console.WriteLine(model.Summary());
 model.Fit(trainX, trainY, new FitOptions { Epochs = epochs, BatchSize = 64, ValidationData = new(testX, testY) });
 Console.WriteLine($"test_accuracy={model.Evaluate(testX, testY)["accuracy"]:F4}");
 
+// Save and load: the registry rebuilds the custom layer from its kind and configuration.
+LayerRegistry.Register<AttentionPooling>("attention_pooling", AttentionPooling.FromConfig);
+var folder = Path.Combine(Path.GetTempPath(), $"marked-step-{Guid.NewGuid():N}");
+ModelFile.Save(folder, model);
+var (loaded, _, state) = ModelFile.Load(folder);
+Directory.Delete(folder, recursive: true);
+var (again, _) = loaded.Apply(new Variables(state.Params, state.ModelState), testX, ApplyContext.Inference);
+var (before, _) = network.Apply(new Variables(model.State.Params, model.State.ModelState), testX, ApplyContext.Inference);
+Console.WriteLine($"reloaded_max_abs_diff={(again - before).abs().max().item<float>():G3}");
+
 /// <summary>
 /// A custom layer: pools (batch, time, features) to (batch, features) with a learned query:
 /// weights = softmax over time of (h · query), output = the weighted sum of the steps.
@@ -48,6 +61,11 @@ Console.WriteLine($"test_accuracy={model.Evaluate(testX, testY)["accuracy"]:F4}"
 sealed class AttentionPooling(string? name = null) : Layer(name)
 {
     public override string Kind => "attention_pooling";
+
+    // No settings to save; a layer with settings lists them here, as Dense does its units.
+    public override LayerConfig Config => new();
+
+    public static AttentionPooling FromConfig(LayerConfig config, string? name) => new(name);
 
     public override long[] OutputShape(long[] inputShape) =>
         inputShape.Length == 2 ? [inputShape[1]] : throw ShapeError("(batch, time, features)", inputShape);

@@ -47,7 +47,7 @@ static class SummaryTable
             var output = kind == "concatenate"
                 ? shapes[0].Select((d, i) => i == axis ? shapes.Sum(s => s[i]) : d).ToArray()
                 : shapes[0];
-            rows.Add((kind, output, 0));
+            rows.Add((path, output, 0));
             return output;
         }
     }
