@@ -127,4 +127,70 @@ let tests =
             scoped (fun () ->
                 let schedule = Schedule(fun step -> if step = 0L then 0.1 else 0.2)
                 expectSteps "scheduled" [ [ 0.95; -2.01 ]; [ 0.85; -2.03 ] ] (run (Optimizer.Sgd schedule) 2))
+    
+        testCase "masked: weight decay on kernels only; the other leaves' gradients pass through" <| fun () ->
+            scoped (fun () ->
+                let parameters = TensorTree.Of(struct ("dense/kernel", vector [ 1.0; 2.0 ]), struct ("dense/bias", vector [ 3.0 ]))
+                let gradients = TensorTree.Of(struct ("dense/kernel", vector [ 0.5; 0.5 ]), struct ("dense/bias", vector [ 0.5 ]))
+                let decay = Transform.Masked(Transform.AddDecayedWeights 0.1, fun path -> path.EndsWith "kernel")
+                let struct (updates, _) = decay.Update(gradients, decay.Init.Invoke parameters, parameters)
+                expectClose "kernel decays" 1e-12 updates.["dense/kernel"] (vector [ 0.6; 0.7 ])
+                expectClose "bias passes through" 0.0 updates.["dense/bias"] (vector [ 0.5 ])
+                // Masked Adam keeps state for the masked leaves only.
+                let adam = Transform.Masked(Transform.ScaleByAdam(), fun path -> path.EndsWith "kernel")
+                Expect.sequenceEqual (Seq.sort (adam.Init.Invoke parameters).Paths) [ "count"; "mu/dense/kernel"; "nu/dense/kernel" ] "state of the masked leaves")
+
+        testCase "multi-transform: one optimizer per group; a label without one is named" <| fun () ->
+            scoped (fun () ->
+                let parameters = TensorTree.Of(struct ("encoder/w", vector [ 1.0 ]), struct ("head/w", vector [ 1.0 ]))
+                let gradients = TensorTree.Of(struct ("encoder/w", vector [ 1.0 ]), struct ("head/w", vector [ 1.0 ]))
+                let label (path: string) = if path.StartsWith "encoder" then "slow" else "fast"
+                let both = Transform.MultiTransform(readOnlyDict [ "slow", Optimizer.Sgd 0.01; "fast", Optimizer.Sgd 0.5 ], label)
+                let struct (updates, _) = both.Update(gradients, both.Init.Invoke parameters, parameters)
+                expectClose "slow group" 1e-12 updates.["encoder/w"] (vector [ -0.01 ])
+                expectClose "fast group" 1e-12 updates.["head/w"] (vector [ -0.5 ])
+                let partial = Transform.MultiTransform(readOnlyDict [ "slow", Optimizer.Sgd 0.01 ], label)
+                expectThrowsWith<ArgumentException> [ "'head/w'"; "'fast'" ] (fun () -> partial.Init.Invoke parameters |> ignore))
+
+        testPropertyWithConfig config "clipping + Adam, and Adam beside a frozen group, keep the fused step and equal the chain" <| fun (seed: int) ->
+            scoped (fun () ->
+                use g = new torch.Generator(uint64 (abs seed))
+                for optimizer, freezes in [ Transform.Chain(Transform.ClipByGlobalNorm 0.5, Optimizer.Adam 1e-2), false
+                                            Transform.Freeze(Optimizer.Adam 1e-2, fun path -> path.StartsWith "frozen"), true ] do
+                    Expect.isNotNull (box optimizer.FusedStep) "a fused step"
+                    let parameters () =
+                        TensorTree.Of(struct ("dense/kernel", torch.randn([| 4L; 3L |], dtype = torch.float64, generator = g)),
+                                      struct ("frozen/kernel", torch.randn([| 3L |], dtype = torch.float64, generator = g)))
+                    let fused, chained = parameters (), parameters ()
+                    chained.Leaves |> Seq.iteri (fun i t -> t.copy_(fused.Leaves.[i]) |> ignore)
+                    let start = fused.Clone()
+                    let fusedState, chainedState = optimizer.Init.Invoke fused, optimizer.Init.Invoke chained
+                    for _ in 1..5 do
+                        let gradient = fused.Map(fun t -> torch.randn(t.shape, dtype = torch.float64, generator = g))
+                        optimizer.StepInPlace(gradient.Clone(), fusedState, fused)
+                        GradientTransformation(optimizer.Init, optimizer.UpdateInPlace).StepInPlace(gradient, chainedState, chained)
+                    expectTreesClose "parameters" 1e-12 fused chained
+                    expectTreesClose "state" 1e-12 fusedState chainedState
+                    if freezes then
+                        expectClose "the frozen group did not move" 0.0 fused.["frozen/kernel"] start.["frozen/kernel"])
+
+        testCase "a frozen layer does not move under any optimizer; unfrozen, it trains again" <| fun () ->
+            scoped (fun () ->
+                let x = torch.randn(32L, 3L)
+                let y = x.sum([| 1L |], true)
+                for optimizer in [ Optimizer.Adam 1e-2; Optimizer.Sgd(0.05, momentum = 0.9); Optimizer.RmsProp 1e-2; Optimizer.AdamW 1e-2; Optimizer.Adagrad 0.1 ] do
+                    use model = new Functional.Training.Model(Functional.Layers.Sequential(Functional.Layers.Dense(4L), Functional.Layers.Dense(1L)), [| 3L |],
+                                                             Functional.Losses.Loss.MeanSquaredError, optimizer)
+                    model.Freeze "dense"
+                    Expect.isTrue (model.IsFrozen "dense/kernel") "dense/kernel is frozen"
+                    let before = model.State.Params.Clone()
+                    model.Fit(x, y, Functional.Training.FitOptions(Epochs = 2, BatchSize = 8, Verbosity = Functional.Training.Verbosity.Silent)) |> ignore
+                    expectTreesClose "the frozen layer" 0.0 (model.State.Params.Select "dense") (before.Select "dense")
+                    Expect.isGreaterThan ((model.State.Params.["dense_1/kernel"] - before.["dense_1/kernel"]).abs().max().item<float32>()) 0.0f "the other layer trains"
+                    let struct (next, _, _) = model.TrainStep(model.State, x, y)
+                    expectTreesClose "the pure step holds it too" 0.0 (next.Params.Select "dense") (before.Select "dense")
+                    model.Unfreeze "dense"
+                    model.Fit(x, y, Functional.Training.FitOptions(Epochs = 1, BatchSize = 8, Verbosity = Functional.Training.Verbosity.Silent)) |> ignore
+                    Expect.isGreaterThan ((model.State.Params.["dense/kernel"] - before.["dense/kernel"]).abs().max().item<float32>()) 0.0f "unfrozen, it trains"
+                    expectThrowsWith<ArgumentException> [ "'decoder'"; "dense, dense_1" ] (fun () -> model.Freeze "decoder"))
     ]

@@ -12,19 +12,113 @@ namespace Functional.Optimizers;
 /// </summary>
 public static class Transform
 {
-    /// <summary>Applies transformations in order; the state is a tree with one sub-tree per link ("0", "1", ...).</summary>
+    /// <summary>Applies transformations in order; the state is a tree with one sub-tree per link
+    /// ("0", "1", ...). When the last link has a fused step (Adam), the chain keeps it: the
+    /// earlier links transform the gradients, then the fused kernel runs (clipping + Adam is one
+    /// kernel still).</summary>
     public static GradientTransformation Chain(params GradientTransformation[] links)
     {
         if (links.Length == 0) throw new ArgumentException("Chain needs at least one transformation.", nameof(links));
         var keys = links.Select((_, i) => i.ToString()).ToArray();
-        return new(
+        TensorTree Before(int end, TensorTree gradients, TensorTree state, TensorTree parameters)
+        {
+            var updates = gradients;
+            for (int i = 0; i < end; i++) updates = links[i].UpdateInPlace(updates, state.Select(keys[i]), parameters);
+            return updates;
+        }
+        return new GradientTransformation(
                 parameters => TensorTree.Node([.. links.Select((t, i) => (keys[i], t.Init(parameters)))]),
-                (gradients, state, parameters) =>
-                {
-                    var updates = gradients;
-                    for (int i = 0; i < links.Length; i++) updates = links[i].UpdateInPlace(updates, state.Select(keys[i]), parameters);
-                    return updates;
-                });
+                (gradients, state, parameters) => Before(links.Length, gradients, state, parameters))
+        {
+            FusedStep = links[^1].FusedStep is { } fused
+                ? (gradients, state, parameters) => fused(Before(links.Length - 1, gradients, state, parameters), state.Select(keys[^1]), parameters)
+                : null,
+        };
+    }
+
+    /// <summary>
+    /// Runs <paramref name="inner"/> on the leaves whose path satisfies <paramref name="mask"/>
+    /// only (Optax's <c>masked</c>): its state covers those leaves, and the other leaves'
+    /// gradients pass through unchanged. E.g. weight decay on kernels but not on biases and norms:
+    /// <c>Masked(AddDecayedWeights(1e-4), path =&gt; path.EndsWith("kernel"))</c>.
+    /// </summary>
+    public static GradientTransformation Masked(GradientTransformation inner, Func<string, bool> mask)
+    {
+        ArgumentNullException.ThrowIfNull(inner);
+        ArgumentNullException.ThrowIfNull(mask);
+        TensorTree Selected(TensorTree tree) => tree.Filter((path, _) => mask(path));
+        return new(
+            parameters => inner.Init(Selected(parameters)),
+            (gradients, state, parameters) =>
+            {
+                var updates = inner.UpdateInPlace(Selected(gradients), state, parameters is null ? null! : Selected(parameters));
+                return gradients.WithLeaves([.. gradients.Paths.Select((path, i) => mask(path) ? updates[path] : gradients.Leaves[i])]);
+            });
+    }
+
+    /// <summary>
+    /// A different transformation per group of leaves (Optax's <c>multi_transform</c>):
+    /// <paramref name="label"/> names each leaf's group, <paramref name="transforms"/> gives each
+    /// group's transformation; the state has one sub-tree per group that has leaves. Fused steps
+    /// are kept when every group's transformation has one (Adam on the encoder, frozen head).
+    /// </summary>
+    /// <exception cref="ArgumentException">A leaf's label has no transformation (at Init).</exception>
+    public static GradientTransformation MultiTransform(IReadOnlyDictionary<string, GradientTransformation> transforms, Func<string, string> label)
+    {
+        ArgumentNullException.ThrowIfNull(transforms);
+        ArgumentNullException.ThrowIfNull(label);
+        if (transforms.Count == 0) throw new ArgumentException("MultiTransform needs at least one transformation.", nameof(transforms));
+        IEnumerable<(string Group, TensorTree Leaves)> Groups(TensorTree tree) =>
+            transforms.Keys.Select(group => (group, tree.Filter((path, _) => label(path) == group))).Where(g => g.Item2.Count > 0);
+        TensorTree Init(TensorTree parameters)
+        {
+            foreach (var path in parameters.Paths)
+                if (!transforms.ContainsKey(label(path)))
+                    throw new ArgumentException(
+                        $"Parameter '{path}' is labelled '{label(path)}', which has no transformation (labels: {string.Join(", ", transforms.Keys)}).", nameof(label));
+            return TensorTree.Node([.. Groups(parameters).Select(g => (g.Group, transforms[g.Group].Init(g.Leaves)))]);
+        }
+        bool fusable = transforms.Values.All(t => t.FusedStep is not null);
+        return new GradientTransformation(Init, (gradients, state, parameters) =>
+        {
+            var updates = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+            foreach (var (group, leaves) in Groups(gradients))
+            {
+                var own = transforms[group].UpdateInPlace(leaves, state.Select(group), parameters?.Filter((path, _) => label(path) == group)!);
+                for (int i = 0; i < own.Count; i++) updates[own.Paths[i]] = own.Leaves[i];
+            }
+            return gradients.WithLeaves([.. gradients.Paths.Select(path => updates[path])]);
+        })
+        {
+            FusedStep = !fusable ? null : (gradients, state, parameters) =>
+            {
+                foreach (var (group, leaves) in Groups(gradients))
+                    transforms[group].FusedStep!(leaves, state.Select(group), parameters.Filter((path, _) => label(path) == group));
+            },
+        };
+    }
+
+    /// <summary>Updates of zero (Optax's <c>set_to_zero</c>): the leaves it is given do not move.</summary>
+    public static GradientTransformation SetToZero() => new(_ => TensorTree.Empty, (g, _, _) =>
+    {
+        foreach (var t in g.Leaves) t.zero_();
+        return g;
+    })
+    {
+        FusedStep = (_, _, _) => { },
+    };
+
+    /// <summary>
+    /// <paramref name="inner"/> for every leaf except the frozen ones, which do not move (their
+    /// updates are zero, whatever the optimizer): <c>MultiTransform</c> of the optimizer and
+    /// <see cref="SetToZero"/>, so Adam stays fused.
+    /// </summary>
+    public static GradientTransformation Freeze(GradientTransformation inner, Func<string, bool> frozen)
+    {
+        ArgumentNullException.ThrowIfNull(frozen);
+        return MultiTransform(
+            new Dictionary<string, GradientTransformation> { ["trainable"] = inner, ["frozen"] = SetToZero() },
+            path => frozen(path) ? "frozen" : "trainable");
     }
 
     /// <summary>The state leaf, under every <see cref="ScaleByLearningRate"/>, that scales its

@@ -31,7 +31,8 @@ public sealed partial class Model : IDisposable
         ShapeException.RequireValid(inputShape, $"Model '{network.Name}'");
         InputShape = inputShape;
         Loss = loss ?? throw new ArgumentNullException(nameof(loss));
-        Optimizer = optimizer ?? throw new ArgumentNullException(nameof(optimizer));
+        BaseOptimizer = optimizer ?? throw new ArgumentNullException(nameof(optimizer));
+        Optimizer = optimizer;
         Metrics = metrics?.ToArray() ?? [];
         OutputShape = network.OutputShape(inputShape);
         using var rng = TrainState.GeneratorFor(seed, -1);
@@ -47,8 +48,9 @@ public sealed partial class Model : IDisposable
     public long[] OutputShape { get; }
     /// <summary>The training loss.</summary>
     public LossFunction Loss { get; }
-    /// <summary>The optimizer.</summary>
-    public GradientTransformation Optimizer { get; }
+    /// <summary>The optimizer as training runs it: the one given, with frozen parameters held
+    /// still (see <see cref="Freeze"/>).</summary>
+    public GradientTransformation Optimizer { get; private set; }
     /// <summary>Metrics logged by Fit and Evaluate.</summary>
     public IReadOnlyList<Metric> Metrics { get; }
     /// <summary>The current training state (owned by the model).</summary>
