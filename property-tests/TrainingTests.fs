@@ -234,4 +234,35 @@ let tests =
                 Expect.equal (stratified.Targets.sum().item<int64> ()) 5L "a quarter of the 20 ones"
                 Expect.equal stratified.Targets.shape.[0] 25L "a quarter of the 80 zeros too"
                 expectThrowsWith<ArgumentOutOfRangeException> [ "testFraction" ] (fun () -> DataSplit.TrainTest(x, y, 1.0) |> ignore))
+    
+        testCase "a cancelled Fit stops at a step boundary: end hooks run, the state is the last step's, training can go on" <| fun () ->
+            scoped (fun () ->
+                let x = torch.randn(64L, 3L)
+                let y = x.sum([| 1L |], true)
+                use model = new Model(Dense(1L), [| 3L |], Loss.MeanSquaredError, Optimizer.Sgd 0.05)
+                use cancel = new System.Threading.CancellationTokenSource()
+                let mutable ended = false
+                let stopper =
+                    { new Callback() with
+                        override _.OnBatchEnd(_, step, _) = if step = 3L then cancel.Cancel()
+                        override _.OnTrainEnd _ = ended <- true }
+                let options = FitOptions(Epochs = 5, BatchSize = 8, Verbosity = Verbosity.Silent, Callbacks = [| stopper |])
+                Expect.throwsT<OperationCanceledException> (fun () -> model.Fit(x, y, options, cancel.Token) |> ignore) "Fit throws"
+                Expect.isTrue ended "OnTrainEnd ran"
+                Expect.equal model.State.Step 3L "three steps, then the boundary"
+                let struct (next, _, _) = model.TrainStep(model.State, x, y)
+                Expect.equal next.Step 4L "the state is consistent and steps on"
+                let history = model.Fit(x, y, FitOptions(Epochs = 1, BatchSize = 8, Verbosity = Verbosity.Silent))
+                Expect.equal history.Epochs 1 "training goes on after a cancellation"
+                Expect.throwsT<OperationCanceledException> (fun () -> model.Evaluate(x, y, 8, cancel.Token) |> ignore) "Evaluate"
+                Expect.throwsT<OperationCanceledException> (fun () -> model.Predict(x, 8, cancel.Token) |> ignore) "Predict")
+
+        testCase "Predict takes one example without a batch dimension" <| fun () ->
+            scoped (fun () ->
+                use model = new Model(Sequential(Dense(4L, ActivationFunction.Tanh), Dense(2L)), [| 3L |], Loss.MeanSquaredError, Optimizer.Sgd 0.05)
+                let example = torch.randn(3L)
+                let one = model.Predict example
+                Expect.sequenceEqual one.shape [| 2L |] "no batch dimension in, none out"
+                expectClose "the batch of one's row" 0.0 one ((model.Predict(example.unsqueeze 0L)).[0L])
+                expectThrowsWith<ShapeException> [ "(batch, 3)" ] (fun () -> model.Predict(torch.randn(4L)) |> ignore))
     ]

@@ -7,8 +7,11 @@ namespace Functional.Training;
 // The training driver: Fit, its epochs and its in-place step.
 public sealed partial class Model
 {
-    /// <summary>Trains on in-memory tensors (see <see cref="FitOptions"/>).</summary>
-    public History Fit(Tensor inputs, Tensor targets, FitOptions? options = null)
+    /// <summary>Trains on in-memory tensors (see <see cref="FitOptions"/>). Cancelling
+    /// <paramref name="cancellationToken"/> stops training at the next step boundary: the
+    /// callbacks' end hooks run, the state is the last step's, and Fit throws
+    /// <see cref="OperationCanceledException"/>.</summary>
+    public History Fit(Tensor inputs, Tensor targets, FitOptions? options = null, CancellationToken cancellationToken = default)
     {
         options ??= new FitOptions();
         RequireExamples(inputs, targets, "Fit");
@@ -23,23 +26,25 @@ public sealed partial class Model
             validation = new LabeledData(inputs.narrow(0, kept, held), targets.narrow(0, kept, held));
         }
         var validationSource = validation is { } v ? new TensorBatches(v.Inputs, v.Targets, options.BatchSize) : null;
-        return Fit(new TensorBatches(trainX, trainY, options.BatchSize, options.Shuffle, State.Seed), options, validationSource);
+        return Fit(new TensorBatches(trainX, trainY, options.BatchSize, options.Shuffle, State.Seed), options, validationSource, cancellationToken);
     }
 
     /// <summary>
     /// Trains on batches from any source (see <see cref="FitOptions"/>; BatchSize and Shuffle
     /// are the source's; ValidationSplit needs in-memory tensors, ValidationData is used).
+    /// Cancellation as for in-memory data; a source that blocks is asked for its next batch only
+    /// while the token is not cancelled.
     /// </summary>
-    public History Fit(IBatchSource train, FitOptions? options = null)
+    public History Fit(IBatchSource train, FitOptions? options = null, CancellationToken cancellationToken = default)
     {
         options ??= new FitOptions();
         if (options.ValidationSplit > 0)
             throw new ArgumentException("ValidationSplit needs in-memory tensors; give a batch source ValidationData instead.", nameof(options));
         var validation = options.ValidationData is { } v ? new TensorBatches(v.Inputs, v.Targets, options.BatchSize) : null;
-        return Fit(train, options, validation);
+        return Fit(train, options, validation, cancellationToken);
     }
 
-    History Fit(IBatchSource train, FitOptions options, IBatchSource? validation)
+    History Fit(IBatchSource train, FitOptions options, IBatchSource? validation, CancellationToken cancellation)
     {
         ArgumentNullException.ThrowIfNull(train);
         if (options.Epochs <= options.InitialEpoch)
@@ -58,10 +63,10 @@ public sealed partial class Model
                 foreach (var c in options.Callbacks) c.OnEpochBegin(context, epoch);
                 display.EpochBegin(epoch, stepsPerEpoch);
                 var clock = new StepClock();
-                if (TrainEpoch(train, options, epoch, context, display, clock) is not { } logs) break;
+                if (TrainEpoch(train, options, epoch, context, display, clock, cancellation) is not { } logs) break;
                 var times = clock.Result();
                 if (validation is not null)
-                    foreach (var (name, value) in Evaluate(validation)) logs["val_" + name] = value;
+                    foreach (var (name, value) in Evaluate(validation, cancellation)) logs["val_" + name] = value;
                 history.Add(logs, times);
                 display.EpochEnd(epoch, logs, options.ShowStepTimes ? times : null);
                 foreach (var c in options.Callbacks) c.OnEpochEnd(context, epoch, logs);
@@ -80,13 +85,13 @@ public sealed partial class Model
 
     /// <summary>One epoch of steps; its logs, or null when it was stopped before its first step.</summary>
     Dictionary<string, double>? TrainEpoch(IBatchSource train, FitOptions options, int epoch, TrainingContext context, ProgressDisplay display,
-        StepClock clock)
+        StepClock clock, CancellationToken cancellation)
     {
         var (lossSum, count, done) = (0.0, 0L, 0L);
         var metricStates = Metrics.Select(m => m.Init()).ToArray();
         bool keepGradients = options.Callbacks.Any(c => c.NeedsGradients);
         using var batches = train.Batches(epoch).GetEnumerator();
-        while (batches.MoveNext())
+        while (!cancellation.IsCancellationRequested && batches.MoveNext())
         {
             clock.InputArrived();
             var (x, y) = batches.Current;
@@ -104,6 +109,7 @@ public sealed partial class Model
             }
             clock.CallbacksDone();
         }
+        cancellation.ThrowIfCancellationRequested();
         if (done == 0 && context.StopReason is null)
         {
             // Nothing at all is an error; a source that runs out later ends training (as Keras does).

@@ -8,7 +8,7 @@ namespace Functional.Training;
 public sealed partial class Model
 {
     /// <summary>Loss and metrics over in-memory data, in inference mode.</summary>
-    public IReadOnlyDictionary<string, double> Evaluate(Tensor inputs, Tensor targets, int batchSize = 256)
+    public IReadOnlyDictionary<string, double> Evaluate(Tensor inputs, Tensor targets, int batchSize = 256, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(inputs);
         ArgumentNullException.ThrowIfNull(targets);
@@ -16,12 +16,14 @@ public sealed partial class Model
             throw new ShapeException(
                 $"Evaluate: inputs {ShapeException.Format(inputs.shape)} and targets {ShapeException.Format(targets.shape)} need the same number of rows.");
         if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "batchSize must be at least 1.");
-        return Evaluate(new TensorBatches(inputs, targets, batchSize));
+        return Evaluate(new TensorBatches(inputs, targets, batchSize), cancellationToken);
     }
 
     /// <summary>Loss and metrics over a batch source, in inference mode. The whole pass sees one
-    /// state: a Fit running on another thread waits for it at its next step boundary.</summary>
-    public IReadOnlyDictionary<string, double> Evaluate(IBatchSource data)
+    /// state: a Fit running on another thread waits for it at its next step boundary.
+    /// Cancelling <paramref name="cancellationToken"/> stops at the next batch with
+    /// <see cref="OperationCanceledException"/>.</summary>
+    public IReadOnlyDictionary<string, double> Evaluate(IBatchSource data, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(data);
         return Reading(() =>
@@ -30,6 +32,7 @@ public sealed partial class Model
             var metricStates = Metrics.Select(m => m.Init()).ToArray();
             foreach (var (x, y) in data.Batches(0))
             {
+                cancellationToken.ThrowIfCancellationRequested();
                 using (x)
                 using (y)
                 using (var scope = torch.NewDisposeScope())
@@ -46,9 +49,19 @@ public sealed partial class Model
         });
     }
 
-    /// <summary>The network's outputs for <paramref name="inputs"/>, in inference mode, batch by batch.</summary>
-    public Tensor Predict(Tensor inputs, int batchSize = 256)
+    /// <summary>The network's outputs for <paramref name="inputs"/>, in inference mode, batch by
+    /// batch. One example without a batch dimension (a tensor of <see cref="InputShape"/>) gives
+    /// one output without it. Cancelling <paramref name="cancellationToken"/> stops at the next
+    /// batch with <see cref="OperationCanceledException"/>.</summary>
+    public Tensor Predict(Tensor inputs, int batchSize = 256, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(inputs);
+        if (inputs.dim() == InputShape.Length && inputs.shape.SequenceEqual(InputShape))
+        {
+            using var batch = inputs.unsqueeze(0);
+            using var one = Predict(batch, 1, cancellationToken);
+            return one.squeeze(0);
+        }
         CheckInputs(inputs);
         if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "batchSize must be at least 1.");
         using var scope = torch.NewDisposeScope();
@@ -59,6 +72,7 @@ public sealed partial class Model
             var outputs = new List<Tensor>();
             for (long start = 0; start < inputs.shape[0]; start += batchSize)
             {
+                cancellationToken.ThrowIfCancellationRequested();
                 var x = inputs.narrow(0, start, Math.Min(batchSize, inputs.shape[0] - start));
                 outputs.Add(Network.Apply(new Variables(State.Params, State.ModelState), x, ApplyContext.Inference).Output);
             }
