@@ -293,6 +293,24 @@ let tests =
                     let struct (rebuilt, _, _) = ModelFile.Load folder
                     Expect.equal ((rebuilt :?> Sequential).Layers.[0] |> fun struct (n, _) -> n) "twice" "custom layer rebuilt"))
 
+        testCase "class names are carried by the model: saved, loaded, used by PredictClassNames" <| fun () ->
+            scoped (fun () ->
+                withFolder (fun folder ->
+                    let names = [| "setosa"; "versicolor"; "virginica" |]
+                    use model = new Model(Dense(3L), [| 4L |], Loss.SparseCategoricalCrossEntropy(true), Optimizer.Adam 0.01, ClassNames = names)
+                    ModelFile.Save(folder, model)
+                    use loaded = ModelFile.LoadModel(folder, Loss.SparseCategoricalCrossEntropy(true), Optimizer.Adam 0.01)
+                    Expect.sequenceEqual loaded.ClassNames names "names restored"
+                    let x = torch.randn(5L, 4L)
+                    let expected = (loaded.Predict x).argmax(1L).data<int64>().ToArray() |> Array.map (fun i -> names.[int i])
+                    Expect.sequenceEqual (loaded.PredictClassNames x) expected "the highest score's name"
+                    Expect.sequenceEqual (loaded.PredictClassNames(x.[0L])) [| expected.[0] |] "one example"
+                    expectThrowsWith<ArgumentException> [ "3 class names, not 2" ] (fun () -> model.ClassNames <- [| "a"; "b" |])
+                    use binary = new Model(Dense(1L), [| 4L |], Loss.BinaryCrossEntropy(true), Optimizer.Adam 0.01, ClassNames = [| "no"; "yes" |])
+                    let logits = binary.Predict x
+                    let byThreshold = logits.squeeze(1L).gt(torch.tensor 0.0f).data<bool>().ToArray() |> Array.map (fun b -> if b then "yes" else "no")
+                    Expect.sequenceEqual (binary.PredictClassNames(x, threshold = 0.0)) byThreshold "one unit: the threshold decides"))
+
         testCase "checkpoint rotation keeps the newest files" <| fun () ->
             scoped (fun () ->
                 let folder = savedFolder ()

@@ -39,6 +39,7 @@ public static class ModelFile
             ["network"] = LayerRegistry.ToJson(model.Network),
             ["metadata"] = new JsonObject([.. (metadata ?? new Dictionary<string, string>()).Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))]),
         };
+        if (model.ClassNames is { } names) description["class_names"] = new JsonArray([.. names.Select(n => (JsonNode)n)]);
         var json = Encoding.UTF8.GetBytes(description.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         model.ReadState(state =>
         {
@@ -67,6 +68,14 @@ public static class ModelFile
     /// format, weights that do not fit the network, or a description that would take more than <paramref name="maxBytes"/>.</exception>
     public static (ILayer Network, long[] InputShape, TrainState State) Load(string folder, long? maxBytes = null)
     {
+        var (network, inputShape, state, _) = LoadConsistent(folder, maxBytes);
+        return (network, inputShape, state);
+    }
+
+    /// <summary>One save's network, input shape, state and description, read again when a save
+    /// by another process replaced the files while they were read.</summary>
+    static (ILayer Network, long[] InputShape, TrainState State, JsonObject Description) LoadConsistent(string folder, long? maxBytes)
+    {
         ArgumentNullException.ThrowIfNull(folder);
         for (int attempt = 1; ; attempt++)
         {
@@ -82,7 +91,7 @@ public static class ModelFile
         }
     }
 
-    static (ILayer Network, long[] InputShape, TrainState State) LoadOnce(string folder, long? maxBytes)
+    static (ILayer Network, long[] InputShape, TrainState State, JsonObject Description) LoadOnce(string folder, long? maxBytes)
     {
         var (descriptionPath, statePath) = Files(folder);
         var description = ReadDescription(descriptionPath, out var path);
@@ -102,7 +111,7 @@ public static class ModelFile
         RequireFits(folder, network, inputShape, tensors, limit);
         // A manifest verified every byte of the file already; the layout before manifests did not.
         var state = TrainStateFile.Load(statePath, verifyChecksum: !SavedFolder.HasManifest(folder));
-        return (network, inputShape, state);
+        return (network, inputShape, state, description);
     }
 
     /// <summary>Builds the network's fresh variables (within <paramref name="limit"/> bytes) and
@@ -188,11 +197,11 @@ public static class ModelFile
     /// (the optimizer's saved state is restored when it was saved and fits).</summary>
     public static Model LoadModel(string folder, LossFunction loss, GradientTransformation optimizer, IEnumerable<Metric>? metrics = null)
     {
-        var (network, inputShape, state) = Load(folder);
+        var (network, inputShape, state, description) = LoadConsistent(folder, null);
         Model model;
         try
         {
-            model = new Model(network, inputShape, loss, optimizer, metrics, state.Seed);
+            model = new Model(network, inputShape, loss, optimizer, metrics, state.Seed) { ClassNames = ClassNames(description, folder) };
         }
         catch
         {
@@ -211,4 +220,13 @@ public static class ModelFile
         }
         return model;
     }
+
+    /// <summary>The class names saved with a model, or null.</summary>
+    static string[]? ClassNames(JsonObject description, string folder) => description["class_names"] switch
+    {
+        null => null,
+        JsonArray names => [.. names.Select((n, i) => n is JsonValue v && v.TryGetValue<string>(out var name) ? name
+            : throw new InvalidDataException($"{folder}: class_names[{i}] is not a string."))],
+        _ => throw new InvalidDataException($"{folder}: class_names is not an array."),
+    };
 }

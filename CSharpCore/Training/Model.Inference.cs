@@ -80,4 +80,20 @@ public sealed partial class Model
         });
         return result.MoveToOuterDisposeScope();
     }
+
+    /// <summary>The name of each example's class: the highest-scoring output, or for one output
+    /// unit whether it exceeds <paramref name="threshold"/> (0.5 for probabilities; pass 0 for
+    /// logits). Needs <see cref="ClassNames"/>.</summary>
+    public string[] PredictClassNames(Tensor inputs, double threshold = 0.5, int batchSize = 256, CancellationToken cancellationToken = default)
+    {
+        var names = ClassNames ?? throw new InvalidOperationException($"Model '{Network.Name}' has no ClassNames: set them (they are saved with the model).");
+        if (OutputShape.Length != 1)
+            throw new InvalidOperationException($"Model '{Network.Name}' outputs {ShapeException.FormatBatch(OutputShape)} per example; class names need one score vector.");
+        bool single = inputs is not null && inputs.dim() == InputShape.Length;
+        using var outputs = Predict(inputs!, batchSize, cancellationToken);
+        using var batch = single ? outputs.unsqueeze(0) : outputs.alias();
+        using var flat = batch.reshape(batch.shape[0], -1);
+        using var classes = names.Count == 2 && flat.shape[1] == 1 ? flat.squeeze(1).gt(threshold).to_type(ScalarType.Int64) : flat.argmax(1);
+        return [.. classes.data<long>().ToArray().Select(c => names[(int)c])];
+    }
 }

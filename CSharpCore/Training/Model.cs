@@ -51,6 +51,30 @@ public sealed partial class Model : IDisposable
     /// <summary>The optimizer as training runs it: the one given, with frozen parameters held
     /// still (see <see cref="Freeze"/>).</summary>
     public GradientTransformation Optimizer { get; private set; }
+    /// <summary>The names of the classes the outputs score, in output order (Keras's
+    /// <c>class_names</c> of a dataset); saved with the model. One output unit (a binary
+    /// classifier) takes two names: the negative class, then the positive one.</summary>
+    /// <exception cref="ArgumentException">A count that does not match the outputs, an empty or repeated name.</exception>
+    public IReadOnlyList<string>? ClassNames
+    {
+        get => classNames;
+        set
+        {
+            if (value is not null)
+            {
+                long units = OutputShape.Length == 0 ? 1 : OutputShape[^1];
+                long expected = units == 1 ? 2 : units;
+                if (value.Count != expected)
+                    throw new ArgumentException($"Model '{Network.Name}' scores {units} output(s) per example, so it takes {expected} class names, not {value.Count}.", nameof(value));
+                if (value.Any(string.IsNullOrEmpty) || value.Distinct(StringComparer.Ordinal).Count() != value.Count)
+                    throw new ArgumentException("Class names must be non-empty and distinct.", nameof(value));
+            }
+            classNames = value?.ToArray();
+        }
+    }
+
+    IReadOnlyList<string>? classNames;
+
     /// <summary>Metrics logged by Fit and Evaluate.</summary>
     public IReadOnlyList<Metric> Metrics { get; }
     /// <summary>The current training state (owned by the model).</summary>
