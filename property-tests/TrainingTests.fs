@@ -11,6 +11,7 @@ open Functional.Losses
 open Functional.Metrics
 open Functional.Optimizers
 open Functional.Training
+open Functional.Persistence
 open Support
 
 /// Two Gaussian blobs in 2-D, labels 0 and 1.

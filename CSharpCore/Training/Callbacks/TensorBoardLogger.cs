@@ -1,3 +1,4 @@
+using Functional.TensorBoard;
 using Functional.Optimizers;
 using TorchSharp;
 

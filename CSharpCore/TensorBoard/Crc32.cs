@@ -1,4 +1,4 @@
-namespace Functional.Training;
+namespace Functional.TensorBoard;
 
 /// <summary>Table-driven CRC-32 for a reflected polynomial: PNG's (0xEDB88320) and TFRecord's
 /// CRC-32C (0x82F63B78).</summary>

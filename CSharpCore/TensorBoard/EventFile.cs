@@ -1,6 +1,6 @@
 using Google.Protobuf;
 
-namespace Functional.Training;
+namespace Functional.TensorBoard;
 
 /// <summary>
 /// Appends TensorBoard events to a file of its own: TFRecord framing (little-endian length,

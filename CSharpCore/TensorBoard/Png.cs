@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Text;
 
-namespace Functional.Training;
+namespace Functional.TensorBoard;
 
 /// <summary>Encodes 8-bit grayscale or RGB images as PNG (for TensorBoard's image summaries).</summary>
 static class Png

@@ -1,6 +1,6 @@
 using Functional.Layers;
 
-namespace Functional.Training;
+namespace Functional.TensorBoard;
 
 /// <summary>
 /// A network as a TensorBoard graph (a GraphDef), from the network's walk: one node per layer

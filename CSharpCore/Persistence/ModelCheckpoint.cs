@@ -1,7 +1,7 @@
 using System.Globalization;
-using Functional.Persistence;
+using Functional.Training;
 
-namespace Functional.Training;
+namespace Functional.Persistence;
 
 /// <summary>
 /// Saves the training state (parameters, model state, optimizer state, step, seed) after each
