@@ -266,4 +266,27 @@ let tests =
                 Expect.sequenceEqual one.shape [| 2L |] "no batch dimension in, none out"
                 expectClose "the batch of one's row" 0.0 one ((model.Predict(example.unsqueeze 0L)).[0L])
                 expectThrowsWith<ShapeException> [ "(batch, 3)" ] (fun () -> model.Predict(torch.randn(4L)) |> ignore))
+    
+        testCase "one step: donating the old state updates it in place and gives the pure step's result" <| fun () ->
+            scoped (fun () ->
+                let x = torch.randn(16L, 3L)
+                let y = x.sum([| 1L |], true)
+                for optimizer in [ Optimizer.Adam 1e-2; Optimizer.Sgd(0.05, momentum = 0.9) ] do
+                    use model = new Model(Sequential(Dense(4L, ActivationFunction.Tanh), BatchNorm(), Dense(1L)), [| 3L |], Loss.MeanSquaredError, optimizer)
+                    let mutable pure = model.State
+                    let mutable donated = model.State.Copy()
+                    let start = model.State.Params.Clone()
+                    for _ in 1..4 do
+                        let struct (next, _, _) = model.TrainStep(pure, x, y)
+                        pure <- next
+                        let old = donated
+                        let struct (advanced, _, _) = model.TrainStep(old, x, y, donate = true)
+                        Expect.isTrue (obj.ReferenceEquals(advanced.Params.Leaves.[0], old.Params.Leaves.[0])) "the parameters were updated in place"
+                        old.DisposeExcept advanced
+                        donated <- advanced
+                    expectTreesClose "parameters" 1e-5 donated.Params pure.Params
+                    expectTreesClose "model state" 1e-6 donated.ModelState pure.ModelState
+                    Expect.equal donated.Step 4L "steps"
+                    expectTreesClose "the model's own state was not touched" 0.0 model.State.Params start
+                    expectThrowsWith<ArgumentException> [ "owns its State" ] (fun () -> model.TrainStep(model.State, x, y, donate = true) |> ignore))
     ]

@@ -121,7 +121,7 @@ public sealed partial class Model
     }
 
     /// <summary>
-    /// One step of Fit: TrainStep's result, computed in place. Fit owns the state and gives the
+    /// One step of Fit: TrainStep with the old state donated. Fit owns the state and gives the
     /// old one away, so the optimizer overwrites its state and the gradients, and the
     /// parameters take the updates in place: no parameter-sized allocation survives the step.
     /// </summary>
@@ -152,8 +152,7 @@ public sealed partial class Model
             // parameters half updated or a model state already disposed.
             Writing(() =>
             {
-                Optimizer.StepInPlace(gradient, State.OptState, State.Params);
-                var next = State with { ModelState = modelState, Step = State.Step + 1 };
+                var next = Advance(State, modelState, gradient, donate: true);
                 scope.MoveToOuter(next.ModelState.Leaves);
                 State.DisposeExcept(next);
                 State = next;

@@ -85,17 +85,38 @@ public sealed partial class Model : IDisposable
     public string Summary() => SummaryTable.Of(Network, [InputShape]);
 
     /// <summary>
-    /// One training step, as a pure function: the next state, the batch's loss and the
-    /// (detached) predictions. Nothing of <paramref name="state"/> is modified or disposed.
+    /// One training step: the next state, the batch's loss and the (detached) predictions. By
+    /// default a pure function: nothing of <paramref name="state"/> is modified or disposed.
+    /// With <paramref name="donate"/> the caller gives <paramref name="state"/> away (as Fit
+    /// does every step): the optimizer updates its parameters and optimizer state in place
+    /// (fused kernels included) and the returned state holds those same tensors; dispose the rest
+    /// of the old state with <c>old.DisposeExcept(next)</c> and do not use it again.
     /// </summary>
-    public (TrainState State, Tensor Loss, Tensor Predictions) TrainStep(TrainState state, Tensor inputs, Tensor targets, Tensor? exampleWeights = null)
+    /// <exception cref="ArgumentException"><paramref name="donate"/> with the model's own
+    /// <see cref="State"/> (the model owns it: train it with Fit, or donate a copy).</exception>
+    public (TrainState State, Tensor Loss, Tensor Predictions) TrainStep(TrainState state, Tensor inputs, Tensor targets,
+        Tensor? exampleWeights = null, bool donate = false)
     {
         ArgumentNullException.ThrowIfNull(state);
         ThrowIfDisposed();
+        if (donate && ReferenceEquals(state, State))
+            throw new ArgumentException($"Model '{Network.Name}' owns its State: train it with Fit, or donate a copy (State.Copy()).", nameof(state));
         var (loss, predictions, modelState, gradient) = LossAndGradient(state, inputs, targets, exampleWeights);
+        return (Advance(state, modelState, gradient, donate), loss, predictions);
+    }
+
+    /// <summary>The update half of every step (TrainStep's and Fit's): the optimizer on the
+    /// gradients, in place when the old state is donated, else on copies.</summary>
+    TrainState Advance(TrainState state, TensorTree modelState, TensorTree gradient, bool donate)
+    {
+        if (donate)
+        {
+            Optimizer.StepInPlace(gradient, state.OptState, state.Params);
+            return state with { ModelState = modelState, Step = state.Step + 1 };
+        }
         var (updates, optState) = Optimizer.Update(gradient, state.OptState, state.Params);
         var parameters = Optimizers.Optimizer.ApplyUpdates(state.Params, updates);
-        return (new TrainState(parameters, modelState, optState, state.Step + 1, state.Seed), loss, predictions);
+        return new TrainState(parameters, modelState, optState, state.Step + 1, state.Seed);
     }
 
     /// <summary>The forward and backward half of a step: loss, detached predictions, new model state,

@@ -17,6 +17,9 @@ public sealed record TrainState(TensorTree Params, TensorTree ModelState, Tensor
     /// <summary>All tensors of the state.</summary>
     public IEnumerable<torch.Tensor> Tensors => Params.Leaves.Concat(ModelState.Leaves).Concat(OptState.Leaves);
 
+    /// <summary>A copy with tensors of its own (for instance to donate to a training step).</summary>
+    public TrainState Copy() => this with { Params = Params.Clone(), ModelState = ModelState.Clone(), OptState = OptState.Clone() };
+
     /// <summary>Disposes this state's tensors, except those <paramref name="successor"/> still uses
     /// (a stateless layer or transform hands its state on unchanged).</summary>
     public void DisposeExcept(TrainState successor)
