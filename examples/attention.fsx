@@ -45,8 +45,9 @@ let hidden = Dense(32L, ActivationFunction.Tanh).Call(tokens)
 let attended = Graph.Add(hidden, MultiHeadAttention(2L, 16L).Call(hidden))
 let logits = Dense(2L).Call(Dense(32L, ActivationFunction.Relu).Call(attentionPooling.Call(attended)))
 
-use model =
+let model =
     new Model(FunctionalModel([ tokens ], [ logits ], "marked_step"), [| time; features |],
               Loss.SparseCategoricalCrossEntropy(fromLogits = true), Optimizer.Adam 3e-3, [ SparseCategoricalAccuracy() :> Metric ])
 model.Fit(trainX, trainY, FitOptions(Epochs = epochs, BatchSize = 64, ValidationData = LabeledData(testX, testY))) |> ignore
 printfn "test_accuracy=%.4f" (model.Evaluate(testX, testY).["accuracy"])
+model.Dispose()

@@ -31,7 +31,7 @@ let network =
         Dense(128L, activation = ActivationFunction.Relu),
         Dense(10L))
 
-use model =
+let model =
     new Model(network, [| 1L; 28L; 28L |], Loss.SparseCategoricalCrossEntropy(fromLogits = true),
               Optimizer.Adam 2e-3, [ SparseCategoricalAccuracy() :> Metric ], seed = 0UL)
 printfn "%s" (model.Summary())
@@ -43,3 +43,4 @@ let test = model.Evaluate(testX, testY)
 
 printfn "test_accuracy=%.4f" test.["accuracy"]
 printfn "train_seconds=%.1f" seconds
+model.Dispose()

@@ -273,19 +273,19 @@ let tests =
                 let y = x.sum([| 1L |], true)
                 for optimizer in [ Optimizer.Adam 1e-2; Optimizer.Sgd(0.05, momentum = 0.9) ] do
                     use model = new Model(Sequential(Dense(4L, ActivationFunction.Tanh), BatchNorm(), Dense(1L)), [| 3L |], Loss.MeanSquaredError, optimizer)
-                    let mutable pure = model.State
+                    let mutable kept = model.State
                     let mutable donated = model.State.Copy()
                     let start = model.State.Params.Clone()
                     for _ in 1..4 do
-                        let struct (next, _, _) = model.TrainStep(pure, x, y)
-                        pure <- next
+                        let struct (next, _, _) = model.TrainStep(kept, x, y)
+                        kept <- next
                         let old = donated
                         let struct (advanced, _, _) = model.TrainStep(old, x, y, donate = true)
                         Expect.isTrue (obj.ReferenceEquals(advanced.Params.Leaves.[0], old.Params.Leaves.[0])) "the parameters were updated in place"
                         old.DisposeExcept advanced
                         donated <- advanced
-                    expectTreesClose "parameters" 1e-5 donated.Params pure.Params
-                    expectTreesClose "model state" 1e-6 donated.ModelState pure.ModelState
+                    expectTreesClose "parameters" 1e-5 donated.Params kept.Params
+                    expectTreesClose "model state" 1e-6 donated.ModelState kept.ModelState
                     Expect.equal donated.Step 4L "steps"
                     expectTreesClose "the model's own state was not touched" 0.0 model.State.Params start
                     expectThrowsWith<ArgumentException> [ "owns its State" ] (fun () -> model.TrainStep(model.State, x, y, donate = true) |> ignore))

@@ -16,7 +16,7 @@ public enum Verbosity
     Bar,
 }
 
-/// <summary>Settings of <see cref="Model.Fit(Tensor, Tensor, FitOptions?)"/>, Keras's names.</summary>
+/// <summary>Settings of <see cref="Model.Fit(Tensor, Tensor, FitOptions?, CancellationToken)"/>, Keras's names.</summary>
 public sealed record FitOptions
 {
     /// <summary>The epoch to stop before: the number of passes over the data when starting at 0.</summary>

@@ -10,8 +10,8 @@ namespace Functional.Training;
 
 /// <summary>
 /// A network with its loss, optimizer and metrics, and the state training changes (Keras's
-/// compiled model). <see cref="TrainStep"/> is the pure step; <see cref="Fit(Tensor, Tensor, FitOptions?)"/>,
-/// <see cref="Evaluate(Tensor, Tensor, int)"/> and <see cref="Predict"/> drive it. A hand-written
+/// compiled model). <see cref="TrainStep"/> is the pure step; <see cref="Fit(Tensor, Tensor, FitOptions?, CancellationToken)"/>,
+/// <see cref="Evaluate(Tensor, Tensor, int, CancellationToken)"/> and <see cref="Predict"/> drive it. A hand-written
 /// loop is TrainStep called in a loop.
 /// </summary>
 /// <remarks>The model owns <see cref="State"/>: Fit replaces it every step and disposes the old

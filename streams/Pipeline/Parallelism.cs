@@ -1,6 +1,6 @@
 namespace Functional.Streams;
 
-/// <summary>Degrees of parallelism for <see cref="DataStream{T}.Map{U}(Func{T, U}, int, bool)"/> and interleave.</summary>
+/// <summary>Degrees of parallelism for <see cref="DataStream{T}.Map{U}(Func{T, U}, int, bool, string)"/> and interleave.</summary>
 public static class Parallelism
 {
     /// <summary>

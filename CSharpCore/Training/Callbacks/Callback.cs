@@ -1,7 +1,7 @@
 namespace Functional.Training;
 
 /// <summary>
-/// Hooks into <see cref="Model.Fit(IBatchSource, FitOptions?)"/>. Override what you need; call
+/// Hooks into <see cref="Model.Fit(IBatchSource, FitOptions?, CancellationToken)"/>. Override what you need; call
 /// <see cref="TrainingContext.StopTraining"/> to end training after the current epoch.
 /// </summary>
 public abstract class Callback

@@ -4,7 +4,7 @@ namespace Functional.Training;
 
 /// <summary>
 /// Stops training when <see cref="Monitor"/> has not improved by more than
-/// <see cref="MinDelta"/> for <see cref="Patience"/> epochs; optionally puts back the parameters
+/// <c>minDelta</c> for <see cref="Patience"/> epochs; optionally puts back the parameters
 /// of the best epoch.
 /// </summary>
 /// <param name="monitor">A logged name, e.g. "val_loss" or "val_accuracy".</param>
