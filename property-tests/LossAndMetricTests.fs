@@ -114,6 +114,14 @@ let metricTests =
 
 let private newMetricTests =
     testList "r2 and binary accuracy from logits" [
+        testCase "binary metrics given class scores say so instead of failing in libtorch" <| fun () ->
+            scoped (fun () ->
+                for metric in [ Precision() :> Metric; Recall(); F1Score(); Auc() ] do
+                    expectThrowsWith<ArgumentException> [ metric.Name; "0/1 target"; "(4, 3)" ] (fun () ->
+                        metric.Update(metric.Init(), torch.rand(4L, 3L), torch.ones(4L)) |> ignore)
+                    // (batch, 1) scores against (batch) targets are one per target.
+                    metric.Update(metric.Init(), torch.rand(4L, 1L), torch.ones(4L)) |> ignore)
+
         testCase "R2 is 1 - SSres / SStot, accumulated over batches" <| fun () ->
             scoped (fun () ->
                 let t = torch.tensor([| 3.0f; -0.5f; 2.0f; 7.0f |]).reshape(4L, 1L)

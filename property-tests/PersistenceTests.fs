@@ -311,6 +311,39 @@ let tests =
                     let byThreshold = logits.squeeze(1L).gt(torch.tensor 0.0f).data<bool>().ToArray() |> Array.map (fun b -> if b then "yes" else "no")
                     Expect.sequenceEqual (binary.PredictClassNames(x, threshold = 0.0)) byThreshold "one unit: the threshold decides"))
 
+        testCase "the training configuration is saved: LoadModel needs no arguments for built-ins, frozen layers stay frozen" <| fun () ->
+            scoped (fun () ->
+                withFolder (fun folder ->
+                    let x = torch.randn(24L, 4L)
+                    let y = torch.randint(0L, 3L, [| 24L |])
+                    let metrics : Metric list = [ SparseCategoricalAccuracy(); TopKAccuracy(2) ]
+                    use model = new Model(Sequential(Dense(5L, ActivationFunction.Relu), Dense(3L)), [| 4L |],
+                                          Loss.SparseCategoricalCrossEntropy(true, ignoreIndex = -1L), Optimizer.AdamW(1e-2, 1e-3), metrics, 5UL)
+                    model.Freeze "dense"
+                    model.Fit(x, y, FitOptions(Epochs = 1, BatchSize = 8, Verbosity = Verbosity.Silent)) |> ignore
+                    ModelFile.Save(folder, model)
+                    use loaded = ModelFile.LoadModel folder
+                    Expect.equal (loaded.Loss.Description.ToJsonString()) (model.Loss.Description.ToJsonString()) "the loss"
+                    Expect.equal (loaded.BaseOptimizer.Description.ToJsonString()) (model.BaseOptimizer.Description.ToJsonString()) "the optimizer"
+                    Expect.sequenceEqual (loaded.Metrics |> Seq.map (fun m -> m.Description.ToJsonString()))
+                                         (model.Metrics |> Seq.map (fun m -> m.Description.ToJsonString())) "the metrics"
+                    Expect.sequenceEqual loaded.FrozenPaths [ "dense" ] "frozen paths"
+                    expectTreesClose "optimizer state" 0.0 loaded.State.OptState model.State.OptState
+                    let struct (a, _, _) = model.TrainStep(model.State, x, y)
+                    let struct (b, _, _) = loaded.TrainStep(loaded.State, x, y)
+                    expectTreesClose "the next step is the same step" 0.0 b.Params a.Params
+                    use explicitArgs = ModelFile.LoadModel(folder, Loss.SparseCategoricalCrossEntropy(true), Optimizer.AdamW(1e-2, 1e-3))
+                    Expect.sequenceEqual explicitArgs.FrozenPaths [ "dense" ] "frozen with explicit arguments too"
+                    Directory.Delete(folder, true)
+                    use custom = new Model(Dense(1L), [| 4L |], LossFunction("twice_mse", fun p t -> 2.0 * (p - t).square().mean([| 1L |])), Optimizer.Sgd 0.1)
+                    ModelFile.Save(folder, custom)
+                    expectThrowsWith<InvalidOperationException> [ "training configuration"; "LoadModel(folder, loss, optimizer, metrics)" ] (fun () ->
+                        ModelFile.LoadModel folder |> ignore)
+                    Directory.Delete(folder, true)
+                    use scheduled = new Model(Dense(1L), [| 4L |], Loss.MeanSquaredError, Optimizer.Adam(Schedules.Cosine(1e-2, 100L)))
+                    ModelFile.Save(folder, scheduled)
+                    expectThrowsWith<InvalidOperationException> [ "training configuration" ] (fun () -> ModelFile.LoadModel folder |> ignore)))
+
         testCase "checkpoint rotation keeps the newest files" <| fun () ->
             scoped (fun () ->
                 let folder = savedFolder ()

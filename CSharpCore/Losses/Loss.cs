@@ -8,10 +8,16 @@ namespace Functional.Losses;
 public static class Loss
 {
     /// <summary>Mean of (prediction - target)^2.</summary>
-    public static LossFunction MeanSquaredError { get; } = new("mean_squared_error", (p, t) => (p - t).square(), SameShape("mean_squared_error"));
+    public static LossFunction MeanSquaredError { get; } = new("mean_squared_error", (p, t) => (p - t).square(), SameShape("mean_squared_error"))
+    {
+        Description = new() { ["type"] = "mean_squared_error" },
+    };
 
     /// <summary>Mean of |prediction - target|.</summary>
-    public static LossFunction MeanAbsoluteError { get; } = new("mean_absolute_error", (p, t) => (p - t).abs(), SameShape("mean_absolute_error"));
+    public static LossFunction MeanAbsoluteError { get; } = new("mean_absolute_error", (p, t) => (p - t).abs(), SameShape("mean_absolute_error"))
+    {
+        Description = new() { ["type"] = "mean_absolute_error" },
+    };
 
     /// <summary>Quadratic within <paramref name="delta"/> of the target, linear outside.</summary>
     public static LossFunction Huber(double delta = 1.0) => new("huber", (p, t) =>
@@ -19,7 +25,10 @@ public static class Loss
         var error = (p - t).abs();
         var quadratic = error.clamp_max(delta);
         return 0.5 * quadratic.square() + delta * (error - quadratic);
-    }, SameShape("huber"));
+    }, SameShape("huber"))
+    {
+        Description = new() { ["type"] = "huber", ["delta"] = delta },
+    };
 
     /// <summary>Binary cross-entropy; targets in [0, 1] of the predictions' shape. From logits is
     /// the numerically stable form.</summary>
@@ -27,11 +36,17 @@ public static class Loss
         fromLogits
             ? torch.nn.functional.binary_cross_entropy_with_logits(p, t.to_type(p.dtype), reduction: nn.Reduction.None)
             : -(t * p.clamp(1e-7, 1 - 1e-7).log() + (1 - t) * (1 - p).clamp(1e-7, 1 - 1e-7).log()),
-        SameShape("binary_cross_entropy"));
+        SameShape("binary_cross_entropy"))
+    {
+        Description = new() { ["type"] = "binary_cross_entropy", ["from_logits"] = fromLogits },
+    };
 
     /// <summary>Cross-entropy with one-hot (or probability) targets of shape (batch, classes).</summary>
     public static LossFunction CategoricalCrossEntropy(bool fromLogits = false) => new("categorical_cross_entropy", (p, t) =>
-        -(t * LogProbabilities(p, fromLogits)).sum(-1), SameShape("categorical_cross_entropy"));
+        -(t * LogProbabilities(p, fromLogits)).sum(-1), SameShape("categorical_cross_entropy"))
+    {
+        Description = new() { ["type"] = "categorical_cross_entropy", ["from_logits"] = fromLogits },
+    };
 
     /// <summary>Cross-entropy with integer class targets of shape (batch) for predictions of
     /// shape (batch, classes). Targets outside [0, classes) are an error unless they equal
@@ -64,14 +79,20 @@ public static class Loss
             if (t.is_floating_point() || t.is_complex() || t.dtype == ScalarType.Bool)
                 throw new ArgumentException($"sparse_categorical_cross_entropy: targets are class indices and must be integers; got {t.dtype}.");
         },
-        ignoreIndex is { } ignored ? t => t.ne(ignored) : null);
+        ignoreIndex is { } ignored ? t => t.ne(ignored) : null)
+    {
+        Description = new() { ["type"] = "sparse_categorical_cross_entropy", ["from_logits"] = fromLogits, ["ignore_index"] = ignoreIndex },
+    };
 
     /// <summary>KL(targets || predictions) for probability distributions over the last axis.</summary>
     public static LossFunction KLDivergence { get; } = new("kl_divergence", (p, t) =>
     {
         var tc = t.clamp(1e-7, 1);
         return (t * (tc.log() - p.clamp(1e-7, 1).log())).sum(-1);
-    }, SameShape("kl_divergence"));
+    }, SameShape("kl_divergence"))
+    {
+        Description = new() { ["type"] = "kl_divergence" },
+    };
 
     static Tensor LogProbabilities(Tensor p, bool fromLogits) => fromLogits ? p.log_softmax(-1) : p.clamp(1e-7, 1).log();
 

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -28,6 +29,10 @@ public sealed class LossFunction
 
     /// <summary>The loss's name, e.g. "mean_squared_error".</summary>
     public string Name { get; }
+
+    /// <summary>What a built-in loss was made with (<c>{"type": ..., "from_logits": ...}</c>), so a
+    /// saved model rebuilds it; null for losses of your own.</summary>
+    public JsonObject? Description { get; init; }
 
     /// <summary>The loss of each example: shape (batch).</summary>
     public Tensor PerExample(Tensor predictions, Tensor targets)

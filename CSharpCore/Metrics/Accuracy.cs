@@ -7,6 +7,9 @@ namespace Functional.Metrics;
 public sealed class SparseCategoricalAccuracy(string name = "accuracy") : MeanMetric
 {
     /// <inheritdoc/>
+    public override System.Text.Json.Nodes.JsonObject Description => new() { ["type"] = "sparse_categorical_accuracy", ["name"] = name };
+
+    /// <inheritdoc/>
     public override bool? HigherIsBetter => true;
 
     /// <inheritdoc/>
@@ -19,6 +22,9 @@ public sealed class SparseCategoricalAccuracy(string name = "accuracy") : MeanMe
 /// <summary>Share of examples whose highest-scoring class is the target's (one-hot targets).</summary>
 public sealed class CategoricalAccuracy(string name = "accuracy") : MeanMetric
 {
+    /// <inheritdoc/>
+    public override System.Text.Json.Nodes.JsonObject Description => new() { ["type"] = "categorical_accuracy", ["name"] = name };
+
     /// <inheritdoc/>
     public override bool? HigherIsBetter => true;
 
@@ -34,6 +40,9 @@ public sealed class CategoricalAccuracy(string name = "accuracy") : MeanMetric
 /// probability: logits are compared with log(threshold / (1 - threshold))).</summary>
 public sealed class BinaryAccuracy(double threshold = 0.5, string name = "accuracy", bool fromLogits = false) : MeanMetric
 {
+    /// <inheritdoc/>
+    public override System.Text.Json.Nodes.JsonObject Description => new() { ["type"] = "binary_accuracy", ["name"] = name, ["threshold"] = threshold, ["from_logits"] = fromLogits };
+
     readonly double cut = threshold is > 0 and < 1
         ? fromLogits ? Math.Log(threshold / (1 - threshold)) : threshold
         : throw new ArgumentOutOfRangeException(nameof(threshold), threshold, "threshold must be in (0, 1).");
@@ -51,6 +60,9 @@ public sealed class BinaryAccuracy(double threshold = 0.5, string name = "accura
 /// <summary>Share of examples whose integer target is among the <paramref name="k"/> highest-scoring classes.</summary>
 public sealed class TopKAccuracy(int k = 5, string? name = null) : MeanMetric
 {
+    /// <inheritdoc/>
+    public override System.Text.Json.Nodes.JsonObject Description => new() { ["type"] = "top_k_accuracy", ["name"] = Name, ["k"] = k };
+
     /// <inheritdoc/>
     public override bool? HigherIsBetter => true;
 

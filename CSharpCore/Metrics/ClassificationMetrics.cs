@@ -21,18 +21,31 @@ public abstract class ConfusionMetric(double threshold) : Metric
     /// <inheritdoc/>
     protected override double[] Accumulate(Tensor predictions, Tensor targets)
     {
-        var predicted = predictions.gt(Threshold);
-        var actual = targets.gt(0.5);
+        RequireOnePerTarget(Name, predictions, targets);
+        var predicted = predictions.reshape(-1).gt(Threshold);
+        var actual = targets.reshape(-1).gt(0.5);
         double Count(Tensor t) => t.sum().item<long>();
         return [Count(predicted & actual), Count(predicted & actual.logical_not()), Count(predicted.logical_not() & actual)];
     }
 
     private protected static double Ratio(double a, double b) => b == 0 ? 0 : a / b;
+
+    /// <summary>Throws unless each prediction has one 0/1 target (a multi-class output does not).</summary>
+    internal static void RequireOnePerTarget(string metric, Tensor predictions, Tensor targets)
+    {
+        if (predictions.dim() == 0 || targets.dim() == 0 || predictions.shape[0] != targets.shape[0] || predictions.numel() != targets.numel())
+            throw new ArgumentException(
+                $"{metric}: compares each prediction with a 0/1 target, but got predictions ({string.Join(", ", predictions.shape)}) " +
+                $"and targets ({string.Join(", ", targets.shape)}); for class scores use an accuracy metric.");
+    }
 }
 
 /// <summary>True positives / predicted positives.</summary>
 public sealed class Precision(double threshold = 0.5, string name = "precision") : ConfusionMetric(threshold)
 {
+    /// <inheritdoc/>
+    public override System.Text.Json.Nodes.JsonObject Description => new() { ["type"] = "precision", ["name"] = name, ["threshold"] = Threshold };
+
     /// <inheritdoc/>
     public override string Name => name;
 
@@ -44,6 +57,9 @@ public sealed class Precision(double threshold = 0.5, string name = "precision")
 public sealed class Recall(double threshold = 0.5, string name = "recall") : ConfusionMetric(threshold)
 {
     /// <inheritdoc/>
+    public override System.Text.Json.Nodes.JsonObject Description => new() { ["type"] = "recall", ["name"] = name, ["threshold"] = Threshold };
+
+    /// <inheritdoc/>
     public override string Name => name;
 
     /// <inheritdoc/>
@@ -53,6 +69,9 @@ public sealed class Recall(double threshold = 0.5, string name = "recall") : Con
 /// <summary>Harmonic mean of precision and recall: 2 TP / (2 TP + FP + FN).</summary>
 public sealed class F1Score(double threshold = 0.5, string name = "f1") : ConfusionMetric(threshold)
 {
+    /// <inheritdoc/>
+    public override System.Text.Json.Nodes.JsonObject Description => new() { ["type"] = "f1", ["name"] = name, ["threshold"] = Threshold };
+
     /// <inheritdoc/>
     public override string Name => name;
 
@@ -67,6 +86,9 @@ public sealed class F1Score(double threshold = 0.5, string name = "f1") : Confus
 public sealed class Auc(int thresholds = 200, string name = "auc") : Metric
 {
     /// <inheritdoc/>
+    public override System.Text.Json.Nodes.JsonObject Description => new() { ["type"] = "auc", ["name"] = name, ["thresholds"] = thresholds };
+
+    /// <inheritdoc/>
     public override bool? HigherIsBetter => true;
 
     /// <inheritdoc/>
@@ -78,6 +100,7 @@ public sealed class Auc(int thresholds = 200, string name = "auc") : Metric
     /// <inheritdoc/>
     protected override double[] Accumulate(Tensor predictions, Tensor targets)
     {
+        ConfusionMetric.RequireOnePerTarget(Name, predictions, targets);
         // Histogram of scores by bucket, separately for positives and negatives.
         var bucket = (predictions.flatten().clamp(0, 1) * (thresholds - 1)).round().to_type(ScalarType.Int64);
         var positive = targets.flatten().gt(0.5);

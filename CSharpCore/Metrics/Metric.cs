@@ -11,6 +11,10 @@ namespace Functional.Metrics;
 /// </summary>
 public abstract class Metric
 {
+    /// <summary>What a built-in metric was made with (<c>{"type": ..., "name": ...}</c>), so a
+    /// saved model rebuilds it; null for metrics of your own.</summary>
+    public virtual System.Text.Json.Nodes.JsonObject? Description => null;
+
     /// <summary>The metric's name, used in logs and history ("accuracy", "val_accuracy").</summary>
     public abstract string Name { get; }
 

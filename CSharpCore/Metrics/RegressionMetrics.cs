@@ -7,6 +7,9 @@ namespace Functional.Metrics;
 public sealed class MeanAbsoluteError(string name = "mae") : MeanMetric
 {
     /// <inheritdoc/>
+    public override System.Text.Json.Nodes.JsonObject Description => new() { ["type"] = "mean_absolute_error", ["name"] = name };
+
+    /// <inheritdoc/>
     public override bool? HigherIsBetter => false;
 
     /// <inheritdoc/>
@@ -19,6 +22,9 @@ public sealed class MeanAbsoluteError(string name = "mae") : MeanMetric
 /// <summary>Square root of the mean of (prediction - target)^2 over all elements.</summary>
 public sealed class RootMeanSquaredError(string name = "rmse") : MeanMetric
 {
+    /// <inheritdoc/>
+    public override System.Text.Json.Nodes.JsonObject Description => new() { ["type"] = "root_mean_squared_error", ["name"] = name };
+
     /// <inheritdoc/>
     public override bool? HigherIsBetter => false;
 
@@ -37,6 +43,9 @@ public sealed class RootMeanSquaredError(string name = "rmse") : MeanMetric
 /// one output; for several outputs, the variance-weighted average).</summary>
 public sealed class R2Score(string name = "r2") : Metric
 {
+    /// <inheritdoc/>
+    public override System.Text.Json.Nodes.JsonObject Description => new() { ["type"] = "r2", ["name"] = name };
+
     /// <inheritdoc/>
     public override string Name => name;
 

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Functional.Trees;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -40,6 +41,10 @@ public sealed record GradientTransformation(Func<TensorTree, TensorTree> Init, I
     /// Set by <see cref="Optimizer.Adam(double, double, double, double)"/>.
     /// </summary>
     public InPlaceStep? FusedStep { get; init; }
+
+    /// <summary>What a built-in optimizer was made with (<c>{"type": "adam", "learning_rate": ...}</c>),
+    /// so a saved model rebuilds it; null for compositions and schedules of your own.</summary>
+    public JsonObject? Description { get; init; }
 
     /// <summary>
     /// One training step in place: the parameters take the updates and the state its new

@@ -10,7 +10,10 @@ public static class Optimizer
 {
     /// <summary>Stochastic gradient descent, with optional (Nesterov) momentum.</summary>
     public static GradientTransformation Sgd(double learningRate, double momentum = 0, bool nesterov = false) =>
-        Sgd(LearningRate(learningRate), momentum, nesterov);
+        Sgd(LearningRate(learningRate), momentum, nesterov) with
+        {
+            Description = new() { ["type"] = "sgd", ["learning_rate"] = learningRate, ["momentum"] = momentum, ["nesterov"] = nesterov },
+        };
 
     /// <summary>SGD with a learning-rate schedule.</summary>
     public static GradientTransformation Sgd(Schedule learningRate, double momentum = 0, bool nesterov = false) =>
@@ -22,7 +25,10 @@ public static class Optimizer
 
     /// <summary>Adam (Kingma and Ba).</summary>
     public static GradientTransformation Adam(double learningRate = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8) =>
-        Adam(LearningRate(learningRate), beta1, beta2, epsilon);
+        Adam(LearningRate(learningRate), beta1, beta2, epsilon) with
+        {
+            Description = new() { ["type"] = "adam", ["learning_rate"] = learningRate, ["beta1"] = beta1, ["beta2"] = beta2, ["epsilon"] = epsilon },
+        };
 
     /// <summary>Adam with a learning-rate schedule.</summary>
     /// <remarks>Fit's in-place step runs it as one fused libtorch kernel for all parameters
@@ -34,7 +40,15 @@ public static class Optimizer
     /// <summary>AdamW: Adam with decoupled weight decay (Loshchilov and Hutter).</summary>
     public static GradientTransformation AdamW(double learningRate = 1e-3, double weightDecay = 1e-2,
         double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8, Func<string, bool>? decayMask = null) =>
-        AdamW(LearningRate(learningRate), weightDecay, beta1, beta2, epsilon, decayMask);
+        AdamW(LearningRate(learningRate), weightDecay, beta1, beta2, epsilon, decayMask) with
+        {
+            // A mask is code: only the unmasked form can be rebuilt from a description.
+            Description = decayMask is not null ? null : new()
+            {
+                ["type"] = "adamw", ["learning_rate"] = learningRate, ["weight_decay"] = weightDecay,
+                ["beta1"] = beta1, ["beta2"] = beta2, ["epsilon"] = epsilon,
+            },
+        };
 
     /// <summary>AdamW with a learning-rate schedule.</summary>
     public static GradientTransformation AdamW(Schedule learningRate, double weightDecay = 1e-2,
@@ -44,11 +58,20 @@ public static class Optimizer
 
     /// <summary>RMSProp.</summary>
     public static GradientTransformation RmsProp(double learningRate = 1e-3, double decay = 0.9, double epsilon = 1e-7) =>
-        Transform.Chain(Transform.ScaleByRms(decay, epsilon), Transform.ScaleByLearningRate(LearningRate(learningRate)));
+        Transform.Chain(Transform.ScaleByRms(decay, epsilon), Transform.ScaleByLearningRate(LearningRate(learningRate))) with
+        {
+            Description = new() { ["type"] = "rmsprop", ["learning_rate"] = learningRate, ["decay"] = decay, ["epsilon"] = epsilon },
+        };
 
     /// <summary>Adagrad.</summary>
     public static GradientTransformation Adagrad(double learningRate = 1e-2, double initialAccumulator = 0.1, double epsilon = 1e-7) =>
-        Transform.Chain(Transform.ScaleByRss(initialAccumulator, epsilon), Transform.ScaleByLearningRate(LearningRate(learningRate)));
+        Transform.Chain(Transform.ScaleByRss(initialAccumulator, epsilon), Transform.ScaleByLearningRate(LearningRate(learningRate))) with
+        {
+            Description = new()
+            {
+                ["type"] = "adagrad", ["learning_rate"] = learningRate, ["initial_accumulator"] = initialAccumulator, ["epsilon"] = epsilon,
+            },
+        };
 
     /// <summary>A constant learning rate, checked (finite, at least 0).</summary>
     static Schedule LearningRate(double learningRate) => Schedules.Constant(Hyperparameter.NonNegative(learningRate, nameof(learningRate)));

@@ -40,6 +40,8 @@ public static class ModelFile
             ["metadata"] = new JsonObject([.. (metadata ?? new Dictionary<string, string>()).Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))]),
         };
         if (model.ClassNames is { } names) description["class_names"] = new JsonArray([.. names.Select(n => (JsonNode)n)]);
+        if (model.FrozenPaths.Count > 0) description["frozen"] = new JsonArray([.. model.FrozenPaths.Select(p => (JsonNode)p)]);
+        if (TrainingDescription.Of(model) is { } training) description["training"] = training;
         var json = Encoding.UTF8.GetBytes(description.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         model.ReadState(state =>
         {
@@ -194,10 +196,45 @@ public static class ModelFile
     }
 
     /// <summary>A ready model: the saved network and state with your loss, optimizer and metrics
-    /// (the optimizer's saved state is restored when it was saved and fits).</summary>
+    /// (the optimizer's saved state is restored when it was saved and fits; frozen layers stay
+    /// frozen).</summary>
     public static Model LoadModel(string folder, LossFunction loss, GradientTransformation optimizer, IEnumerable<Metric>? metrics = null)
     {
+        ArgumentNullException.ThrowIfNull(loss);
+        ArgumentNullException.ThrowIfNull(optimizer);
         var (network, inputShape, state, description) = LoadConsistent(folder, null);
+        return Ready(folder, network, inputShape, state, description, loss, optimizer, metrics);
+    }
+
+    /// <summary>A ready model with the optimizer, loss and metrics it was saved with (Keras's
+    /// <c>load_model</c> after <c>compile</c>): they must be built in (no custom loss, metric or
+    /// learning-rate schedule).</summary>
+    /// <exception cref="InvalidOperationException">The model was saved with a custom part; pass
+    /// them to <see cref="LoadModel(string, LossFunction, GradientTransformation, IEnumerable{Metric}?)"/>.</exception>
+    public static Model LoadModel(string folder)
+    {
+        var (network, inputShape, state, description) = LoadConsistent(folder, null);
+        if (description["training"] is not JsonObject training)
+        {
+            state.DisposeExcept(Nothing);
+            throw new InvalidOperationException(
+                $"{folder} was saved without a training configuration (its loss, optimizer or a metric is not built in, or it predates them): " +
+                "pass them to LoadModel(folder, loss, optimizer, metrics).");
+        }
+        (LossFunction, GradientTransformation, Metric[]) parts;
+        try { parts = TrainingDescription.Build(training); }
+        catch (InvalidDataException e)
+        {
+            state.DisposeExcept(Nothing);
+            throw new InvalidDataException($"{folder}: {e.Message}", e);
+        }
+        var (loss, optimizer, metrics) = parts;
+        return Ready(folder, network, inputShape, state, description, loss, optimizer, metrics);
+    }
+
+    static Model Ready(string folder, ILayer network, long[] inputShape, TrainState state, JsonObject description,
+        LossFunction loss, GradientTransformation optimizer, IEnumerable<Metric>? metrics)
+    {
         Model model;
         try
         {
@@ -210,6 +247,8 @@ public static class ModelFile
         }
         try
         {
+            // The saved optimizer state has the frozen layout: freeze first.
+            if (Strings(description, "frozen", folder) is { Length: > 0 } frozen) model.Freeze(frozen);
             model.Resume(state.OptState.Count == 0 ? state with { OptState = model.State.OptState.Clone() } : state);
         }
         catch (ArgumentException e)
@@ -222,11 +261,14 @@ public static class ModelFile
     }
 
     /// <summary>The class names saved with a model, or null.</summary>
-    static string[]? ClassNames(JsonObject description, string folder) => description["class_names"] switch
+    static string[]? ClassNames(JsonObject description, string folder) => Strings(description, "class_names", folder);
+
+    /// <summary>A list of strings in the description, or null when absent.</summary>
+    static string[]? Strings(JsonObject description, string field, string folder) => description[field] switch
     {
         null => null,
         JsonArray names => [.. names.Select((n, i) => n is JsonValue v && v.TryGetValue<string>(out var name) ? name
-            : throw new InvalidDataException($"{folder}: class_names[{i}] is not a string."))],
-        _ => throw new InvalidDataException($"{folder}: class_names is not an array."),
+            : throw new InvalidDataException($"{folder}: {field}[{i}] is not a string."))],
+        _ => throw new InvalidDataException($"{folder}: {field} is not an array."),
     };
 }
