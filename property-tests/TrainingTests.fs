@@ -289,4 +289,24 @@ let tests =
                     Expect.equal donated.Step 4L "steps"
                     expectTreesClose "the model's own state was not touched" 0.0 model.State.Params start
                     expectThrowsWith<ArgumentException> [ "owns its State" ] (fun () -> model.TrainStep(model.State, x, y, donate = true) |> ignore))
+    
+        testCase "a weight average follows decay * average + (1 - decay) * parameters; applied at the end, the model takes it" <| fun () ->
+            scoped (fun () ->
+                let x = torch.randn(16L, 3L)
+                let y = x.sum([| 1L |], true)
+                use model = new Model(Dense(1L), [| 3L |], Loss.MeanSquaredError, Optimizer.Sgd 0.1)
+                let start = model.State.Params.Clone()
+                let seen = ResizeArray<TensorTree>()
+                let record = LambdaCallback(onBatchEnd = fun context _ _ -> seen.Add(context.Model.State.Params.Clone()))
+                use average = new WeightAverage(0.5)
+                model.Fit(x, y, FitOptions(Epochs = 1, BatchSize = 4, Shuffle = false, Verbosity = Verbosity.Silent, Callbacks = [| record; average |])) |> ignore
+                Expect.equal seen.Count 4 "four steps"
+                let expected = seen |> Seq.fold (fun (avg: TensorTree) p -> avg.Zip(p, fun a b -> 0.5 * a + 0.5 * b)) start
+                expectTreesClose "the model holds the average" 1e-6 model.State.Params expected
+                Expect.isNull (box average.Average) "handed to the model"
+                use kept = new WeightAverage(0.9, applyAtEnd = false)
+                model.Fit(x, y, FitOptions(Epochs = 1, BatchSize = 4, Verbosity = Verbosity.Silent, Callbacks = [| kept |])) |> ignore
+                Expect.isNotNull (box kept.Average) "kept by the callback"
+                Expect.isGreaterThan ((kept.Average.["kernel"] - model.State.Params.["kernel"]).abs().max().item<float32>()) 0.0f "not applied"
+                expectThrowsWith<ArgumentOutOfRangeException> [ "decay" ] (fun () -> new WeightAverage(1.0) |> ignore))
     ]
