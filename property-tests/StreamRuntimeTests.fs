@@ -20,6 +20,23 @@ open Functional.FSharp
 open Support
 open StreamSourceTests
 
+/// An element that counts its disposals.
+type private Counted(id: int, disposed: int ref) =
+    member _.Id = id
+    interface IDisposable with
+        member _.Dispose() = Interlocked.Increment(&disposed.contents) |> ignore
+
+/// Takes up to `limit` elements of an async sequence (blocking; tests only), then disposes the enumerator.
+let private takeAsync (limit: int) (sequence: Collections.Generic.IAsyncEnumerable<'T>) =
+    let e = sequence.GetAsyncEnumerator()
+    let taken = ResizeArray<'T>()
+    try
+        while taken.Count < limit && e.MoveNextAsync().AsTask().Result do
+            taken.Add e.Current
+        List.ofSeq taken
+    finally
+        e.DisposeAsync().AsTask().Wait()
+
 let tests =
     testSequenced <| testList "stream runtime" [
         testCase "a slow consumer of a Parquet file ten times the bound keeps row memory under the bound" <| fun () ->
@@ -169,4 +186,24 @@ let tests =
                     Expect.isTrue (share >= 0.0 && share < 1.0) $"input wait share is a fraction ({share})"
                     expectLearnsDigits model images labels "learns from the stream"
                     Expect.equal RowBatchMemory.LiveBytes 0L "every row released"))
+    
+        testCase "await foreach over a stream: the same elements; leaving early releases what was not taken; errors and cancellation arrive" <| fun () ->
+            let stream = DataStream.FromValues([ 1..200 ]).Map(fun x -> x * 2)
+            Expect.sequenceEqual (takeAsync Int32.MaxValue (stream.EnumerateAsync())) (List.ofSeq (stream.Enumerate())) "the same elements"
+            let disposed = ref 0
+            let produced = ref 0
+            let counted = DataStream.FromGenerator(fun () -> seq { for i in 1..1000 do Interlocked.Increment(&produced.contents) |> ignore; yield new Counted(i, disposed) })
+            let taken = takeAsync 3 (counted.EnumerateAsync())
+            Expect.equal (taken |> List.map (fun c -> c.Id)) [ 1; 2; 3 ] "the first three"
+            Expect.isLessThanOrEqual produced.Value 6 "at most one element ahead, plus the one in hand"
+            Expect.equal disposed.Value (produced.Value - 3) "every element not taken was released"
+            let failing = DataStream.FromValues([ 1..10 ]).Map(fun x -> if x = 4 then failwith "bad row" else x)
+            expectThrowsWith<StreamException> [ "bad row" ] (fun () ->
+                try takeAsync 100 (failing.EnumerateAsync()) |> ignore
+                with :? AggregateException as e -> raise e.InnerException)
+            use cancel = new CancellationTokenSource()
+            cancel.Cancel()
+            expectThrowsWith<OperationCanceledException> [] (fun () ->
+                try takeAsync 100 (stream.EnumerateAsync(0, cancel.Token)) |> ignore
+                with :? AggregateException as e -> raise e.InnerException)
     ]
