@@ -183,6 +183,7 @@ let tests =
                                                              Functional.Losses.Loss.MeanSquaredError, optimizer)
                     model.Freeze "dense"
                     Expect.isTrue (model.IsFrozen "dense/kernel") "dense/kernel is frozen"
+                    Expect.stringContains (model.Summary()) "Trainable params: 5" "the summary counts frozen parameters as non-trainable"
                     let before = model.State.Params.Clone()
                     model.Fit(x, y, Functional.Training.FitOptions(Epochs = 2, BatchSize = 8, Verbosity = Functional.Training.Verbosity.Silent)) |> ignore
                     expectTreesClose "the frozen layer" 0.0 (model.State.Params.Select "dense") (before.Select "dense")
@@ -192,5 +193,9 @@ let tests =
                     model.Unfreeze "dense"
                     model.Fit(x, y, Functional.Training.FitOptions(Epochs = 1, BatchSize = 8, Verbosity = Functional.Training.Verbosity.Silent)) |> ignore
                     Expect.isGreaterThan ((model.State.Params.["dense/kernel"] - before.["dense/kernel"]).abs().max().item<float32>()) 0.0f "unfrozen, it trains"
-                    expectThrowsWith<ArgumentException> [ "'decoder'"; "dense, dense_1" ] (fun () -> model.Freeze "decoder"))
+                    expectThrowsWith<ArgumentException> [ "'decoder'"; "dense, dense_1" ] (fun () -> model.Freeze("dense_1", "decoder"))
+                    Expect.isEmpty model.FrozenPaths "a bad path changes nothing"
+                    let stale = model.State.Copy()
+                    model.Freeze "dense"
+                    expectThrowsWith<ArgumentException> [ "optimizer state"; "Init" ] (fun () -> model.TrainStep(stale, x, y) |> ignore))
     ]

@@ -39,8 +39,9 @@ public sealed class RootMeanSquaredError(string name = "rmse") : MeanMetric
 }
 
 /// <summary>The coefficient of determination, 1 - (sum of squared errors) / (sum of squared
-/// deviations of the targets from their mean), over all elements (scikit-learn's r2_score for
-/// one output; for several outputs, the variance-weighted average).</summary>
+/// deviations of the targets from their mean), over all elements pooled: scikit-learn's r2_score
+/// for one output. For several outputs it is the R^2 of the pooled values, not scikit-learn's
+/// average over outputs (one metric per output gives that).</summary>
 public sealed class R2Score(string name = "r2") : Metric
 {
     /// <inheritdoc/>

@@ -68,6 +68,8 @@ public static class Transform
         ArgumentNullException.ThrowIfNull(transforms);
         ArgumentNullException.ThrowIfNull(label);
         if (transforms.Count == 0) throw new ArgumentException("MultiTransform needs at least one transformation.", nameof(transforms));
+        if (transforms.FirstOrDefault(t => t.Value is null) is { Key: { } missing, Value: null })
+            throw new ArgumentNullException(nameof(transforms), $"MultiTransform: the transformation for '{missing}' is null.");
         IEnumerable<(string Group, TensorTree Leaves)> Groups(TensorTree tree) =>
             transforms.Keys.Select(group => (group, tree.Filter((path, _) => label(path) == group))).Where(g => g.Item2.Count > 0);
         TensorTree Init(TensorTree parameters)
@@ -79,8 +81,10 @@ public static class Transform
             return TensorTree.Node([.. Groups(parameters).Select(g => (g.Group, transforms[g.Group].Init(g.Leaves)))]);
         }
         bool fusable = transforms.Values.All(t => t.FusedStep is not null);
+        var groups = new HashSet<string>(transforms.Keys, StringComparer.Ordinal);
         return new GradientTransformation(Init, (gradients, state, parameters) =>
         {
+            RequireLayout(state, groups);
             var updates = new Dictionary<string, Tensor>(StringComparer.Ordinal);
             foreach (var (group, leaves) in Groups(gradients))
             {
@@ -92,10 +96,22 @@ public static class Transform
         {
             FusedStep = !fusable ? null : (gradients, state, parameters) =>
             {
+                RequireLayout(state, groups);
                 foreach (var (group, leaves) in Groups(gradients))
                     transforms[group].FusedStep!(leaves, state.Select(group), parameters.Filter((path, _) => label(path) == group));
             },
         };
+    }
+
+    /// <summary>An <see cref="ArgumentException"/> when a multi-transform's state was made for
+    /// other groups (a state from before a Freeze, say).</summary>
+    static void RequireLayout(TensorTree state, HashSet<string> groups)
+    {
+        foreach (var path in state.Paths)
+            if (!groups.Contains(path.Split(TreePath.Separator)[0]))
+                throw new ArgumentException(
+                    $"The optimizer state has '{path}', which belongs to none of the groups ({string.Join(", ", groups)}): it was made for " +
+                    "another optimizer layout, e.g. before parameters were frozen or unfrozen; make it again with Init.");
     }
 
     /// <summary>Updates of zero (Optax's <c>set_to_zero</c>): the leaves it is given do not move.</summary>
@@ -115,6 +131,7 @@ public static class Transform
     /// </summary>
     public static GradientTransformation Freeze(GradientTransformation inner, Func<string, bool> frozen)
     {
+        ArgumentNullException.ThrowIfNull(inner);
         ArgumentNullException.ThrowIfNull(frozen);
         return MultiTransform(
             new Dictionary<string, GradientTransformation> { ["trainable"] = inner, ["frozen"] = SetToZero() },

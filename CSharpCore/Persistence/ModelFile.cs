@@ -238,7 +238,7 @@ public static class ModelFile
         Model model;
         try
         {
-            model = new Model(network, inputShape, loss, optimizer, metrics, state.Seed) { ClassNames = ClassNames(description, folder) };
+            model = new Model(network, inputShape, loss, optimizer, metrics, state.Seed);
         }
         catch
         {
@@ -247,15 +247,16 @@ public static class ModelFile
         }
         try
         {
+            model.ClassNames = ClassNames(description, folder);
             // The saved optimizer state has the frozen layout: freeze first.
             if (Strings(description, "frozen", folder) is { Length: > 0 } frozen) model.Freeze(frozen);
             model.Resume(state.OptState.Count == 0 ? state with { OptState = model.State.OptState.Clone() } : state);
         }
-        catch (ArgumentException e)
+        catch (Exception e) when (e is ArgumentException or InvalidDataException)
         {
             state.DisposeExcept(Nothing);
             model.Dispose();
-            throw new InvalidDataException($"{folder}: the saved state does not fit the saved network: {e.Message}", e);
+            throw e as InvalidDataException ?? new InvalidDataException($"{folder}: the saved model does not fit together: {e.Message}", e);
         }
         return model;
     }

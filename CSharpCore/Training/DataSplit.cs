@@ -43,7 +43,7 @@ public static class DataSplit
                 throw new ArgumentException($"TrainTest: stratify needs integer class targets of shape (examples); got {targets.dtype} ({string.Join(", ", targets.shape)}).", nameof(targets));
             var shuffledTargets = targets.index_select(0, order);
             var (tests, trains) = (new List<Tensor>(), new List<Tensor>());
-            foreach (var label in shuffledTargets.unique().output.to_type(ScalarType.Int64).data<long>().ToArray())
+            foreach (var label in shuffledTargets.unique().output.to_type(ScalarType.Int64).cpu().data<long>().ToArray())
             {
                 var members = order.index_select(0, shuffledTargets.eq(label).nonzero().flatten());
                 long test = (long)Math.Round(members.shape[0] * testFraction);

@@ -72,6 +72,11 @@ public sealed partial class Model
                 foreach (var c in options.Callbacks) c.OnEpochEnd(context, epoch, logs);
             }
         }
+        catch
+        {
+            context.Interrupted = true;
+            throw;
+        }
         finally
         {
             // Callbacks release what they hold (files, best weights) even when training throws.

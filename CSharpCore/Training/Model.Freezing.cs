@@ -11,7 +11,13 @@ public sealed partial class Model
     public GradientTransformation BaseOptimizer { get; }
 
     /// <summary>The parameter paths (layers or sub-trees) that training holds still.</summary>
-    public IReadOnlyCollection<string> FrozenPaths => [.. frozen];
+    public IReadOnlyCollection<string> FrozenPaths
+    {
+        get
+        {
+            lock (frozen) return [.. frozen];
+        }
+    }
 
     /// <summary>
     /// Holds the parameters under <paramref name="paths"/> (a layer's name such as "encoder", a
@@ -27,30 +33,47 @@ public sealed partial class Model
     public void Unfreeze(params string[] paths) => ChangeFrozen(paths, add: false);
 
     /// <summary>Whether the parameter at <paramref name="path"/> is frozen.</summary>
-    public bool IsFrozen(string path) => frozen.Any(prefix => TreePath.IsUnder(path, prefix));
+    public bool IsFrozen(string path)
+    {
+        lock (frozen) return frozen.Any(prefix => TreePath.IsUnder(path, prefix));
+    }
 
+    /// <summary>Checks every path, then swaps in the new set, the optimizer for it and fresh
+    /// optimizer state together: a bad path changes nothing.</summary>
     void ChangeFrozen(string[] paths, bool add)
     {
         ArgumentNullException.ThrowIfNull(paths);
+        if (paths.Length == 0) throw new ArgumentException($"{(add ? "Freeze" : "Unfreeze")} needs at least one path.", nameof(paths));
         Writing(() =>
         {
             RequireNotFittingElsewhere(add ? "Freeze" : "Unfreeze");
+            SortedSet<string> next;
+            lock (frozen) next = new SortedSet<string>(frozen, StringComparer.Ordinal);
             foreach (var path in paths)
             {
                 if (string.IsNullOrEmpty(path) || !State.Params.Paths.Any(p => TreePath.IsUnder(p, path)))
                     throw new ArgumentException(
                         $"Model '{Network.Name}' has no parameters under '{path}'; its layers: {string.Join(", ", State.Params.Paths.Select(p => p.Split(TreePath.Separator)[0]).Distinct())}.",
                         nameof(paths));
-                if (add) frozen.Add(path);
-                else if (frozen.FirstOrDefault(prefix => prefix != path && TreePath.IsUnder(path, prefix)) is { } wider)
+                if (add) next.Add(path);
+                else if (next.FirstOrDefault(prefix => prefix != path && TreePath.IsUnder(path, prefix)) is { } wider)
                     throw new ArgumentException(
                         $"'{path}' lies under the frozen '{wider}': unfreeze '{wider}' and freeze what should stay frozen.", nameof(paths));
-                else frozen.RemoveWhere(prefix => TreePath.IsUnder(prefix, path));
+                else next.RemoveWhere(prefix => TreePath.IsUnder(prefix, path));
             }
-            Optimizer = frozen.Count == 0 ? BaseOptimizer : Transform.Freeze(BaseOptimizer, IsFrozen);
-            var next = State with { OptState = Optimizer.Init(State.Params) };
-            State.DisposeExcept(next);
-            State = next;
+            lock (frozen)
+            {
+                if (next.SetEquals(frozen)) return;
+                frozen.Clear();
+                frozen.UnionWith(next);
+            }
+            // The optimizer groups leaves by this snapshot, never by the live set.
+            var snapshot = next.ToArray();
+            Optimizer = snapshot.Length == 0 ? BaseOptimizer
+                : Transform.Freeze(BaseOptimizer, path => snapshot.Any(prefix => TreePath.IsUnder(path, prefix)));
+            var state = State with { OptState = Optimizer.Init(State.Params) };
+            State.DisposeExcept(state);
+            State = state;
         });
     }
 }

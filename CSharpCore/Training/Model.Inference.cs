@@ -32,12 +32,12 @@ public sealed partial class Model
             var metricStates = Metrics.Select(m => m.Init()).ToArray();
             foreach (var (x, y) in data.Batches(0))
             {
-                cancellationToken.ThrowIfCancellationRequested();
                 using (x)
                 using (y)
                 using (var scope = torch.NewDisposeScope())
                 using (torch.no_grad())
                 {
+                    cancellationToken.ThrowIfCancellationRequested();
                     CheckInputs(x);
                     var (predictions, _) = Network.Apply(new Variables(State.Params, State.ModelState), x, ApplyContext.Inference);
                     lossSum += Loss.PerExample(predictions, y).to_type(ScalarType.Float64).sum().item<double>();
@@ -58,6 +58,7 @@ public sealed partial class Model
         ArgumentNullException.ThrowIfNull(inputs);
         if (inputs.dim() == InputShape.Length && inputs.shape.SequenceEqual(InputShape))
         {
+            if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "batchSize must be at least 1.");
             using var batch = inputs.unsqueeze(0);
             using var one = Predict(batch, 1, cancellationToken);
             return one.squeeze(0);
@@ -94,6 +95,7 @@ public sealed partial class Model
         using var batch = single ? outputs.unsqueeze(0) : outputs.alias();
         using var flat = batch.reshape(batch.shape[0], -1);
         using var classes = names.Count == 2 && flat.shape[1] == 1 ? flat.squeeze(1).gt(threshold).to_type(ScalarType.Int64) : flat.argmax(1);
-        return [.. classes.data<long>().ToArray().Select(c => names[(int)c])];
+        using var onCpu = classes.cpu();
+        return [.. onCpu.data<long>().ToArray().Select(c => names[(int)c])];
     }
 }

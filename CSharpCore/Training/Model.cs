@@ -81,8 +81,9 @@ public sealed partial class Model : IDisposable
     public TrainState State { get; private set; }
 
     /// <summary>Keras's summary table: a row per layer call of the network (nested models
-    /// expanded), output shapes, parameter counts and totals.</summary>
-    public string Summary() => SummaryTable.Of(Network, [InputShape]);
+    /// expanded), output shapes, parameter counts and totals (frozen parameters count as
+    /// non-trainable).</summary>
+    public string Summary() => Reading(() => SummaryTable.Of(Network, [InputShape], new Variables(State.Params, State.ModelState), IsFrozen));
 
     /// <summary>
     /// One training step: the next state, the batch's loss and the (detached) predictions. By
@@ -99,24 +100,40 @@ public sealed partial class Model : IDisposable
     {
         ArgumentNullException.ThrowIfNull(state);
         ThrowIfDisposed();
-        if (donate && ReferenceEquals(state, State))
-            throw new ArgumentException($"Model '{Network.Name}' owns its State: train it with Fit, or donate a copy (State.Copy()).", nameof(state));
+        if (donate && SharesTensorsWithModel(state))
+            throw new ArgumentException(
+                $"Model '{Network.Name}' owns its State and the tensors in it: train it with Fit, or donate a copy (State.Copy()).", nameof(state));
         var (loss, predictions, modelState, gradient) = LossAndGradient(state, inputs, targets, exampleWeights);
         return (Advance(state, modelState, gradient, donate), loss, predictions);
     }
 
+    bool SharesTensorsWithModel(TrainState state)
+    {
+        var own = new HashSet<IntPtr>(State.Tensors.Select(t => t.Handle));
+        return state.Tensors.Any(t => own.Contains(t.Handle));
+    }
+
     /// <summary>The update half of every step (TrainStep's and Fit's): the optimizer on the
-    /// gradients, in place when the old state is donated, else on copies.</summary>
+    /// gradients, in place when the old state is donated, else on copies. The gradients are
+    /// used up (freed).</summary>
     TrainState Advance(TrainState state, TensorTree modelState, TensorTree gradient, bool donate)
     {
-        if (donate)
+        using (gradient)
         {
-            Optimizer.StepInPlace(gradient, state.OptState, state.Params);
-            return state with { ModelState = modelState, Step = state.Step + 1 };
+            if (donate)
+            {
+                Optimizer.StepInPlace(gradient, state.OptState, state.Params);
+                return state with { ModelState = modelState, Step = state.Step + 1 };
+            }
+            var (updates, optState) = Optimizer.Update(gradient, state.OptState, state.Params);
+            var parameters = Optimizers.Optimizer.ApplyUpdates(state.Params, updates);
+            var next = new TrainState(parameters, modelState, optState, state.Step + 1, state.Seed);
+            // Updates are temporaries, unless a transformation handed out a tensor the states keep.
+            var kept = new HashSet<Tensor>(next.Tensors.Concat(state.Tensors), ReferenceEqualityComparer.Instance);
+            foreach (var u in updates.Leaves)
+                if (!kept.Contains(u)) u.Dispose();
+            return next;
         }
-        var (updates, optState) = Optimizer.Update(gradient, state.OptState, state.Params);
-        var parameters = Optimizers.Optimizer.ApplyUpdates(state.Params, updates);
-        return new TrainState(parameters, modelState, optState, state.Step + 1, state.Seed);
     }
 
     /// <summary>The forward and backward half of a step: loss, detached predictions, new model state,

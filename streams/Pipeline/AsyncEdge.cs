@@ -9,7 +9,8 @@ public sealed partial class DataStream<T>
     /// <summary>
     /// The elements of one run as an async sequence (<c>await foreach</c>), so a consumer on an
     /// async code path never blocks a thread while the stream reads. The stream runs on a
-    /// background thread at most one element ahead of the consumer (back-pressure holds).
+    /// background thread at most two elements ahead of the consumer (one handed over, one in the
+    /// making), so back-pressure holds.
     /// Cancelling <paramref name="cancellation"/> or leaving the loop early stops the run, joins
     /// its thread and releases the element not yet taken; an error in a stage reaches the
     /// consumer as it does from <see cref="Enumerate"/>. Each element taken belongs to the consumer.
@@ -48,8 +49,9 @@ public sealed partial class DataStream<T>
         try
         {
             while (await channel.Reader.WaitToReadAsync(stop.Token).ConfigureAwait(false))
-                while (channel.Reader.TryRead(out var item))
+                while (!stop.IsCancellationRequested && channel.Reader.TryRead(out var item))
                     yield return item;
+            stop.Token.ThrowIfCancellationRequested();
             await channel.Reader.Completion.ConfigureAwait(false);
         }
         finally

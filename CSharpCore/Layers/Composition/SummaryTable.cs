@@ -17,13 +17,15 @@ static class SummaryTable
         return Of(network, inputShapes, variables);
     }
 
-    /// <summary>The table for a network with the given variables.</summary>
-    public static string Of(ILayer network, IReadOnlyList<long[]> inputShapes, Variables variables)
+    /// <summary>The table for a network with the given variables; parameters under
+    /// <paramref name="frozen"/> paths count as non-trainable.</summary>
+    public static string Of(ILayer network, IReadOnlyList<long[]> inputShapes, Variables variables, Func<string, bool>? frozen = null)
     {
         var rows = new List<(string, long[], long)>();
         if (network is FunctionalModel f) rows.AddRange(f.Inputs.Select(i => (i.Node.Describe(), i.Shape, 0L)));
         NetworkWalk.VisitAll(network, new Rows(rows, variables), [.. inputShapes], inputShapes);
-        return Format(network.Name, inputShapes[0], rows, variables.Params.ScalarCount, variables.State.ScalarCount);
+        long held = frozen is null ? 0 : variables.Params.Filter((path, _) => frozen(path)).ScalarCount;
+        return Format(network.Name, inputShapes[0], rows, variables.Params.ScalarCount - held, variables.State.ScalarCount + held);
     }
 
     /// <summary>Each layer call's row: its path and kind, output shape, and parameters (counted at

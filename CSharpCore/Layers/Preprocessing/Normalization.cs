@@ -51,34 +51,48 @@ public sealed class Normalization : Layer, IOnnxExportable
     public static Normalization Adapt(IEnumerable<Tensor> batches, int axis = -1, double epsilon = 1e-7, string? name = null)
     {
         ArgumentNullException.ThrowIfNull(batches);
-        using var scope = torch.NewDisposeScope();
         Tensor? mean = null, m2 = null;
         long count = 0;
-        foreach (var batch in batches)
+        try
         {
-            if (batch is null || batch.dim() < 2 || batch.is_complex())
-                throw new ArgumentException("Normalization.Adapt takes batches of examples: tensors of at least 2 dimensions.", nameof(batches));
-            int dim = PerExampleAxis(axis, batch.shape[1..], "Normalization.Adapt");
-            var x = batch.to_type(ScalarType.Float64).movedim([dim + 1], [-1]).reshape(-1, batch.shape[dim + 1]);
-            if (mean is not null && x.shape[1] != mean.shape[0])
-                throw new ArgumentException($"Normalization.Adapt: a batch has {x.shape[1]} features, earlier ones {mean.shape[0]}.", nameof(batches));
-            long n = x.shape[0];
-            if (n == 0) continue;
-            var batchMean = x.mean([0]);
-            var batchM2 = (x - batchMean).square().sum([0]);
-            if (mean is null) (mean, m2, count) = (batchMean, batchM2, n);
-            else
+            foreach (var batch in batches)
             {
-                long total = count + n;
-                var delta = batchMean - mean;
-                mean = mean + delta * ((double)n / total);
-                m2 = m2! + batchM2 + delta.square() * ((double)count * n / total);
-                count = total;
+                if (batch is null || batch.dim() < 2 || batch.is_complex())
+                    throw new ArgumentException("Normalization.Adapt takes batches of examples: tensors of at least 2 dimensions.", nameof(batches));
+                // One scope per batch: only the running statistics outlive it.
+                using var scope = torch.NewDisposeScope();
+                int dim = PerExampleAxis(axis, batch.shape[1..], "Normalization.Adapt");
+                var x = batch.to_type(ScalarType.Float64).movedim([dim + 1], [-1]).reshape(-1, batch.shape[dim + 1]);
+                if (mean is not null && x.shape[1] != mean.shape[0])
+                    throw new ArgumentException($"Normalization.Adapt: a batch has {x.shape[1]} features, earlier ones {mean.shape[0]}.", nameof(batches));
+                long n = x.shape[0];
+                if (n == 0) continue;
+                var batchMean = x.mean([0]);
+                var batchM2 = (x - batchMean).square().sum([0]);
+                Tensor nextMean, nextM2;
+                if (mean is null) (nextMean, nextM2) = (batchMean, batchM2);
+                else
+                {
+                    long total = count + n;
+                    var delta = batchMean - mean;
+                    nextMean = mean + delta * ((double)n / total);
+                    nextM2 = m2! + batchM2 + delta.square() * ((double)count * n / total);
+                }
+                mean?.Dispose();
+                m2?.Dispose();
+                (mean, m2, count) = (nextMean.MoveToOuterDisposeScope(), nextM2.MoveToOuterDisposeScope(), count + n);
             }
+            if (mean is null) throw new ArgumentException("Normalization.Adapt needs at least one example.", nameof(batches));
+            using var variance = m2! / count;
+            using var meanOnCpu = mean.cpu();
+            using var varianceOnCpu = variance.cpu();
+            return new Normalization(meanOnCpu.data<double>().ToArray(), varianceOnCpu.data<double>().ToArray(), axis, epsilon, name);
         }
-        if (mean is null) throw new ArgumentException("Normalization.Adapt needs at least one example.", nameof(batches));
-        var variance = m2! / count;
-        return new Normalization(mean.data<double>().ToArray(), variance.data<double>().ToArray(), axis, epsilon, name);
+        finally
+        {
+            mean?.Dispose();
+            m2?.Dispose();
+        }
     }
 
     static int PerExampleAxis(int axis, long[] shape, string who)
@@ -118,9 +132,15 @@ public sealed class Normalization : Layer, IOnnxExportable
     protected override Variables Initialize(torch.Generator rng, long[] inputShape)
     {
         long features = inputShape[PerExampleAxis(Axis, OutputShape(inputShape), Name)];
-        var mean = Mean is null ? Initializers.Filled([features], 0) : torch.tensor(Mean).to_type(ScalarType.Float32);
-        var variance = Variance is null ? Initializers.Filled([features], 1) : torch.tensor(Variance).to_type(ScalarType.Float32);
+        var mean = Mean is null ? Initializers.Filled([features], 0) : Statistic(Mean);
+        var variance = Variance is null ? Initializers.Filled([features], 1) : Statistic(Variance);
         return new Variables(TensorTree.Empty, TensorTree.Of(("mean", mean), ("variance", variance)));
+    }
+
+    static Tensor Statistic(double[] values)
+    {
+        using var exact = torch.tensor(values);
+        return exact.to_type(ScalarType.Float32);
     }
 
     /// <inheritdoc/>

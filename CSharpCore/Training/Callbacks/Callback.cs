@@ -51,6 +51,10 @@ public sealed class TrainingContext(Model model, History history)
         Gradients = null;
     }
 
+    /// <summary>Whether Fit is ending because of an exception or a cancellation (seen by
+    /// <see cref="Callback.OnTrainEnd"/>); a callback asking to stop is not an interruption.</summary>
+    public bool Interrupted { get; internal set; }
+
     /// <summary>Set once a callback asked to stop.</summary>
     public string? StopReason { get; private set; }
 

@@ -8,8 +8,9 @@ namespace Functional.Training;
 /// <c>use_ema</c>, Optax's <c>ema</c> of the weights): after each step
 /// <c>average = decay * average + (1 - decay) * parameters</c>, starting from the parameters
 /// when training begins. With <paramref name="applyAtEnd"/> the model takes the averaged
-/// parameters when Fit ends (as Keras does), so Evaluate, Predict and saving use them; otherwise
-/// <see cref="Average"/> holds them (this callback owns them until disposed).
+/// parameters when Fit ends (as Keras does), so Evaluate, Predict and saving use them; otherwise,
+/// and when Fit was interrupted (an exception, a cancellation: the model keeps the last step's
+/// parameters), <see cref="Average"/> holds them (this callback owns them until disposed).
 /// </summary>
 public sealed class WeightAverage(double decay = 0.999, bool applyAtEnd = true) : Callback, IDisposable
 {
@@ -38,7 +39,7 @@ public sealed class WeightAverage(double decay = 0.999, bool applyAtEnd = true) 
     /// <inheritdoc/>
     public override void OnTrainEnd(TrainingContext context)
     {
-        if (!applyAtEnd || Average is not { } average) return;
+        if (!applyAtEnd || context.Interrupted || Average is not { } average) return;
         Average = null;
         context.Model.RestoreVariables(average, context.Model.State.ModelState);
     }
