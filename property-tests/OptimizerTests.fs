@@ -7,6 +7,7 @@ open Expecto
 open TorchSharp
 open Functional.Trees
 open Functional.Optimizers
+open Functional.FSharp
 open Support
 
 let private p0 () = TensorTree.Of(struct ("w", vector [ 1.0; -2.0 ]))
@@ -24,6 +25,9 @@ let private run (optimizer: GradientTransformation) (steps: int) =
 
 let private expectSteps name (expected: float list list) (actual: torch.Tensor list) =
     List.iteri2 (fun i e a -> expectClose $"{name} step {i + 1}" 1e-12 a (vector e)) expected actual
+
+/// Parameters of a line, as an F# record.
+type Affine = { W: torch.Tensor; B: torch.Tensor }
 
 let tests =
     testList "optimizers" [
@@ -198,4 +202,26 @@ let tests =
                     let stale = model.State.Copy()
                     model.Freeze "dense"
                     expectThrowsWith<ArgumentException> [ "optimizer state"; "Init" ] (fun () -> model.TrainStep(stale, x, y) |> ignore))
+    
+        testCase "F#: Optim composes with |>, init/update are F# tuples shaped like the parameters; Train.run owns memory" <| fun () ->
+            scoped (fun () ->
+                use g = new torch.Generator(3UL)
+                let x = torch.randn([| 64L; 2L |], generator = g)
+                let y = x.matmul(torch.tensor([| 2.0f; -1.0f |]).view(2L, 1L)) + 0.5f
+                let loss (p: Affine) = (x.matmul(p.W) + p.B - y).square().mean()
+                let optimizer = Optim.adam 0.05 |> Optim.chain [ Optim.clipByGlobalNorm 10.0 ]
+                Expect.isNotNull (box optimizer.FusedStep) "clip + Adam keeps the fused step"
+                let start () = { W = torch.zeros(2L, 1L); B = torch.zeros(1L) }
+                // update is the C# pure update, shaped like the record.
+                let p0 = start ()
+                let state = Optim.init optimizer p0
+                let gradients = Diff.grad loss p0
+                let updates, _ = Optim.update optimizer gradients state p0
+                let struct (expected, _) = optimizer.Update(Tree.toTree gradients, state.Tree, Tree.toTree p0)
+                expectTreesClose "updates" 0.0 (Tree.toTree updates) expected
+                let first = start ()
+                let final, _, losses = Train.run optimizer loss 300 first
+                Expect.isLessThan (List.last losses) (List.head losses / 100.0) "the loss falls"
+                expectClose "the slope" 0.05 final.W (torch.tensor([| 2.0f; -1.0f |]).view(2L, 1L))
+                Expect.isTrue first.W.IsInvalid "the starting parameters were given away (freed)")
     ]
