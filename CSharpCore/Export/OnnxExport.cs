@@ -48,8 +48,7 @@ public static class OnnxExport
     }
 
     /// <summary>Whether the network's first layer call takes integer ids (an embedding).</summary>
-    static bool TakesIds(ILayer network, long[] inputShape) => NetworkWalk.Visit(network, new FirstLayer(), null, inputShape) is { } first
-        ? first.TakesIds : false;
+    static bool TakesIds(ILayer network, long[] inputShape) => NetworkWalk.Visit(network, new FirstLayer(), null, inputShape)?.TakesIds == true;
 
     /// <summary>Finds the first layer call of a walk.</summary>
     sealed class FirstLayer : ILayerVisitor<FirstLayer.Found?>

@@ -125,7 +125,7 @@ public sealed class OnnxGraph
             var own = path.Length == 0 ? root : new Variables(root.Params.Select(path), root.State.Select(path));
             return layer is IOnnxExportable exportable ? exportable.ToOnnx(graph, input, inputShape, own)
                 : throw new NotSupportedException(
-                    $"Layer '{(path.Length == 0 ? layer.Name : path)}' ({LayerRegistry.KindOf(layer)}) cannot be exported to ONNX yet.");
+                    $"Layer '{NetworkWalk.Label(layer, path)}' ({LayerRegistry.KindOf(layer)}) cannot be exported to ONNX yet.");
         }
 
         public string Merge(string kind, int axis, IReadOnlyList<string> parts, IReadOnlyList<long[]> shapes, string path) => kind switch

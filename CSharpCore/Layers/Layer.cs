@@ -32,10 +32,7 @@ public abstract class Layer : IDescribedLayer
     /// <summary>The layer type's short name, e.g. "dense"; the default layer name. Built-in
     /// layers take it from their <see cref="LayerKindAttribute"/>; other layers may override it
     /// (the type's name otherwise).</summary>
-    public virtual string Kind => KindOfType.GetOrAdd(GetType(), t =>
-        t.GetCustomAttributes(typeof(LayerKindAttribute), inherit: false) is [LayerKindAttribute a] ? a.Kind : t.Name);
-
-    static readonly System.Collections.Concurrent.ConcurrentDictionary<Type, string> KindOfType = new();
+    public virtual string Kind => LayerRegistry.KindOfType(GetType()) ?? GetType().Name;
 
     /// <summary>The layer's configuration (Keras's <c>get_config</c>); null, the default, for a
     /// layer that cannot be described (it then cannot be saved as a description).</summary>

@@ -32,7 +32,7 @@ static class ModelGraph
         string Unique(string name) => (calls[name] = calls.GetValueOrDefault(name) + 1) == 1 ? name : $"{name}_call{calls[name]}";
 
         public string Layer(ILayer layer, string input, long[] inputShape, string path) =>
-            Add(path.Length == 0 ? layer.Name : path, LayerRegistry.KindOf(layer), input);
+            Add(NetworkWalk.Label(layer, path), LayerRegistry.KindOf(layer), input);
 
         public string Merge(string kind, int axis, IReadOnlyList<string> parts, IReadOnlyList<long[]> shapes, string path) =>
             Add(path, kind == "add" ? "Add" : "Concat", [.. parts]);

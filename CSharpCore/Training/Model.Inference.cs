@@ -92,9 +92,8 @@ public sealed partial class Model
             throw new InvalidOperationException($"Model '{Network.Name}' outputs {ShapeException.FormatBatch(OutputShape)} per example; class names need one score vector.");
         bool single = inputs is not null && inputs.dim() == InputShape.Length;
         using var outputs = Predict(inputs!, batchSize, cancellationToken);
-        using var batch = single ? outputs.unsqueeze(0) : outputs.alias();
-        using var flat = batch.reshape(batch.shape[0], -1);
-        using var classes = names.Count == 2 && flat.shape[1] == 1 ? flat.squeeze(1).gt(threshold).to_type(ScalarType.Int64) : flat.argmax(1);
+        using var scores = single ? outputs.unsqueeze(0) : outputs.alias();   // (batch, units)
+        using var classes = scores.shape[1] == 1 ? scores.squeeze(1).gt(threshold).to_type(ScalarType.Int64) : scores.argmax(1);
         using var onCpu = classes.cpu();
         return [.. onCpu.data<long>().ToArray().Select(c => names[(int)c])];
     }

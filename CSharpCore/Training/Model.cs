@@ -62,10 +62,9 @@ public sealed partial class Model : IDisposable
         {
             if (value is not null)
             {
-                long units = OutputShape.Length == 0 ? 1 : OutputShape[^1];
-                long expected = units == 1 ? 2 : units;
-                if (value.Count != expected)
-                    throw new ArgumentException($"Model '{Network.Name}' scores {units} output(s) per example, so it takes {expected} class names, not {value.Count}.", nameof(value));
+                if (value.Count != Classes)
+                    throw new ArgumentException(
+                        $"Model '{Network.Name}' outputs {ShapeException.FormatBatch(OutputShape)} per example, so it takes {Classes} class names, not {value.Count}.", nameof(value));
                 if (value.Any(string.IsNullOrEmpty) || value.Distinct(StringComparer.Ordinal).Count() != value.Count)
                     throw new ArgumentException("Class names must be non-empty and distinct.", nameof(value));
             }

@@ -32,13 +32,14 @@ static class SummaryTable
     /// a shared layer's first call). The values flowing along the walk are the shapes.</summary>
     sealed class Rows(List<(string, long[], long)> rows, Variables variables) : ILayerVisitor<long[]>
     {
-        readonly HashSet<(ILayer, string)> seen = new(new SharedCalls());
+        // A layer's variables sit under its path, so a path seen before is a shared layer's later call.
+        readonly HashSet<string> seen = new(StringComparer.Ordinal);
 
         public long[] Layer(ILayer layer, long[] input, long[] inputShape, string path)
         {
             var output = layer.OutputShape(inputShape);
-            var label = $"{(path.Length == 0 ? layer.Name : path)} ({LayerRegistry.KindOf(layer)})";
-            if (seen.Add((layer, path)))
+            var label = $"{NetworkWalk.Label(layer, path)} ({LayerRegistry.KindOf(layer)})";
+            if (seen.Add(path))
                 rows.Add((label, output, path.Length == 0 ? variables.Params.ScalarCount : variables.Params.Select(path).ScalarCount));
             else rows.Add((label + ", shared", output, 0));
             return output;
@@ -52,12 +53,6 @@ static class SummaryTable
             rows.Add((path, output, 0));
             return output;
         }
-    }
-
-    sealed class SharedCalls : IEqualityComparer<(ILayer Layer, string Path)>
-    {
-        public bool Equals((ILayer Layer, string Path) a, (ILayer Layer, string Path) b) => ReferenceEquals(a.Layer, b.Layer) && a.Path == b.Path;
-        public int GetHashCode((ILayer Layer, string Path) call) => HashCode.Combine(System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(call.Layer), call.Path);
     }
 
     public static string Format(string model, long[] inputShape,

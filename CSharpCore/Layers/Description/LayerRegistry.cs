@@ -107,6 +107,9 @@ public static class LayerRegistry
         }
     }
 
+    /// <summary>The kind <paramref name="type"/> is registered under, or null.</summary>
+    internal static string? KindOfType(Type type) => ByType.TryGetValue(type, out var entry) ? entry.Kind : null;
+
     /// <summary>The kind a layer is described by, or its type name when it is not registered.</summary>
     public static string KindOf(ILayer layer) =>
         layer is IDescribedLayer d ? d.Kind : ByType.TryGetValue(layer.GetType(), out var e) ? e.Kind : layer.GetType().Name;

@@ -48,6 +48,10 @@ public static class NetworkWalk
             : throw new ArgumentException($"Layer '{layer.Name}' takes one input, not {inputs.Count}.", nameof(inputs));
     }
 
+    /// <summary>How a layer call is named in tables, graphs and errors: its path, or the
+    /// network's own name at the top.</summary>
+    public static string Label(ILayer layer, string path) => path.Length == 0 ? layer.Name : path;
+
     /// <summary>The one input of a composite that takes one.</summary>
     internal static (T Input, long[] Shape) Single<T>(ILayer layer, IReadOnlyList<T> inputs, IReadOnlyList<long[]> shapes) =>
         inputs.Count == 1 && shapes.Count == 1 ? (inputs[0], shapes[0])
