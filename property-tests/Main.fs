@@ -20,6 +20,7 @@ let allTests =
         OptimizerTests.tests
         TrainingTests.tests
         PersistenceTests.tests
+        MultiOutputTests.tests
         TensorBoardTests.tests
         ArrowTrainingTests.tests
         StreamLawTests.tests

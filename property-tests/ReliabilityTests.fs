@@ -128,7 +128,7 @@ let tests =
                 let source (epochs: int) =
                     { new IBatchSource with
                         member _.Count = 8L
-                        member _.Batches epoch = if epoch < epochs then seq { (x.clone (), y.clone ()) } else Seq.empty }
+                        member _.Batches epoch = if epoch < epochs then seq { new Batch(x.clone (), y.clone ()) } else Seq.empty }
                 use model = new Model(Dense(2L), [| 3L |], Loss.MeanSquaredError, Optimizer.Sgd 0.1)
                 let history = model.Fit(source 1, FitOptions(Verbosity = Verbosity.Silent, Epochs = 3))
                 Expect.stringContains (string history.StopReason) "ran out" "stopped with a reason"

@@ -64,8 +64,8 @@ let tests =
                     use stepped = classifier 11UL optimizer
                     let mutable state = stepped.State
                     for _ in 1..2 do
-                        for struct (bx, by) in TensorBatches(x, y, 32).Batches 0 do
-                            let struct (next, _, _) = stepped.TrainStep(state, bx, by)
+                        for batch in TensorBatches(x, y, 32).Batches 0 do
+                            let struct (next, _, _) = stepped.TrainStep(state, batch)
                             state <- next
                     expectTreesClose "parameters" 1e-6 fitted.State.Params state.Params
                     expectTreesClose "optimizer state" 1e-6 fitted.State.OptState state.OptState
@@ -78,8 +78,8 @@ let tests =
                 let runSteps (model: Model) (state: TrainState) (epochs: int list) =
                     let mutable s = state
                     for epoch in epochs do
-                        for struct (bx, by) in batches.Batches epoch do
-                            let struct (next, _, _) = model.TrainStep(s, bx, by)
+                        for batch in batches.Batches epoch do
+                            let struct (next, _, _) = model.TrainStep(s, batch)
                             s <- next
                     s
                 use straight = classifier 5UL (Optimizer.AdamW 0.02)
@@ -182,9 +182,9 @@ let tests =
                         member _.Count = 64L
                         member _.Batches epoch =
                             seq {
-                                for struct (bx, by) in TensorBatches(x, y, 16).Batches epoch do
+                                for batch in TensorBatches(x, y, 16).Batches epoch do
                                     Threading.Thread.Sleep 50
-                                    yield struct (bx, by)
+                                    yield batch
                             } }
                 use output = new StringWriter()
                 let history = model.Fit(slow, FitOptions(Epochs = 1, ShowStepTimes = true, Output = output))
@@ -227,13 +227,13 @@ let tests =
                 let y = torch.cat([| torch.zeros(80L, dtype = torch.int64); torch.ones(20L, dtype = torch.int64) |])
                 let struct (train, test) = DataSplit.TrainTest(x, y, 0.25, 7UL)
                 let struct (train2, _) = DataSplit.TrainTest(x, y, 0.25, 7UL)
-                expectClose "same seed, same split" 0.0 train.Inputs train2.Inputs
-                Expect.equal test.Inputs.shape.[0] 25L "a quarter held out"
-                let all = (let struct (v, _) = torch.cat([| train.Inputs; test.Inputs |]).flatten().sort() in v)
+                expectClose "same seed, same split" 0.0 train.Inputs.Value train2.Inputs.Value
+                Expect.equal test.Rows 25L "a quarter held out"
+                let all = (let struct (v, _) = torch.cat([| train.Inputs.Value; test.Inputs.Value |]).flatten().sort() in v)
                 expectClose "disjoint and covering" 0.0 all (torch.arange(100L).to_type torch.float32)
                 let struct (_, stratified) = DataSplit.TrainTest(x, y, 0.25, 7UL, stratify = true)
-                Expect.equal (stratified.Targets.sum().item<int64> ()) 5L "a quarter of the 20 ones"
-                Expect.equal stratified.Targets.shape.[0] 25L "a quarter of the 80 zeros too"
+                Expect.equal (stratified.Targets.Value.sum().item<int64> ()) 5L "a quarter of the 20 ones"
+                Expect.equal stratified.Rows 25L "a quarter of the 80 zeros too"
                 expectThrowsWith<ArgumentOutOfRangeException> [ "testFraction" ] (fun () -> DataSplit.TrainTest(x, y, 1.0) |> ignore))
     
         testCase "a cancelled Fit stops at a step boundary: end hooks run, the state is the last step's, training can go on" <| fun () ->

@@ -1,5 +1,6 @@
 using Functional.Layers;
 using Functional.Persistence;
+using Functional.Training;
 using Google.Protobuf;
 using Onnx;
 using TorchSharp;
@@ -24,6 +25,16 @@ public static class OnnxExport
     {
         var model = ToModel(network, inputShape, variables);
         var bytes = model.ToByteArray();
+        AtomicFile.Write(path, stream => stream.Write(bytes));
+    }
+
+    /// <summary>Writes a trained model's network, with its current weights, to <paramref name="path"/> atomically.</summary>
+    public static void Save(string path, Model model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ModelProto? proto = null;
+        model.ReadState(state => proto = ToModel(model.Network, model.InputShape, new Variables(state.Params, state.ModelState)));
+        var bytes = proto!.ToByteArray();
         AtomicFile.Write(path, stream => stream.Write(bytes));
     }
 

@@ -35,10 +35,12 @@ public static class ModelFile
         {
             ["format"] = Format,
             ["format_version"] = FormatVersion,
-            ["input_shape"] = new JsonArray([.. model.InputShape.Select(d => (JsonNode)d)]),
             ["network"] = LayerRegistry.ToJson(model.Network),
             ["metadata"] = new JsonObject([.. (metadata ?? new Dictionary<string, string>()).Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))]),
         };
+        // A model fed by name takes its input shapes from its graph; one fed a tensor saves its own.
+        if (model.InputNames is null) description["input_shape"] = new JsonArray([.. model.InputShape.Select(d => (JsonNode)d)]);
+        else description["named"] = true;
         if (model.ClassNames is { } names) description["class_names"] = new JsonArray([.. names.Select(n => (JsonNode)n)]);
         if (model.FrozenPaths.Count > 0) description["frozen"] = new JsonArray([.. model.FrozenPaths.Select(p => (JsonNode)p)]);
         if (TrainingDescription.Of(model) is { } training) description["training"] = training;
@@ -62,13 +64,15 @@ public static class ModelFile
             kv => kv.Value is JsonValue v && v.TryGetValue<string>(out var text) ? text : throw new InvalidDataException($"{path}: metadata '{kv.Key}' is not a string."));
     }
 
-    /// <summary>The network, its input shape and its saved state, rebuilt without the code that built them.</summary>
+    /// <summary>The network, its input shape and its saved state, rebuilt without the code that
+    /// built them. The input shape is null for a model fed named inputs (its network, a
+    /// <see cref="FunctionalModel"/>, lists their shapes).</summary>
     /// <param name="folder">The saved model.</param>
     /// <param name="maxBytes">The most the network's fresh variables may take while they are
     /// checked against the weights (by default what the weights file holds).</param>
     /// <exception cref="InvalidDataException">A missing, damaged or invalid file, an unknown layer type, a newer
     /// format, weights that do not fit the network, or a description that would take more than <paramref name="maxBytes"/>.</exception>
-    public static (ILayer Network, long[] InputShape, TrainState State) Load(string folder, long? maxBytes = null)
+    public static (ILayer Network, long[]? InputShape, TrainState State) Load(string folder, long? maxBytes = null)
     {
         var (network, inputShape, state, _) = LoadConsistent(folder, maxBytes);
         return (network, inputShape, state);
@@ -76,7 +80,7 @@ public static class ModelFile
 
     /// <summary>One save's network, input shape, state and description, read again when a save
     /// by another process replaced the files while they were read.</summary>
-    static (ILayer Network, long[] InputShape, TrainState State, JsonObject Description) LoadConsistent(string folder, long? maxBytes)
+    static (ILayer Network, long[]? InputShape, TrainState State, JsonObject Description) LoadConsistent(string folder, long? maxBytes)
     {
         ArgumentNullException.ThrowIfNull(folder);
         for (int attempt = 1; ; attempt++)
@@ -93,11 +97,12 @@ public static class ModelFile
         }
     }
 
-    static (ILayer Network, long[] InputShape, TrainState State, JsonObject Description) LoadOnce(string folder, long? maxBytes)
+    static (ILayer Network, long[]? InputShape, TrainState State, JsonObject Description) LoadOnce(string folder, long? maxBytes)
     {
         var (descriptionPath, statePath) = Files(folder);
         var description = ReadDescription(descriptionPath, out var path);
-        var inputShape = (description["input_shape"] as JsonArray ?? throw new InvalidDataException($"{path} has no input_shape."))
+        bool named = description["named"] is JsonValue n && n.TryGetValue<bool>(out var isNamed) && isNamed;
+        var inputShape = named ? null : (description["input_shape"] as JsonArray ?? throw new InvalidDataException($"{path} has no input_shape."))
             .Select(d => d is JsonValue x && x.TryGetValue<long>(out var l) && l > 0 ? l : throw new InvalidDataException($"{path} has an invalid input_shape.")).ToArray();
         ILayer network;
         try { network = LayerRegistry.FromJson(description["network"], "$.network"); }
@@ -106,6 +111,8 @@ public static class ModelFile
         {
             throw new InvalidDataException($"{path}: $.network describes a layer that cannot be built: {e.Message}", e);
         }
+        if (named && network is not FunctionalModel)
+            throw new InvalidDataException($"{path}: a model fed by name needs a functional network; $.network is a '{LayerRegistry.KindOf(network)}'.");
         // Before any tensor is read or made: the description must fit the weights file's header.
         var (tensors, _, dataBytes) = SafeTensors.ReadHeader(statePath);
         long limit = maxBytes ?? dataBytes;
@@ -118,7 +125,7 @@ public static class ModelFile
 
     /// <summary>Builds the network's fresh variables (within <paramref name="limit"/> bytes) and
     /// compares them with the weights file's header.</summary>
-    static void RequireFits(string folder, ILayer network, long[] inputShape, IReadOnlyList<SafeTensors.TensorInfo> tensors, long limit)
+    static void RequireFits(string folder, ILayer network, long[]? inputShape, IReadOnlyList<SafeTensors.TensorInfo> tensors, long limit)
     {
         var saved = tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
         try
@@ -128,7 +135,7 @@ public static class ModelFile
             Variables fresh;
             using (Runtime.TensorAllocation.Limit(limit, $"loading {folder}"))
             using (Runtime.TensorAllocation.ForShapes())
-                fresh = network.Init(rng, inputShape);
+                fresh = inputShape is null ? ((FunctionalModel)network).Init(rng) : network.Init(rng, inputShape);
             foreach (var (prefix, tree) in new[] { ("params", fresh.Params), ("model_state", fresh.State) })
             {
                 foreach (var (leafPath, t) in tree)
@@ -198,47 +205,68 @@ public static class ModelFile
     /// <summary>A ready model: the saved network and state with your loss, optimizer and metrics
     /// (the optimizer's saved state is restored when it was saved and fits; frozen layers stay
     /// frozen).</summary>
+    /// <exception cref="ArgumentException">The model was saved fed by name: use
+    /// <see cref="LoadModel(string, IReadOnlyDictionary{string, OutputLoss}, GradientTransformation)"/>.</exception>
     public static Model LoadModel(string folder, LossFunction loss, GradientTransformation optimizer, IEnumerable<Metric>? metrics = null)
     {
         ArgumentNullException.ThrowIfNull(loss);
         ArgumentNullException.ThrowIfNull(optimizer);
-        var (network, inputShape, state, description) = LoadConsistent(folder, null);
-        return Ready(folder, network, inputShape, state, description, loss, optimizer, metrics);
+        return Ready(folder, LoadConsistent(folder, null), optimizer, new Dictionary<string, OutputLoss> { [""] = new(loss, 1, metrics?.ToArray()) });
     }
 
-    /// <summary>A ready model with the optimizer, loss and metrics it was saved with (Keras's
+    /// <summary>A ready model fed by name (see <see cref="Model(FunctionalModel, IReadOnlyDictionary{string, OutputLoss}, GradientTransformation, ulong)"/>)
+    /// with your losses and optimizer; otherwise as <see cref="LoadModel(string, LossFunction, GradientTransformation, IEnumerable{Metric}?)"/>.</summary>
+    public static Model LoadModel(string folder, IReadOnlyDictionary<string, OutputLoss> outputs, GradientTransformation optimizer)
+    {
+        ArgumentNullException.ThrowIfNull(outputs);
+        ArgumentNullException.ThrowIfNull(optimizer);
+        return Ready(folder, LoadConsistent(folder, null), optimizer, outputs);
+    }
+
+    /// <summary>A ready model with the optimizer, losses and metrics it was saved with (Keras's
     /// <c>load_model</c> after <c>compile</c>): they must be built in (no custom loss, metric or
     /// learning-rate schedule).</summary>
     /// <exception cref="InvalidOperationException">The model was saved with a custom part; pass
     /// them to <see cref="LoadModel(string, LossFunction, GradientTransformation, IEnumerable{Metric}?)"/>.</exception>
     public static Model LoadModel(string folder)
     {
-        var (network, inputShape, state, description) = LoadConsistent(folder, null);
-        if (description["training"] is not JsonObject training)
+        var saved = LoadConsistent(folder, null);
+        if (saved.Description["training"] is not JsonObject training)
         {
-            state.DisposeExcept(Nothing);
+            saved.State.DisposeExcept(Nothing);
             throw new InvalidOperationException(
                 $"{folder} was saved without a training configuration (its loss, optimizer or a metric is not built in, or it predates them): " +
                 "pass them to LoadModel(folder, loss, optimizer, metrics).");
         }
-        (LossFunction, GradientTransformation, Metric[]) parts;
+        (GradientTransformation, Dictionary<string, OutputLoss>) parts;
         try { parts = TrainingDescription.Build(training); }
         catch (InvalidDataException e)
         {
-            state.DisposeExcept(Nothing);
+            saved.State.DisposeExcept(Nothing);
             throw new InvalidDataException($"{folder}: {e.Message}", e);
         }
-        var (loss, optimizer, metrics) = parts;
-        return Ready(folder, network, inputShape, state, description, loss, optimizer, metrics);
+        return Ready(folder, saved, parts.Item1, parts.Item2);
     }
 
-    static Model Ready(string folder, ILayer network, long[] inputShape, TrainState state, JsonObject description,
-        LossFunction loss, GradientTransformation optimizer, IEnumerable<Metric>? metrics)
+    static Model Ready(string folder, (ILayer Network, long[]? InputShape, TrainState State, JsonObject Description) saved,
+        GradientTransformation optimizer, IReadOnlyDictionary<string, OutputLoss> outputs)
     {
+        var (network, inputShape, state, description) = saved;
         Model model;
         try
         {
-            model = new Model(network, inputShape, loss, optimizer, metrics, state.Seed);
+            if (inputShape is null && outputs.ContainsKey(""))
+                throw new ArgumentException(
+                    $"{folder}: the saved model is fed by name (outputs {string.Join(", ", ((FunctionalModel)network).OutputNames)}): give an OutputLoss per output name.",
+                    nameof(outputs));
+            if (inputShape is null)
+                model = new Model((FunctionalModel)network, outputs, optimizer, state.Seed);
+            else if (outputs.Count == 1 && outputs.TryGetValue("", out var single))
+                model = new Model(network, inputShape, single.Loss, optimizer, single.Metrics, state.Seed);
+            else
+                throw new ArgumentException(
+                    $"{folder}: the saved model is fed one tensor and has one unnamed output; give one loss (not {string.Join(", ", outputs.Keys.Select(k => $"'{k}'"))}).",
+                    nameof(outputs));
         }
         catch
         {
@@ -250,7 +278,11 @@ public static class ModelFile
             model.ClassNames = ClassNames(description, folder);
             // The saved optimizer state has the frozen layout: freeze first.
             if (Strings(description, "frozen", folder) is { Length: > 0 } frozen) model.Freeze(frozen);
-            model.Resume(state.OptState.Count == 0 ? state with { OptState = model.State.OptState.Clone() } : state);
+            // The saved optimizer state is restored when it fits the optimizer given (another
+            // optimizer, or none saved, starts afresh).
+            bool fits = state.OptState.Count > 0 && state.OptState.Structure.Equals(model.State.OptState.Structure);
+            if (!fits) state.OptState.Dispose();
+            model.Resume(fits ? state : state with { OptState = model.State.OptState.Clone() });
         }
         catch (Exception e) when (e is ArgumentException or InvalidDataException)
         {

@@ -17,33 +17,49 @@ static class TrainingDescription
     /// <summary>The description, or null when a part is not built in (a custom loss, a schedule).</summary>
     public static JsonObject? Of(Model model)
     {
-        if (model.BaseOptimizer.Description is not { } optimizer || model.Loss.Description is not { } loss) return null;
-        var metrics = model.Metrics.Select(m => m.Description).ToArray();
-        if (metrics.Any(m => m is null)) return null;
-        return new JsonObject
+        if (model.BaseOptimizer.Description is not { } optimizer) return null;
+        var outputs = new JsonObject();
+        foreach (var (name, output) in model.Outputs)
         {
-            ["optimizer"] = optimizer.DeepClone(),
-            ["loss"] = loss.DeepClone(),
-            ["metrics"] = new JsonArray([.. metrics.Select(m => m!.DeepClone())]),
-        };
+            var metrics = output.Metrics.Select(m => m.Description).ToArray();
+            if (output.Loss.Description is not { } loss || metrics.Any(m => m is null)) return null;
+            outputs[name] = new JsonObject
+            {
+                ["loss"] = loss.DeepClone(),
+                ["weight"] = output.Weight,
+                ["metrics"] = new JsonArray([.. metrics.Select(m => m!.DeepClone())]),
+            };
+        }
+        if (model.OutputNames is not null) return new JsonObject { ["optimizer"] = optimizer.DeepClone(), ["outputs"] = outputs };
+        var single = (JsonObject)outputs[""]!;
+        return new JsonObject { ["optimizer"] = optimizer.DeepClone(), ["loss"] = single["loss"]!.DeepClone(), ["metrics"] = single["metrics"]!.DeepClone() };
     }
 
-    /// <summary>The optimizer, loss and metrics a description names.</summary>
+    /// <summary>The optimizer and each output's loss, weight and metrics a description names
+    /// (one output "" for a model fed one tensor).</summary>
     /// <exception cref="InvalidDataException">An unknown type or a malformed field (the message gives its JSON path).</exception>
-    public static (LossFunction Loss, GradientTransformation Optimizer, Metric[] Metrics) Build(JsonObject training)
+    public static (GradientTransformation Optimizer, Dictionary<string, OutputLoss> Outputs) Build(JsonObject training)
     {
         var config = new LayerConfig(training, "$.training");
         try
         {
-            return (Loss(config.Object("loss")), Optimizer(config.Object("optimizer")),
-                [.. config.Array("metrics").Select((m, i) => Metric(
-                    m as JsonObject is { } o ? new LayerConfig(o, $"$.training.metrics[{i}]") : throw config.Bad($"metrics[{i}]", "not an object")))]);
+            var outputs = new Dictionary<string, OutputLoss>(StringComparer.Ordinal);
+            if (training["outputs"] is null) outputs[""] = Output(config, weighted: false);
+            else
+                foreach (var (name, node) in config.Object("outputs"))
+                    outputs[name] = Output(node is JsonObject o ? new LayerConfig(o, $"$.training.outputs.{name}") : throw config.Bad($"outputs.{name}", "not an object"), weighted: true);
+            return (Optimizer(config.Object("optimizer")), outputs);
         }
         catch (Exception e) when (e is ArgumentException)
         {
             throw LayerRegistry.Bad("$.training", $"invalid setting: {e.Message}");
         }
     }
+
+    static OutputLoss Output(LayerConfig c, bool weighted) =>
+        new(Loss(c.Object("loss")), weighted ? c.Double("weight") : 1,
+            [.. c.Array("metrics").Select((m, i) => Metric(
+                m as JsonObject is { } o ? new LayerConfig(o, $"{c.Path}.metrics[{i}]") : throw c.Bad($"metrics[{i}]", "not an object")))]);
 
     static GradientTransformation Optimizer(LayerConfig c) => c.Text("type") switch
     {

@@ -9,11 +9,12 @@ namespace Functional.TensorBoard;
 /// </summary>
 static class ModelGraph
 {
-    public static Tensorboard.GraphDef Of(ILayer network, long[] inputShape)
+    public static Tensorboard.GraphDef Of(ILayer network, IReadOnlyList<long[]> inputShapes)
     {
         var graph = new Tensorboard.GraphDef();
         var builder = new Nodes(graph);
-        NetworkWalk.Visit(network, builder, builder.Add("input", "Input"), inputShape);
+        var inputs = inputShapes.Select((_, i) => builder.Add(inputShapes.Count == 1 ? "input" : $"input_{i}", "Input")).ToArray();
+        NetworkWalk.VisitAll(network, builder, inputs, inputShapes);
         return graph;
     }
 

@@ -22,12 +22,19 @@ public static class DataSplit
     {
         ArgumentNullException.ThrowIfNull(inputs);
         ArgumentNullException.ThrowIfNull(targets);
+        return TrainTest(new LabeledData(inputs, targets), testFraction, seed, stratify);
+    }
+
+    /// <summary>The same split of any labeled data (trees of named inputs and targets, sample
+    /// weights): every tensor is cut at the same rows. <paramref name="stratify"/> needs one
+    /// target tensor of integer classes.</summary>
+    public static (LabeledData Train, LabeledData Test) TrainTest(LabeledData data, double testFraction = 0.25, ulong seed = 0, bool stratify = false)
+    {
+        ArgumentNullException.ThrowIfNull(data);
         if (testFraction is not (> 0 and < 1))
             throw new ArgumentOutOfRangeException(nameof(testFraction), testFraction, "testFraction must be in (0, 1).");
-        long rows = inputs.dim() == 0 ? 0 : inputs.shape[0];
-        if (targets.dim() == 0 || targets.shape[0] != rows)
-            throw new ArgumentException($"TrainTest: inputs ({string.Join(", ", inputs.shape)}) and targets ({string.Join(", ", targets.shape)}) need the same number of rows.");
-        if (rows < 2) throw new ArgumentException($"TrainTest needs at least 2 rows to split; got {rows}.", nameof(inputs));
+        long rows = data.Rows;
+        if (rows < 2) throw new ArgumentException($"TrainTest needs at least 2 rows to split; got {rows}.", nameof(data));
         using var scope = torch.NewDisposeScope();
         using var rng = new torch.Generator(seed);
         var order = torch.randperm(rows, generator: rng);
@@ -39,8 +46,10 @@ public static class DataSplit
         }
         else
         {
+            var targets = data.Targets.Count == 1 ? data.Targets.Leaves[0] : throw new ArgumentException(
+                $"TrainTest: stratify needs one target tensor; got {data.Targets.Count} ({string.Join(", ", data.Targets.Paths)}).", nameof(stratify));
             if (targets.dim() != 1 || targets.is_floating_point())
-                throw new ArgumentException($"TrainTest: stratify needs integer class targets of shape (examples); got {targets.dtype} ({string.Join(", ", targets.shape)}).", nameof(targets));
+                throw new ArgumentException($"TrainTest: stratify needs integer class targets of shape (examples); got {targets.dtype} ({string.Join(", ", targets.shape)}).", nameof(data));
             var shuffledTargets = targets.index_select(0, order);
             var (tests, trains) = (new List<Tensor>(), new List<Tensor>());
             foreach (var label in shuffledTargets.unique().output.to_type(ScalarType.Int64).cpu().data<long>().ToArray())
@@ -54,9 +63,8 @@ public static class DataSplit
             if (testRows.shape[0] == 0 || trainRows.shape[0] == 0)
                 throw new ArgumentException($"TrainTest: a stratified split of {rows} rows at {testFraction} leaves one side empty.", nameof(testFraction));
         }
-        var train = new LabeledData(inputs.index_select(0, trainRows), targets.index_select(0, trainRows));
-        var testData = new LabeledData(inputs.index_select(0, testRows), targets.index_select(0, testRows));
-        foreach (var t in new[] { train.Inputs, train.Targets, testData.Inputs, testData.Targets }) t.MoveToOuterDisposeScope();
+        var (train, testData) = (data.SelectRows(trainRows), data.SelectRows(testRows));
+        foreach (var t in train.Tensors.Concat(testData.Tensors)) t.MoveToOuterDisposeScope();
         return (train, testData);
     }
 }

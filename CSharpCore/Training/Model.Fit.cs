@@ -13,20 +13,30 @@ public sealed partial class Model
     /// <see cref="OperationCanceledException"/>.</summary>
     public History Fit(Tensor inputs, Tensor targets, FitOptions? options = null, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(inputs);
+        ArgumentNullException.ThrowIfNull(targets);
+        return Fit(new LabeledData(inputs, targets), options, cancellationToken);
+    }
+
+    /// <summary>Trains on in-memory data: trees of named inputs and targets for a model with
+    /// named outputs, and per-example weights when <see cref="LabeledData.SampleWeights"/> is
+    /// given (split, shuffled and batched with the rows). Otherwise as
+    /// <see cref="Fit(Tensor, Tensor, FitOptions?, CancellationToken)"/>.</summary>
+    public History Fit(LabeledData data, FitOptions? options = null, CancellationToken cancellationToken = default)
+    {
         options ??= new FitOptions();
-        RequireExamples(inputs, targets, "Fit");
-        var (trainX, trainY, validation) = (inputs, targets, options.ValidationData);
+        long rows = RequireExamples(data, "Fit");
+        var (train, validation) = (data, options.ValidationData);
         if (validation is null && options.ValidationSplit > 0)
         {
-            long held = (long)(inputs.shape[0] * options.ValidationSplit), kept = inputs.shape[0] - held;
+            long held = (long)(rows * options.ValidationSplit), kept = rows - held;
             if (kept == 0 || held == 0)
                 throw new ArgumentException(
-                    $"Fit: ValidationSplit {options.ValidationSplit} of {inputs.shape[0]} examples leaves {kept} for training and {held} for validation; both need at least one.", nameof(options));
-            (trainX, trainY) = (inputs.narrow(0, 0, kept), targets.narrow(0, 0, kept));
-            validation = new LabeledData(inputs.narrow(0, kept, held), targets.narrow(0, kept, held));
+                    $"Fit: ValidationSplit {options.ValidationSplit} of {rows} examples leaves {kept} for training and {held} for validation; both need at least one.", nameof(options));
+            (train, validation) = (data.Narrow(0, kept), data.Narrow(kept, held));
         }
-        var validationSource = validation is { } v ? new TensorBatches(v.Inputs, v.Targets, options.BatchSize) : null;
-        return Fit(new TensorBatches(trainX, trainY, options.BatchSize, options.Shuffle, State.Seed), options, validationSource, cancellationToken);
+        var validationSource = validation is { } v ? new TensorBatches(v, options.BatchSize) : null;
+        return Fit(new TensorBatches(train, options.BatchSize, options.Shuffle, State.Seed), options, validationSource, cancellationToken);
     }
 
     /// <summary>
@@ -40,7 +50,7 @@ public sealed partial class Model
         options ??= new FitOptions();
         if (options.ValidationSplit > 0)
             throw new ArgumentException("ValidationSplit needs in-memory tensors; give a batch source ValidationData instead.", nameof(options));
-        var validation = options.ValidationData is { } v ? new TensorBatches(v.Inputs, v.Targets, options.BatchSize) : null;
+        var validation = options.ValidationData is { } v ? new TensorBatches(v, options.BatchSize) : null;
         return Fit(train, options, validation, cancellationToken);
     }
 
@@ -50,6 +60,7 @@ public sealed partial class Model
         if (options.Epochs <= options.InitialEpoch)
             throw new ArgumentOutOfRangeException(nameof(options), $"Fit needs InitialEpoch < Epochs; got {options.InitialEpoch} and {options.Epochs}.");
         if (options.ClassWeights is { } weights) RequireClasses(weights);
+        ThrowIfDisposed();
         using var fitting = BeginFit();
         var history = new History();
         var context = new TrainingContext(this, history);
@@ -92,25 +103,22 @@ public sealed partial class Model
     Dictionary<string, double>? TrainEpoch(IBatchSource train, FitOptions options, int epoch, TrainingContext context, ProgressDisplay display,
         StepClock clock, CancellationToken cancellation)
     {
-        var (lossSum, count, done) = (0.0, 0L, 0L);
-        var metricStates = Metrics.Select(m => m.Init()).ToArray();
+        var losses = new LossAverages(heads.Length);
+        long done = 0;
+        var metricStates = NewMetricStates();
         bool keepGradients = options.Callbacks.Any(c => c.NeedsGradients);
         using var batches = train.Batches(epoch).GetEnumerator();
         while (!cancellation.IsCancellationRequested && batches.MoveNext())
         {
             clock.InputArrived();
-            var (x, y) = batches.Current;
-            using (x)
-            using (y)
+            using (var batch = batches.Current ?? throw new InvalidOperationException($"Fit: the training data gave a null batch in epoch {epoch + 1}."))
             {
-                double loss = Step(x, y, options.ClassWeights, metricStates, context, clock, keepGradients);
+                double loss = Step(batch, options.ClassWeights, metricStates, losses, context, clock, keepGradients);
                 if (context.StopReason is not null) break;
-                // Weighted by the rows the loss counts, as Evaluate's val_loss is.
-                long rows = CountedRows(y);
-                (lossSum, count, done) = (lossSum + loss * rows, count + rows, done + 1);
+                done++;
                 clock.BookkeepingDone();
                 foreach (var c in options.Callbacks) c.OnBatchEnd(context, State.Step, loss);
-                display.Step(epoch, done, () => Logs(lossSum / count, metricStates, "").Select(kv => (kv.Key, kv.Value)));
+                display.Step(epoch, done, () => Logs(losses, metricStates).Select(kv => (kv.Key, kv.Value)));
             }
             clock.CallbacksDone();
         }
@@ -122,21 +130,22 @@ public sealed partial class Model
                 throw new InvalidOperationException($"Fit: the training data gave no batch in epoch {epoch + 1}; there is nothing to train on.");
             context.StopTraining($"the training data ran out: epoch {epoch + 1} gave no batch");
         }
-        return done == 0 ? null : Logs(count == 0 ? double.NaN : lossSum / count, metricStates, "");
+        return done == 0 ? null : Logs(losses, metricStates);
     }
 
     /// <summary>
     /// One step of Fit: TrainStep with the old state donated. Fit owns the state and gives the
     /// old one away, so the optimizer overwrites its state and the gradients, and the
     /// parameters take the updates in place: no parameter-sized allocation survives the step.
+    /// Adds the batch's losses to <paramref name="losses"/> unless it is dropped (a NaN).
     /// </summary>
-    double Step(Tensor x, Tensor y, IReadOnlyDictionary<long, double>? classWeights, double[][] metricStates, TrainingContext context,
-        StepClock clock, bool keepGradients)
+    double Step(Batch batch, IReadOnlyDictionary<long, double>? classWeights, double[][] metricStates, LossAverages losses,
+        TrainingContext context, StepClock clock, bool keepGradients)
     {
         using var scope = torch.NewDisposeScope();
-        var weights = classWeights is null ? null : ClassWeightsFor(y, classWeights);
-        var (lossTensor, predictions, modelState, gradient) = LossAndGradient(State, x, y, weights, clock.ForwardDone);
-        double loss = lossTensor.dtype == ScalarType.Float32 ? lossTensor.item<float>() : lossTensor.to_type(ScalarType.Float64).item<double>();
+        var weights = ExampleWeights(batch, classWeights);
+        var step = LossAndGradient(State, batch, weights, clock.ForwardDone);
+        double loss = ToDouble(step.Loss);
         clock.BackwardDone();
         if (!double.IsFinite(loss))
         {
@@ -149,7 +158,7 @@ public sealed partial class Model
             if (keepGradients)
             {
                 // The optimizer overwrites the gradients: callbacks that read them get a copy.
-                var copy = gradient.Clone();
+                var copy = step.Gradient.Clone();
                 scope.Detach(copy.Leaves);
                 context.KeepGradients(copy);
             }
@@ -157,30 +166,75 @@ public sealed partial class Model
             // parameters half updated or a model state already disposed.
             Writing(() =>
             {
-                var next = Advance(State, modelState, gradient, donate: true);
+                var next = Advance(State, step.ModelState, step.Gradient, donate: true);
                 scope.MoveToOuter(next.ModelState.Leaves);
                 State.DisposeExcept(next);
                 State = next;
             });
         }
         clock.Updated();
-        for (int i = 0; i < Metrics.Count; i++) metricStates[i] = Metrics[i].Update(metricStates[i], predictions, y);
+        var targets = TargetsOf(batch.Targets);
+        // Weighted by the rows each loss counts, as Evaluate's are.
+        for (int h = 0; h < heads.Length; h++)
+            losses.Add(h, heads.Length == 1 ? loss : ToDouble(step.HeadLosses[h]), CountedRows(heads[h], targets[h]));
+        UpdateMetrics(metricStates, step.Outputs, targets);
         return loss;
+    }
+
+    static double ToDouble(Tensor scalar) =>
+        scalar.dtype == ScalarType.Float32 ? scalar.item<float>() : scalar.to_type(ScalarType.Float64).item<double>();
+
+    /// <summary>Each example's weight in the loss: the batch's sample weights times its class
+    /// weights; null when neither is given.</summary>
+    Tensor? ExampleWeights(Batch batch, IReadOnlyDictionary<long, double>? classWeights)
+    {
+        if (classWeights is null) return batch.SampleWeights;
+        var byClass = ClassWeightsFor(TargetsOf(batch.Targets)[0], classWeights);
+        return batch.SampleWeights is { } w ? byClass * w.to_type(byClass.dtype) : byClass;
+    }
+
+    /// <summary>Running sums of each trained output's loss over the rows it counts.</summary>
+    sealed class LossAverages(int outputs)
+    {
+        readonly double[] sums = new double[outputs];
+        readonly long[] counts = new long[outputs];
+
+        public void Add(int output, double meanLoss, long rows) => (sums[output], counts[output]) = (sums[output] + meanLoss * rows, counts[output] + rows);
+
+        public void AddSum(int output, double sum, long rows) => (sums[output], counts[output]) = (sums[output] + sum, counts[output] + rows);
+
+        public double Mean(int output) => counts[output] == 0 ? double.NaN : sums[output] / counts[output];
+    }
+
+    double[][] NewMetricStates() => [.. heads.SelectMany(h => h.Metrics).Select(m => m.Init())];
+
+    void UpdateMetrics(double[][] metricStates, Tensor[] outputs, Tensor[] targets)
+    {
+        int k = 0;
+        for (int h = 0; h < heads.Length; h++)
+            foreach (var metric in heads[h].Metrics)
+            {
+                metricStates[k] = metric.Update(metricStates[k], outputs[heads[h].Output], targets[h]);
+                k++;
+            }
     }
 
     /// <summary>The number of classes the network's output has: its last dimension, or two for a
     /// single output (binary classification with 0/1 targets).</summary>
     long Classes => OutputShape.Length == 0 || OutputShape[^1] == 1 ? 2 : OutputShape[^1];
 
-    /// <summary>The rows of a batch the loss counts (all unless it ignores some labels).</summary>
-    long CountedRows(Tensor targets)
+    /// <summary>The rows of a batch an output's loss counts (all unless it ignores some labels).</summary>
+    static long CountedRows(Head head, Tensor targets)
     {
         using var scope = torch.NewDisposeScope();
-        return Loss.CountedRows(targets) is { } counted ? counted.sum().item<long>() : targets.shape[0];
+        return head.Loss.CountedRows(targets) is { } counted ? counted.sum().item<long>() : targets.shape[0];
     }
 
     void RequireClasses(IReadOnlyDictionary<long, double> classWeights)
     {
+        if (named)
+            throw new ArgumentException(
+                $"Fit: ClassWeights are for a model with one unnamed output; model '{Network.Name}' has named outputs: give LabeledData.SampleWeights instead.", nameof(FitOptions.ClassWeights));
         var outside = classWeights.Keys.Where(k => k >= Classes).ToArray();
         if (outside.Length > 0)
             throw new ArgumentOutOfRangeException(nameof(FitOptions.ClassWeights),
@@ -197,7 +251,7 @@ public sealed partial class Model
         var table = torch.ones(Classes);
         foreach (var (label, weight) in classWeights) table[label] = weight;
         // Rows the loss ignores (an ignore index) weigh nothing and need no class.
-        var counted = Loss.CountedRows(targets);
+        var counted = heads[0].Loss.CountedRows(targets);
         var classes = counted is null ? targets.to_type(ScalarType.Int64) : targets.to_type(ScalarType.Int64).where(counted, 0);
         long low = classes.min().item<long>(), high = classes.max().item<long>();
         if (low < 0 || high >= Classes)
@@ -206,22 +260,26 @@ public sealed partial class Model
         return counted is null ? weights : weights * counted;
     }
 
-    /// <summary>Throws unless inputs and targets are tensors with the same positive number of examples.</summary>
-    void RequireExamples(Tensor inputs, Tensor targets, string operation)
+    /// <summary>The number of examples; throws unless every tensor has that many rows and there is at least one.</summary>
+    long RequireExamples(LabeledData data, string operation)
     {
-        ArgumentNullException.ThrowIfNull(inputs);
-        ArgumentNullException.ThrowIfNull(targets);
+        ArgumentNullException.ThrowIfNull(data);
         ThrowIfDisposed();
-        if (inputs.dim() == 0 || targets.dim() == 0 || inputs.shape[0] != targets.shape[0])
-            throw new ShapeException(
-                $"{operation}: inputs {ShapeException.Format(inputs.shape)} and targets {ShapeException.Format(targets.shape)} need one example per row: the same number of examples.");
-        if (inputs.shape[0] == 0) throw new ArgumentException($"{operation}: there are no examples (0 rows); there is nothing to train on.", nameof(inputs));
+        long rows = LabeledData.RowsOf(data.Inputs, data.Targets, data.SampleWeights, operation);
+        if (rows == 0) throw new ArgumentException($"{operation}: there are no examples (0 rows); there is nothing to train on.", nameof(data));
+        return rows;
     }
 
-    Dictionary<string, double> Logs(double loss, double[][] metricStates, string prefix)
+    /// <summary>The logs: the total loss, each named output's loss, and every metric.</summary>
+    Dictionary<string, double> Logs(LossAverages losses, double[][] metricStates)
     {
-        var logs = new Dictionary<string, double>(StringComparer.Ordinal) { [prefix + "loss"] = loss };
-        for (int i = 0; i < Metrics.Count; i++) logs[prefix + Metrics[i].Name] = Metrics[i].Result(metricStates[i]);
+        double total = 0;
+        for (int h = 0; h < heads.Length; h++) total += (named ? heads[h].Weight : 1) * losses.Mean(h);
+        var logs = new Dictionary<string, double>(StringComparer.Ordinal) { ["loss"] = total };
+        if (named)
+            for (int h = 0; h < heads.Length; h++) logs[heads[h].Prefix + "loss"] = losses.Mean(h);
+        int k = 0;
+        foreach (var (name, metric) in LoggedMetrics) logs[name] = metric.Result(metricStates[k++]);
         return logs;
     }
 }

@@ -1,4 +1,5 @@
 using Functional.Layers;
+using Functional.Trees;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -12,11 +13,16 @@ public sealed partial class Model
     {
         ArgumentNullException.ThrowIfNull(inputs);
         ArgumentNullException.ThrowIfNull(targets);
-        if (inputs.dim() == 0 || targets.dim() == 0 || inputs.shape[0] != targets.shape[0])
-            throw new ShapeException(
-                $"Evaluate: inputs {ShapeException.Format(inputs.shape)} and targets {ShapeException.Format(targets.shape)} need the same number of rows.");
+        return Evaluate(new LabeledData(inputs, targets), batchSize, cancellationToken);
+    }
+
+    /// <summary>Loss and metrics over in-memory data (trees for named inputs and outputs; the
+    /// loss weighs examples by <see cref="LabeledData.SampleWeights"/> when given), in inference mode.</summary>
+    public IReadOnlyDictionary<string, double> Evaluate(LabeledData data, int batchSize = 256, CancellationToken cancellationToken = default)
+    {
+        RequireExamples(data, "Evaluate");
         if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "batchSize must be at least 1.");
-        return Evaluate(new TensorBatches(inputs, targets, batchSize), cancellationToken);
+        return Evaluate(new TensorBatches(data, batchSize), cancellationToken);
     }
 
     /// <summary>Loss and metrics over a batch source, in inference mode. The whole pass sees one
@@ -28,24 +34,26 @@ public sealed partial class Model
         ArgumentNullException.ThrowIfNull(data);
         return Reading(() =>
         {
-            var (lossSum, count) = (0.0, 0L);
-            var metricStates = Metrics.Select(m => m.Init()).ToArray();
-            foreach (var (x, y) in data.Batches(0))
+            var losses = new LossAverages(heads.Length);
+            var metricStates = NewMetricStates();
+            foreach (var item in data.Batches(0))
             {
-                using (x)
-                using (y)
-                using (var scope = torch.NewDisposeScope())
-                using (torch.no_grad())
+                using var batch = item ?? throw new InvalidOperationException("Evaluate: the data gave a null batch.");
+                using var scope = torch.NewDisposeScope();
+                using var noGrad = torch.no_grad();
+                cancellationToken.ThrowIfCancellationRequested();
+                var (x, y) = (InputsOf(batch.Inputs), TargetsOf(batch.Targets));
+                _ = batch.Rows;
+                var (outputs, _) = Forward(new Variables(State.Params, State.ModelState), x, ApplyContext.Inference);
+                for (int h = 0; h < heads.Length; h++)
                 {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    CheckInputs(x);
-                    var (predictions, _) = Network.Apply(new Variables(State.Params, State.ModelState), x, ApplyContext.Inference);
-                    lossSum += Loss.PerExample(predictions, y).to_type(ScalarType.Float64).sum().item<double>();
-                    count += Loss.CountedRows(y) is { } counted ? counted.sum().item<long>() : x.shape[0];
-                    for (int i = 0; i < Metrics.Count; i++) metricStates[i] = Metrics[i].Update(metricStates[i], predictions, y);
+                    var perExample = heads[h].Loss.PerExample(outputs[heads[h].Output], y[h]);
+                    if (batch.SampleWeights is { } w) perExample = perExample * w.to_type(perExample.dtype);
+                    losses.AddSum(h, perExample.to_type(ScalarType.Float64).sum().item<double>(), CountedRows(heads[h], y[h]));
                 }
+                UpdateMetrics(metricStates, outputs, y);
             }
-            return Logs(count == 0 ? double.NaN : lossSum / count, metricStates, "");
+            return Logs(losses, metricStates);
         });
     }
 
@@ -53,31 +61,47 @@ public sealed partial class Model
     /// batch. One example without a batch dimension (a tensor of <see cref="InputShape"/>) gives
     /// one output without it. Cancelling <paramref name="cancellationToken"/> stops at the next
     /// batch with <see cref="OperationCanceledException"/>.</summary>
+    /// <exception cref="InvalidOperationException">The model has several inputs or outputs: use
+    /// <see cref="Predict(TensorTree, int, CancellationToken)"/>.</exception>
     public Tensor Predict(Tensor inputs, int batchSize = 256, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(inputs);
-        if (inputs.dim() == InputShape.Length && inputs.shape.SequenceEqual(InputShape))
+        ThrowIfDisposed();
+        RequireOneOutput("Predict");
+        if (this.inputs.Length == 1 && inputs.dim() == InputShape.Length && inputs.shape.SequenceEqual(InputShape))
         {
             if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "batchSize must be at least 1.");
             using var batch = inputs.unsqueeze(0);
             using var one = Predict(batch, 1, cancellationToken);
             return one.squeeze(0);
         }
-        CheckInputs(inputs);
+        return Predict(TensorTree.Leaf(inputs), batchSize, cancellationToken).Leaves[0];
+    }
+
+    /// <summary>The network's outputs for a tree of inputs (a leaf per input name), in inference
+    /// mode, batch by batch: a leaf per output name (one unnamed leaf for a model with one
+    /// unnamed output). Cancellation as for <see cref="Predict(Tensor, int, CancellationToken)"/>.</summary>
+    public TensorTree Predict(TensorTree inputs, int batchSize = 256, CancellationToken cancellationToken = default)
+    {
+        var x = InputsOf(inputs);
         if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "batchSize must be at least 1.");
+        long rows = x[0].shape[0];
+        if (x.FirstOrDefault(t => t.shape[0] != rows) is { } other)
+            throw new ShapeException($"Predict: the inputs need the same number of examples; got {rows} and {other.shape[0]}.");
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
         // One read lock for the whole call: every batch sees the same state, even while Fit runs.
         var result = Reading(() =>
         {
-            var outputs = new List<Tensor>();
-            for (long start = 0; start < inputs.shape[0]; start += batchSize)
+            var parts = outputs.Select(_ => new List<Tensor>()).ToArray();
+            for (long start = 0; start < rows; start += batchSize)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var x = inputs.narrow(0, start, Math.Min(batchSize, inputs.shape[0] - start));
-                outputs.Add(Network.Apply(new Variables(State.Params, State.ModelState), x, ApplyContext.Inference).Output);
+                long length = Math.Min(batchSize, rows - start);
+                var (values, _) = Forward(new Variables(State.Params, State.ModelState), [.. x.Select(t => t.narrow(0, start, length))], ApplyContext.Inference);
+                for (int o = 0; o < values.Length; o++) parts[o].Add(values[o]);
             }
-            return outputs.Count == 0 ? torch.empty([0, .. OutputShape]) : torch.cat(outputs);
+            return PredictionTree([.. parts.Select((p, o) => p.Count == 0 ? torch.empty([0, .. outputs[o].Shape]) : torch.cat(p))]);
         });
         return result.MoveToOuterDisposeScope();
     }

@@ -95,6 +95,11 @@ public sealed class TensorTree : IReadOnlyList<KeyValuePair<string, Tensor>>, ID
 
     KeyValuePair<string, Tensor> IReadOnlyList<KeyValuePair<string, Tensor>>.this[int i] => new(paths[i], leaves[i]);
 
+    /// <summary>The tensor of a tree that is one leaf at the root (<c>Leaf(x).Value</c> is x).</summary>
+    /// <exception cref="InvalidOperationException">The tree is not one root leaf (the message lists its paths).</exception>
+    public Tensor Value => leaves.Length == 1 && paths[0].Length == 0 ? leaves[0]
+        : throw new InvalidOperationException($"The tree is not one tensor at the root; its leaves: {DescribePaths()}.");
+
     /// <summary>True when a leaf has this path.</summary>
     public bool ContainsLeaf(string path) => index.ContainsKey(path);
 

@@ -27,9 +27,9 @@ model.Fit(trainX, trainY, new FitOptions { Epochs = epochs, BatchSize = 128 });
 // Save (description + weights), reload without the code above, export the reloaded model.
 var folder = Path.Combine(Path.GetTempPath(), "functional-mnist-model");
 ModelFile.Save(folder, model);
-var (loaded, inputShape, state) = ModelFile.Load(folder);
+using var loaded = ModelFile.LoadModel(folder);
 var onnxPath = Path.Combine(folder, "mnist.onnx");
-OnnxExport.Save(onnxPath, loaded, inputShape, new Variables(state.Params, state.ModelState));
+OnnxExport.Save(onnxPath, loaded);
 
 // ONNX Runtime alone from here on.
 using var session = new InferenceSession(onnxPath);

@@ -17,13 +17,23 @@ public static class StreamTraining
     public static IBatchSource ToBatchSource(this DataStream<(Tensor Inputs, Tensor Targets)> stream, long count = -1)
     {
         ArgumentNullException.ThrowIfNull(stream);
-        return new StreamBatchSource(stream, count);
+        return new StreamBatchSource<(Tensor Inputs, Tensor Targets)>(stream, count, pair => pair);
     }
 
-    sealed class StreamBatchSource(DataStream<(Tensor Inputs, Tensor Targets)> stream, long count) : IBatchSource
+    /// <summary>A stream of batches of trees (named inputs and targets, sample weights) as a
+    /// batch source; otherwise as the (inputs, targets) overload.</summary>
+    /// <param name="stream">Batches of a model's inputs, targets and weights.</param>
+    /// <param name="count">Examples per epoch, when known (for progress); -1 when not.</param>
+    public static IBatchSource ToBatchSource(this DataStream<Batch> stream, long count = -1)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        return new StreamBatchSource<Batch>(stream, count, batch => batch);
+    }
+
+    sealed class StreamBatchSource<T>(DataStream<T> stream, long count, Func<T, Batch> toBatch) : IBatchSource
     {
         public long Count { get; } = count;
 
-        public IEnumerable<(Tensor Inputs, Tensor Targets)> Batches(int epoch) => stream.Enumerate(epoch);
+        public IEnumerable<Batch> Batches(int epoch) => stream.Enumerate(epoch).Select(toBatch);
     }
 }

@@ -96,6 +96,33 @@ public sealed class FunctionalModel : IDescribedLayer, ICompositeLayer
     internal IReadOnlyList<SymbolicTensor> Outputs => outputs;
     internal string LayerName(ILayer layer) => names[layer];
 
+    /// <summary>The inputs' names (<see cref="Graph.Input"/>'s), in order: a model trained on
+    /// named data takes a leaf per name.</summary>
+    public IReadOnlyList<string> InputNames => inputs.Select(i => ((InputNode)i.Node).Name).ToArray();
+
+    /// <summary>The outputs' names, in order (Keras's output names): the name of the layer or
+    /// merge that makes each output (made unique with "_1", "_2", ... when two outputs share one).</summary>
+    public IReadOnlyList<string> OutputNames
+    {
+        get
+        {
+            var used = new Dictionary<string, int>(StringComparer.Ordinal);
+            return [.. outputs.Select(o =>
+            {
+                var name = o.Node switch
+                {
+                    LayerNode l => names[l.Layer],
+                    InputNode i => i.Name,
+                    MergeNode m => m.Kind,
+                    _ => "output",
+                };
+                int n = used.GetValueOrDefault(name);
+                used[name] = n + 1;
+                return n == 0 ? name : $"{name}_{n}";
+            })];
+        }
+    }
+
     /// <summary>Per-example shapes of the inputs.</summary>
     public IReadOnlyList<long[]> InputShapes => inputs.Select(i => i.Shape).ToArray();
 

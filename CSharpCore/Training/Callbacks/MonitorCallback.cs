@@ -58,9 +58,9 @@ public abstract class MonitorCallback : Callback
     {
         var name = Monitor.StartsWith("val_", StringComparison.Ordinal) ? Monitor[4..] : Monitor;
         if (name == "loss" || name.EndsWith("_loss", StringComparison.Ordinal)) return false;
-        var metric = model.Metrics.FirstOrDefault(m => m.Name == name);
+        var metric = model.LoggedMetrics.FirstOrDefault(m => m.Name == name).Metric;
         return metric?.HigherIsBetter ?? throw new InvalidOperationException(metric is null
-            ? $"{GetType().Name} monitors '{Monitor}', which is neither the loss nor one of the model's metrics ({string.Join(", ", model.Metrics.Select(m => m.Name))}): pass higherIsBetter."
+            ? $"{GetType().Name} monitors '{Monitor}', which is neither the loss nor one of the model's metrics ({string.Join(", ", model.LoggedMetrics.Select(m => m.Name))}): pass higherIsBetter."
             : $"{GetType().Name} monitors '{Monitor}', whose metric does not say whether higher is better: pass higherIsBetter.");
     }
 }

@@ -43,7 +43,7 @@ public sealed class TensorBoardLogger(
         validation = torch.utils.tensorboard.SummaryWriter(Path.Combine(LogDir, "validation"));
         train.add_text("model/summary", "```\n" + context.Model.Summary() + "```", (int)context.Model.State.Step);
         var events = new EventFile(Path.Combine(LogDir, "train"), "functional");
-        events.Write(ModelGraph.Of(context.Model.Network, context.Model.InputShape));
+        events.Write(ModelGraph.Of(context.Model.Network, context.Model.InputShapes));
         if (sampleImages is not null) WriteImages(events, sampleImages, context.Model.State.Step);
     }
 
