@@ -11,8 +11,6 @@ open TorchSharp
 open Functional.Layers
 open Functional.Losses
 open Functional.Metrics
-open Functional.Optimizers
-open Functional.Training
 open Functional.FSharp
 
 let epochs =
@@ -31,23 +29,30 @@ let sequences (n: int64) =
 let trainX, trainY = sequences 4000L
 let testX, testY = sequences 1000L
 
-/// The custom layer: weights = softmax over time of (h . query); output = weighted sum of steps.
+/// The custom layer kind: weights = softmax over time of (h . query) / temperature; output =
+/// the weighted sum of the steps. Its configuration is an F# record, so it saves and loads.
+type PoolingConfig = { Temperature: float }
+type PoolingParams = { Query: torch.Tensor }
+
 let attentionPooling =
-    Layer.ofFunctions "attention_pooling"
-        (fun shape -> [| shape.[1] |])
-        (fun rng shape -> {| Query = torch.randn([| shape.[1] |], generator = rng) * 0.1 |})
-        (fun p h ->
-            let weights = h.matmul(p.Query).softmax(-1L)
-            (weights.unsqueeze(-1L) * h).sum(1L))
+    Layer.define
+        { Kind = "attention_pooling"
+          OutputShape = fun _ shape -> [| shape.[1] |]
+          Init = fun _ rng shape -> { Query = torch.randn([| shape.[1] |], generator = rng) * 0.1 }, ()
+          Apply =
+            fun config _ p () h ->
+                let weights = (h.matmul(p.Query) / config.Temperature).softmax(-1L)
+                (weights.unsqueeze(-1L) * h).sum(1L), () }
 
 let tokens = Graph.Input([| time; features |], "tokens")
 let hidden = Dense(32L, ActivationFunction.Tanh).Call(tokens)
 let attended = Graph.Add(hidden, MultiHeadAttention(2L, 16L).Call(hidden))
-let logits = Dense(2L).Call(Dense(32L, ActivationFunction.Relu).Call(attentionPooling.Call(attended)))
+let pooled = (attentionPooling { Temperature = 1.0 } "pooling").Call(attended)
+let logits = Dense(2L).Call(Dense(32L, ActivationFunction.Relu).Call(pooled))
 
-let model =
-    new Model(FunctionalModel([ tokens ], [ logits ], "marked_step"), [| time; features |],
-              Loss.SparseCategoricalCrossEntropy(fromLogits = true), Optimizer.Adam 3e-3, [ SparseCategoricalAccuracy() :> Metric ])
-model.Fit(trainX, trainY, FitOptions(Epochs = epochs, BatchSize = 64, ValidationData = LabeledData(testX, testY))) |> ignore
-printfn "test_accuracy=%.4f" (model.Evaluate(testX, testY).["accuracy"])
-model.Dispose()
+use model =
+    FunctionalModel([ tokens ], [ logits ], "marked_step")
+    |> Model.compile (Loss.SparseCategoricalCrossEntropy(fromLogits = true)) (Optim.adam 3e-3) [ SparseCategoricalAccuracy() ] [| time; features |]
+let test = Data.ofTrees testX testY
+model |> Model.fit { FitSettings.defaults with Epochs = epochs; BatchSize = 64; Validation = Some test } (Data.ofTrees trainX trainY) |> ignore
+printfn "test_accuracy=%.4f" (model |> Model.evaluate test).["accuracy"]

@@ -48,13 +48,9 @@ let distance (a: torch.Tensor) (b: torch.Tensor) =
 let mutable g = mlp 2L 2L
 let mutable d = mlp 2L 1L
 let gOptimizer, dOptimizer = Optimizer.Adam(1e-3, beta1 = 0.5), Optimizer.Adam(1e-3, beta1 = 0.5)
-let mutable gState = gOptimizer.Init.Invoke(Tree.toTree g)
-let mutable dState = dOptimizer.Init.Invoke(Tree.toTree d)
+let mutable gState = Optim.init gOptimizer g
+let mutable dState = Optim.init dOptimizer d
 let bce = Loss.BinaryCrossEntropy(fromLogits = true)
-
-let update (optimizer: GradientTransformation) (state: Functional.Trees.TensorTree) (p: 'P) (grads: 'P) =
-    let struct (updates, next) = optimizer.Update(Tree.toTree grads, state, Tree.toTree p)
-    Tree.map2 (+) p (Tree.ofTree p updates), next
 
 let startDistance = distance (generate g 2000L) (realSamples 2000L)
 printfn "step    0  distance %.3f" startDistance
@@ -73,12 +69,10 @@ for step in 1 .. steps do
     discTape.StopRecording()
     let gGrad = Tape.gradient genTape genLoss g
     let dGrad = Tape.gradient discTape discLoss d
-    let old = [ Tree.toTree g; Tree.toTree d; gState; dState ]
-    let g', gState' = update gOptimizer gState g gGrad
-    let d', dState' = update dOptimizer dState d dGrad
-    // The new parameters and states leave the scope; the old ones are ours to free.
-    for tree in [ Tree.toTree g'; Tree.toTree d'; gState'; dState' ] do tree.MoveToOuterDisposeScope() |> ignore
-    for tree in old do tree.Dispose()
+    // Each player's update gives its old parameters and state away; the new ones outlive the
+    // step's scope, which frees everything else.
+    let g', gState' = Train.applyGradients gOptimizer gGrad g gState
+    let d', dState' = Train.applyGradients dOptimizer dGrad d dState
     g <- g'; d <- d'; gState <- gState'; dState <- dState'
     if step % 500 = 0 then printfn "step %4d  distance %.3f" step (distance (generate g 2000L) (realSamples 2000L))
 

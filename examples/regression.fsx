@@ -1,6 +1,7 @@
 // Fits y = 3 x1 - 2 x2 + 0.5 (plus noise) with a two-layer network: the model is a pure
-// function of an F# record of parameters, `Diff.valueAndGrad` gives a record of gradients,
-// and the update is one `Tree.map2`. Build first (./build.sh does), then:
+// function of an F# record of parameters, and `Train.step` differentiates the loss, runs the
+// optimizer and frees what the step no longer needs (no Dispose calls). Build first
+// (./build.sh does), then:
 //   dotnet fsi examples/regression.fsx -- --steps 400
 #r "../FSharpApi/bin/Release/net10.0/TorchSharp.dll"
 #r "../FSharpApi/bin/Release/net10.0/Functional.Core.dll"
@@ -31,18 +32,17 @@ let predict (p: Model) (input: torch.Tensor) =
 
 let loss p = (predict p x - y).square().mean()
 
+let optimizer = Optim.sgd learningRate
+let mutable state = Optim.init optimizer parameters
 let mutable initialLoss = 0.0
 let mutable lastLoss = 0.0
 for step in 0 .. steps - 1 do
-    use _ = torch.NewDisposeScope()
-    let value, gradient = Diff.valueAndGrad loss parameters
-    lastLoss <- value.item<float32> () |> float
+    let value, next, nextState = Train.step optimizer loss parameters state
+    parameters <- next
+    state <- nextState
+    lastLoss <- value
     if step = 0 then initialLoss <- lastLoss
     if step % 100 = 0 then printfn "step %4d  loss %.5f" step lastLoss
-    // The new parameters leave the scope; the old ones are ours to dispose.
-    let updated = Tree.map2 (fun p g -> (p - learningRate * g).MoveToOuterDisposeScope()) parameters gradient
-    Tree.leaves parameters |> List.iter (fun t -> t.Dispose())
-    parameters <- updated
 
 printfn "step %4d  loss %.5f" steps lastLoss
 printfn "initial_loss=%g" initialLoss

@@ -16,8 +16,6 @@ open Functional.Datasets
 open Functional.Layers
 open Functional.Losses
 open Functional.Metrics
-open Functional.Optimizers
-open Functional.Training
 open Functional.Streams.Columns
 open Functional.Streams.Sources
 open Functional.FSharp
@@ -42,21 +40,20 @@ let train =
     |> Stream.prefetch 4
 
 let network =
-    Sequential(
-        Conv2D(32L, 3L, activation = ActivationFunction.Relu), MaxPool2D(),
-        Conv2D(64L, 3L, activation = ActivationFunction.Relu), MaxPool2D(),
-        Flatten(), Dense(128L, activation = ActivationFunction.Relu), Dense(10L))
-let model =
-    new Model(network, [| 1L; 28L; 28L |], Loss.SparseCategoricalCrossEntropy(fromLogits = true),
-              Optimizer.Adam 2e-3, [ SparseCategoricalAccuracy() :> Metric ], seed = 0UL)
+    Conv2D(32L, 3L, activation = ActivationFunction.Relu) --> MaxPool2D()
+    --> Conv2D(64L, 3L, activation = ActivationFunction.Relu) --> MaxPool2D()
+    --> Flatten() --> Dense(128L, activation = ActivationFunction.Relu) --> Dense(10L)
+use model =
+    network
+    |> Model.compile (Loss.SparseCategoricalCrossEntropy(fromLogits = true)) (Optim.adam 2e-3) [ SparseCategoricalAccuracy() ] [| 1L; 28L; 28L |]
 
 let clock = Stopwatch.StartNew()
-let history = model.Fit(Stream.toBatchSource train, FitOptions(Epochs = epochs, ShowStepTimes = true))
+let result = model |> Model.fitFrom { FitSettings.defaults with Epochs = epochs; ShowStepTimes = true } (Stream.toBatchSource train)
 let seconds = clock.Elapsed.TotalSeconds
-let test = model.Evaluate(images.narrow(0L, 8000L, 2000L), labels.narrow(0L, 8000L, 2000L))
+let test = model |> Model.evaluate (Data.ofTrees (images.narrow(0L, 8000L, 2000L)) (labels.narrow(0L, 8000L, 2000L)))
 for stage in Stream.stages train do printfn "%O" stage
 // The share of step time spent waiting for input, over every epoch but the first (warm-up).
-let measured = history.StepTimes |> Seq.skip (if epochs > 1 then 1 else 0) |> List.ofSeq
+let measured = result.History.StepTimes |> Seq.skip (if epochs > 1 then 1 else 0) |> List.ofSeq
 let inputWait = measured |> List.sumBy (fun t -> t.InputWait.TotalSeconds)
 let total = measured |> List.sumBy (fun t -> t.Total.TotalSeconds)
 File.Delete parquet

@@ -63,6 +63,8 @@ let catalogue =
       entry (fun () -> MultiHeadAttention(2L, 2L, causal = true) :> ILayer) [| 3L; 4L |]
       entry (fun () -> Lambda("square") :> ILayer) [| 3L |]
       { entry (fun () -> Lambda("halve_last") :> ILayer) [| 2L; 4L |] with Onnx = false }
+      // A kind defined by F# functions (Layer.define) goes through the same registry.
+      { entry (fun () -> FSharpSurfaceTests.scaledDense { Units = 3L; Scale = 2.0; Dropout = 0.0 } "scaled") [| 4L |] with Onnx = false }
       entry (fun () -> Residual(Sequential(Dense(3L, ActivationFunction.Relu), Dense(3L))) :> ILayer) [| 3L |]
       entry (fun () -> Sequential(Dense(6L), nestedFunctional (), Sequential([ Dense(2L) :> ILayer ], "head")) :> ILayer) [| 3L |]
       entry nestedFunctional [| 6L |] ]

@@ -21,6 +21,7 @@ let allTests =
         TrainingTests.tests
         PersistenceTests.tests
         MultiOutputTests.tests
+        FSharpSurfaceTests.tests
         TensorBoardTests.tests
         ArrowTrainingTests.tests
         StreamLawTests.tests

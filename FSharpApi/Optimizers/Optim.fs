@@ -73,26 +73,42 @@ module Optim =
         Tree.ofTree parameters (Optimizer.ApplyUpdates(Tree.toTree parameters, Tree.toTree updates))
 
 /// A hand-written training loop that owns native memory: each step runs in a dispose scope, and
-/// only the new parameters and optimizer state (and the loss, as a float) leave it; the old ones
-/// are freed. An F# loop needs no Dispose calls.
+/// only the new parameters and optimizer state (and the loss, as a float) leave it, owned by no
+/// scope (so a loop body wrapped in `use _ = torch.NewDisposeScope()` frees only its
+/// temporaries); the old ones are freed. An F# loop needs no Dispose calls.
 [<RequireQualifiedAccess>]
 module Train =
+    /// Frees the leaves of `old` that `kept` does not hold (a transformation may hand a tensor on).
+    let private freeExcept (kept: TensorTree list) (old: TensorTree list) =
+        let keep = Collections.Generic.HashSet<torch.Tensor>(kept |> Seq.collect (fun t -> t.Leaves), HashIdentity.Reference)
+        for tree in old do
+            for t in tree.Leaves do
+                if not (keep.Contains t) then t.Dispose()
+
+    /// One update of `optimizer` from gradients you computed (with a tape, say): the next
+    /// parameters and state. The old parameters and state are given away (freed); the gradients stay yours.
+    let applyGradients (optimizer: GradientTransformation) (gradients: 'P) (parameters: 'P) (state: OptimState<'P>) : 'P * OptimState<'P> =
+        let old = [ Tree.toTree parameters; state.Tree ]
+        let next, nextState =
+            use _ = torch.NewDisposeScope()
+            let updates, nextState = Optim.update optimizer gradients state parameters
+            let next = Optim.apply parameters updates
+            (Tree.toTree next).DetachFromDisposeScope() |> ignore
+            nextState.Tree.DetachFromDisposeScope() |> ignore
+            next, nextState
+        freeExcept [ Tree.toTree next; nextState.Tree ] old
+        next, nextState
+
     /// One step of `optimizer` on `loss`: the loss before the step, the next parameters and state.
     /// The old parameters and state are given away (freed).
     let step (optimizer: GradientTransformation) (loss: 'P -> torch.Tensor) (parameters: 'P) (state: OptimState<'P>) : float * 'P * OptimState<'P> =
-        let oldTrees = [ Tree.toTree parameters; state.Tree ]
-        let value, next, nextState =
-            use scope = torch.NewDisposeScope()
+        let value, gradients =
+            use _ = torch.NewDisposeScope()
             let value, gradients = Diff.valueAndGrad loss parameters
-            let updates, nextState = Optim.update optimizer gradients state parameters
-            let next = Optim.apply parameters updates
-            let kept = [| yield! (Tree.toTree next).Leaves; yield! nextState.Tree.Leaves |]
-            scope.MoveToOuter(kept |> Seq.map (fun t -> t :> IDisposable))
-            value.to_type(torch.float64).item<float>(), next, nextState
-        let keep = Collections.Generic.HashSet<torch.Tensor>([| yield! (Tree.toTree next).Leaves; yield! nextState.Tree.Leaves |], HashIdentity.Reference)
-        for tree in oldTrees do
-            for t in tree.Leaves do
-                if not (keep.Contains t) then t.Dispose()
+            (Tree.toTree gradients).DetachFromDisposeScope() |> ignore
+            value.to_type(torch.float64).item<float>(), gradients
+        let next, nextState = applyGradients optimizer gradients parameters state
+        (Tree.toTree gradients).Dispose()
         value, next, nextState
 
     /// `steps` steps from `parameters`; the final parameters, state and each step's loss. The

@@ -12,7 +12,10 @@ namespace Functional.Layers;
 /// </summary>
 public static class LayerRegistry
 {
-    sealed record Entry(string Kind, Type Type, Func<ILayer, LayerConfig?> ToConfig, Func<LayerConfig, string?, ILayer> FromConfig);
+    /// <summary>A registered kind: made by <paramref name="FromConfig"/>; <paramref name="Type"/> is
+    /// the one class of its layers, or null for a kind whose layers say it themselves
+    /// (<see cref="IDescribedLayer.Kind"/>), e.g. many kinds sharing one class defined from F# functions.</summary>
+    sealed record Entry(string Kind, Type? Type, Func<ILayer, LayerConfig?> ToConfig, Func<LayerConfig, string?, ILayer> FromConfig);
 
     static readonly ConcurrentDictionary<string, Entry> ByKind = new(StringComparer.Ordinal);
     static readonly ConcurrentDictionary<Type, Entry> ByType = new();
@@ -34,9 +37,10 @@ public static class LayerRegistry
     static void Add(Entry entry)
     {
         if (ByKind.TryGetValue(entry.Kind, out var existing) && existing.Type != entry.Type)
-            throw new ArgumentException($"Layer kind '{entry.Kind}' is already registered for {existing.Type.Name}.", nameof(entry));
+            throw new ArgumentException(
+                $"Layer kind '{entry.Kind}' is already registered for {existing.Type?.Name ?? "layers that name their kind"}.", nameof(entry));
         ByKind[entry.Kind] = entry;
-        ByType[entry.Type] = entry;
+        if (entry.Type is not null) ByType[entry.Type] = entry;
     }
 
     /// <summary>The registered kinds, built-in and registered.</summary>
@@ -63,6 +67,19 @@ public static class LayerRegistry
         Add(new Entry(kind, typeof(TLayer), layer => toConfig((TLayer)layer), (c, n) => fromConfig(c, n)));
     }
 
+    /// <summary>Registers a kind by name alone: any <see cref="IDescribedLayer"/> whose
+    /// <see cref="IDescribedLayer.Kind"/> is <paramref name="kind"/> is saved with its
+    /// <see cref="IDescribedLayer.Config"/> and rebuilt by <paramref name="fromConfig"/> (for
+    /// layers of one class that carry their kind, such as F#'s <c>Layer.define</c>). Registering
+    /// a kind again replaces its constructor.</summary>
+    /// <exception cref="ArgumentException">The kind is taken by a layer type.</exception>
+    public static void Register(string kind, Func<LayerConfig, string?, IDescribedLayer> fromConfig)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(kind);
+        ArgumentNullException.ThrowIfNull(fromConfig);
+        Add(new Entry(kind, null, layer => ((IDescribedLayer)layer).Config, (c, n) => fromConfig(c, n)));
+    }
+
     /// <summary>Whether <paramref name="layer"/> can be described (its type is registered and it
     /// gives a configuration), checked through nested layers when they are described.</summary>
     public static bool CanDescribe(ILayer layer)
@@ -77,7 +94,9 @@ public static class LayerRegistry
     public static JsonObject ToJson(ILayer layer)
     {
         ArgumentNullException.ThrowIfNull(layer);
-        var config = ByType.TryGetValue(layer.GetType(), out var entry) ? entry.ToConfig(layer) : null;
+        var entry = ByType.TryGetValue(layer.GetType(), out var byType) ? byType
+            : layer is IDescribedLayer d && ByKind.TryGetValue(d.Kind, out var byKind) && byKind.Type is null ? byKind : null;
+        var config = entry?.ToConfig(layer);
         if (entry is null || config is null)
             throw new NotSupportedException(
                 $"Layer '{layer.Name}' ({layer.GetType().Name}) cannot be saved: give it a kind and a configuration and register it with LayerRegistry.Register.");
