@@ -39,6 +39,27 @@ let private takeAsync (limit: int) (sequence: Collections.Generic.IAsyncEnumerab
 
 let tests =
     testSequenced <| testList "stream runtime" [
+        testCase "counters belong to a run: a second run counts afresh, and each stage of the pipeline has its own" <| fun () ->
+            let pipeline = DataStream.FromValues([ 1..10 ]).Filter(fun x -> x % 2 = 0).Map(fun x -> x * 10)
+            Expect.equal (pipeline.Stats.Snapshot().Elements) 0L "nothing before the first run"
+            pipeline.ToList(0) |> ignore
+            pipeline.ToList(1) |> ignore
+            let counts = [ for stage in pipeline.Stages -> stage.Snapshot().Elements ]
+            Expect.equal counts [ 10L; 5L; 5L ] "the latest run's counts, not the sum of two"
+
+        testCase "disposing a cached stream releases what the cache holds; it cannot run again" <| fun () ->
+            let rows = 64L * 1024L * 1024L / 4L   // 64 MB per tensor
+            let source = DataStream.FromGenerator(fun () -> seq { for _ in 1..4 -> torch.ones(rows) })
+            let cached = source.Cache()
+            for t in cached.Enumerate() do t.Dispose()   // the consumer frees its copies; the cache keeps 256 MB
+            GC.Collect()
+            let held = Functional.Diagnostics.ProcessMemory.ResidentMb()
+            cached.Dispose()
+            let released = Functional.Diagnostics.ProcessMemory.ResidentMb()
+            Expect.isGreaterThan (held - released) 200.0 $"the cached tensors were freed ({held:F0} MB -> {released:F0} MB)"
+            Expect.throwsT<ObjectDisposedException> (fun () -> cached.ToList(0) |> ignore) "a disposed stream does not run"
+            Expect.throwsT<ObjectDisposedException> (fun () -> source.ToList(0) |> ignore) "nor do the stages it read"
+
         testCase "a slow consumer of a Parquet file ten times the bound keeps row memory under the bound" <| fun () ->
             within 120.0 (fun () ->
                 withFolder (fun folder ->

@@ -26,7 +26,7 @@ public sealed partial class DataStream<T>
         if (size < 1) throw new ArgumentOutOfRangeException(nameof(size), size, "A window needs a size of at least 1.");
         int step = shift ?? size;
         if (step < 1) throw new ArgumentOutOfRangeException(nameof(shift), step, "A window's shift must be at least 1.");
-        if (step < size && NeedsRelease)
+        if (step < size && Ownership<T>.NeedsRelease)
             throw new NotSupportedException(
                 $"Overlapping windows (shift {step} < size {size}) would share {typeof(T).Name} elements, which are released by their consumer; map them to values first.");
         return Window(size, step, dropRemainder, $"window({size}, shift {step})");
@@ -34,14 +34,6 @@ public sealed partial class DataStream<T>
 
     DataStream<T[]> Window(int size, int shift, bool dropRemainder, string name) =>
         Then<T[]>(name, (input, _) => Windows(input, size, shift, dropRemainder));
-
-    /// <summary>Whether elements hold something their consumer releases (rows, disposables, arrays or tuples of them).</summary>
-    static bool NeedsRelease => HoldsResources(typeof(T));
-
-    static bool HoldsResources(Type type) =>
-        type == typeof(Row) || typeof(IDisposable).IsAssignableFrom(type)
-        || (type.IsArray && HoldsResources(type.GetElementType()!))
-        || (typeof(System.Runtime.CompilerServices.ITuple).IsAssignableFrom(type) && type.GetGenericArguments().Any(HoldsResources));
 
     static IEnumerable<Sourced<T[]>> Windows(IEnumerable<Sourced<T>> input, int size, int shift, bool dropRemainder)
     {

@@ -12,11 +12,12 @@ public sealed partial class DataStream<T>
     /// before per-epoch shuffles. Record batches and tensors are replayed as shared views of the
     /// cached buffers (the consumer may dispose them as usual); rows cannot be cached (cache the
     /// record batches before <see cref="RowStreams.Rows"/>); for record batches on disk see
-    /// <see cref="RecordBatchStreams.CacheToFile"/>.
+    /// <see cref="RecordBatchStreams.CacheToFile"/>. Disposing the stream releases the cached elements.
     /// </summary>
     public DataStream<T> Cache()
     {
-        var share = Sharing();
+        var share = Ownership<T>.Share ?? throw new NotSupportedException(
+            $"A stream of {typeof(T).Name} cannot be cached: its elements are released by their consumer. Cache record batches, single tensors or plain values (before they become rows or pairs of tensors).");
         List<Sourced<T>>? complete = null;
         var gate = new object();
         return Then<T>("cache(memory)", (input, _) =>
@@ -24,6 +25,13 @@ public sealed partial class DataStream<T>
             lock (gate)
                 if (complete is { } cached) return cached.Select(item => item with { Value = share(item.Value) });
             return Filling(input, share, list => { lock (gate) complete ??= list; });
+        }).ReleasingOnDispose(() =>
+        {
+            lock (gate)
+            {
+                foreach (var kept in complete ?? []) Ownership.Release(kept.Value);
+                complete = null;
+            }
         });
     }
 
@@ -45,16 +53,5 @@ public sealed partial class DataStream<T>
         {
             if (!finished) foreach (var kept in seen) Ownership.Release(kept.Value);
         }
-    }
-
-    /// <summary>How the cache keeps its own reference to an element the consumer will own.</summary>
-    static Func<T, T> Sharing()
-    {
-        if (typeof(T) == typeof(RecordBatch)) return value => (T)(object)((RecordBatch)(object)value!).SliceShared(0, ((RecordBatch)(object)value!).Length);
-        if (typeof(T) == typeof(torch.Tensor)) return value => (T)(object)((torch.Tensor)(object)value!).alias();
-        if (NeedsRelease)
-            throw new NotSupportedException(
-                $"A stream of {typeof(T).Name} cannot be cached: its elements are released by their consumer. Cache record batches, single tensors or plain values (before they become rows or pairs of tensors).");
-        return value => value;
     }
 }

@@ -19,7 +19,7 @@ public sealed partial class DataStream<T>
         {
             run.Token.ThrowIfCancellationRequested();
             bool any = false;
-            foreach (var item in Run(new StreamRun(unchecked(run.Epoch * 1_000_003 + k), run.Token), stats))
+            foreach (var item in Run(run.Part(unchecked(run.Epoch * 1_000_003 + k), run.Token), stats))
             {
                 any = true;
                 yield return item;

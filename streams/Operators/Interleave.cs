@@ -28,7 +28,7 @@ public static partial class DataStream
         IEnumerator<Sourced<T>> Open(DataStream<T> source)
         {
             if (readAhead == 0) return source.Run(run, stats).GetEnumerator();
-            var pump = new Pump<T>(r => source.Run(r), run, readAhead, stats, source.Stats.Name);
+            var pump = new Pump<T>(r => source.Run(r), run, readAhead, stats, source.Name);
             pumps.Add(pump);
             return pump.Drain(run.Token).GetEnumerator();
         }

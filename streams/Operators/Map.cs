@@ -93,7 +93,7 @@ public sealed partial class DataStream<T>
                 yield return new(task, item.Origin);
             }
         }
-        using var pump = new Pump<Task<Sourced<U>>>(Started, run, 2 * degree, stats, Stats.Name, ReleaseWhenDone);
+        using var pump = new Pump<Task<Sourced<U>>>(Started, run, 2 * degree, stats, Name, ReleaseWhenDone);
         int seen = 0, unfinished = 0;
         foreach (var started in pump.Drain(run.Token))
         {
@@ -127,7 +127,7 @@ public sealed partial class DataStream<T>
         using var results = new BlockingCollection<Sourced<U>>(2 * degree);
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(run.Token);
         ExceptionDispatchInfo? failure = null;
-        using var source = Run(new StreamRun(run.Epoch, cancel.Token)).GetEnumerator();
+        using var source = Run(run.Part(run.Epoch, cancel.Token)).GetEnumerator();
         var sourceLock = new object();
         int running = degree;
         stats.SetWorkers(degree);

@@ -17,7 +17,7 @@ public sealed partial class DataStream<T>
 
     IEnumerable<Sourced<T>> Prefetched(StreamRun run, StageStats stats, int count)
     {
-        using var pump = new Pump<T>(r => Run(r), run, count, stats, Stats.Name);
+        using var pump = new Pump<T>(r => Run(r), run, count, stats, Name);
         foreach (var item in pump.Drain(run.Token)) yield return item;
     }
 }

@@ -20,7 +20,7 @@ public sealed partial class DataStream<T>
 
     IEnumerable<Sourced<T[]>> TimeWindows(StreamRun run, StageStats stats, TimeSpan span, int capacity)
     {
-        using var pump = new Pump<T>(r => Run(r), run, capacity, stats, Stats.Name);
+        using var pump = new Pump<T>(r => Run(r), run, capacity, stats, Name);
         var window = new List<Sourced<T>>();
         bool finished = false;
         try

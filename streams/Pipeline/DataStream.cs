@@ -18,14 +18,24 @@ namespace Functional.Streams;
 /// <para>
 /// Ownership: each element belongs to whoever receives it. The consumer disposes record batches
 /// and tensors it takes; rows (<see cref="Tables.Row"/>) are views released by the stage that
-/// consumes them. Stages that drop elements release them.
+/// consumes them. Stages that drop elements release them. Disposing a stream releases what its
+/// stages hold across runs (a <see cref="Cache"/>'s elements), upstream stages included; a
+/// disposed stream cannot run again.
+/// </para>
+/// <para>
+/// Counters belong to a run: <see cref="Stats"/> and <see cref="Stages"/> are those of the
+/// stream's latest run (or the one in progress).
 /// </para>
 /// </summary>
 /// <typeparam name="T">The element type.</typeparam>
-public sealed partial class DataStream<T> : IObservable<T>, IStage
+public sealed partial class DataStream<T> : IObservable<T>, IStage, IDisposable
 {
     readonly Func<StreamRun, StageStats, IEnumerable<Sourced<T>>> produce;
     readonly IStage[] upstream;
+    /// <summary>Releases what this stage holds across runs (a cache), or null.</summary>
+    Action? release;
+    volatile StreamRun? latest;
+    volatile bool disposed;
 
     /// <param name="name">The stage's name in counters and errors.</param>
     /// <param name="produce">The stage's elements for one run, given the stage's own counters:
@@ -34,22 +44,37 @@ public sealed partial class DataStream<T> : IObservable<T>, IStage
     /// <param name="upstream">The streams it reads from.</param>
     internal DataStream(string name, Func<StreamRun, StageStats, IEnumerable<Sourced<T>>> produce, params IStage[] upstream)
     {
-        (this.produce, this.upstream) = (produce, upstream);
-        Stats = new StageStats(name);
+        (this.produce, this.upstream, Name) = (produce, upstream, name);
     }
 
-    /// <summary>This stage's counters.</summary>
-    public StageStats Stats { get; }
+    /// <summary>The stage's name in counters and errors, e.g. "shuffle(10000)".</summary>
+    public string Name { get; }
 
-    /// <summary>Every stage of the pipeline, sources first, this stage last.</summary>
+    /// <summary>This stage's counters in the stream's latest run (zeros before the first).</summary>
+    public StageStats Stats => latest?.StatsOf(this) ?? new StageStats(Name);
+
+    /// <summary>Every stage of the pipeline, sources first, this stage last, with their counters
+    /// in this stream's latest run (zeros before the first).</summary>
     public IReadOnlyList<StageStats> Stages
     {
         get
         {
-            var seen = new List<StageStats>();
+            var seen = new List<IStage>();
             ((IStage)this).Collect(seen);
-            return seen;
+            var run = latest;
+            return [.. seen.Select(stage => run?.StatsOf(stage) ?? new StageStats(stage.Name))];
         }
+    }
+
+    /// <summary>Releases what the pipeline's stages hold across runs (cached elements); the
+    /// stream, and streams made from it, cannot run afterwards.</summary>
+    public void Dispose() => ((IStage)this).Release();
+
+    /// <summary>Sets what disposing releases (for stages that keep elements across runs).</summary>
+    internal DataStream<T> ReleasingOnDispose(Action releaseHeld)
+    {
+        release = releaseHeld;
+        return this;
     }
 
     /// <summary>The elements of one run; <paramref name="epoch"/> seeds per-epoch shuffles. Each element belongs to the caller.</summary>
@@ -89,24 +114,27 @@ public sealed partial class DataStream<T> : IObservable<T>, IStage
     /// </summary>
     internal IEnumerable<Sourced<T>> Run(StreamRun run, StageStats? consumer = null)
     {
+        if (disposed) throw new ObjectDisposedException(Name, $"The stream stage '{Name}' was disposed (with a stream made from it); make the stream again.");
         run.Token.ThrowIfCancellationRequested();
-        using var inner = produce(run, Stats).GetEnumerator();
+        latest = run;
+        var stats = run.StatsOf(this);
+        using var inner = produce(run, stats).GetEnumerator();
         long returned = 0;
         while (true)
         {
             long start = Stopwatch.GetTimestamp();
-            if (returned != 0) Stats.AddWaitingDownstream(start - returned);
+            if (returned != 0) stats.AddWaitingDownstream(start - returned);
             bool more;
             try { more = inner.MoveNext(); }
             finally
             {
                 long spent = Stopwatch.GetTimestamp() - start;
-                Stats.AddInclusive(spent);
+                stats.AddInclusive(spent);
                 consumer?.AddWaitingUpstream(spent);
             }
             if (!more) yield break;
             var item = inner.Current;
-            Stats.Produced(ElementSize.Of(item.Value));
+            stats.Produced(Ownership<T>.Bytes(item.Value));
             returned = Stopwatch.GetTimestamp();
             yield return item;
         }
@@ -120,10 +148,18 @@ public sealed partial class DataStream<T> : IObservable<T>, IStage
     internal DataStream<U> ThenDecoupled<U>(string name, Func<StreamRun, StageStats, IEnumerable<Sourced<U>>> stage) =>
         new(name, stage, this);
 
-    void IStage.Collect(List<StageStats> into)
+    void IStage.Collect(List<IStage> into)
     {
         foreach (var parent in upstream) parent.Collect(into);
-        if (!into.Contains(Stats)) into.Add(Stats);
+        if (!into.Contains(this)) into.Add(this);
+    }
+
+    void IStage.Release()
+    {
+        if (disposed) return;
+        disposed = true;
+        release?.Invoke();
+        foreach (var parent in upstream) parent.Release();
     }
 
     sealed class Subscription(CancellationTokenSource cancel, Task pump) : IDisposable
@@ -140,5 +176,7 @@ public sealed partial class DataStream<T> : IObservable<T>, IStage
 /// <summary>A stage as the counters see it.</summary>
 internal interface IStage
 {
-    void Collect(List<StageStats> into);
+    string Name { get; }
+    void Collect(List<IStage> into);
+    void Release();
 }

@@ -33,7 +33,7 @@ internal sealed class Pump<T> : IDisposable
         buffer = new BlockingCollection<Sourced<T>>(new ConcurrentQueue<Sourced<T>>(), capacity);
         cancel = CancellationTokenSource.CreateLinkedTokenSource(run.Token);
         this.stats = stats;
-        var inner = new StreamRun(run.Epoch, cancel.Token);
+        var inner = run.Part(run.Epoch, cancel.Token);
         worker = new Thread(() => Work(upstream(inner))) { IsBackground = true, Name = $"Functional.Streams {name}" };
         worker.Start();
     }

@@ -15,7 +15,7 @@ internal sealed class SharedBatch
     public SharedBatch(RecordBatch batch, string source)
     {
         (Batch, Source, references) = (batch, source, batch.Length);
-        long bytes = ElementSize.OfBatch(batch);
+        long bytes = RowBatchMemory.BytesOf(batch);
         RowBytes = batch.Length == 0 ? 0 : bytes / batch.Length;
         TotalBytes = bytes;
         RowBatchMemory.Acquired(bytes);
@@ -85,4 +85,20 @@ public static class RowBatchMemory
     }
 
     internal static void Released(long bytes) => Interlocked.Add(ref live, -bytes);
+
+    /// <summary>The bytes of a record batch's Arrow buffers, children included.</summary>
+    internal static long BytesOf(RecordBatch batch)
+    {
+        long total = 0;
+        foreach (var array in batch.Arrays) total += BytesOf(array.Data);
+        return total;
+    }
+
+    static long BytesOf(ArrayData data)
+    {
+        long total = 0;
+        foreach (var buffer in data.Buffers ?? []) total += buffer.Length;
+        foreach (var child in data.Children ?? []) total += BytesOf(child);
+        return total;
+    }
 }
