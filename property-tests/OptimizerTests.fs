@@ -31,6 +31,21 @@ type Affine = { W: torch.Tensor; B: torch.Tensor }
 
 let tests =
     testList "optimizers" [
+        testCase "the state layout is typed: Adam's state reads as an AdamState and a LearningRateState, and the fused step moves them" <| fun () ->
+            scoped (fun () ->
+                let parameters = TensorTree.Of(struct ("w", torch.ones(3L)), struct ("b", torch.zeros(2L)))
+                let adam = Optimizer.Adam 0.1
+                let state = adam.Init.Invoke parameters
+                let moments = AdamState.Of(OptimizerState.ChainLink(state, 0))
+                let rate = LearningRateState.Of(OptimizerState.ChainLink(state, 1))
+                Expect.equal (List.ofSeq moments.Mu.Paths) [ "w"; "b" ] "one moment per parameter"
+                Expect.equal (moments.Count.item<int64> ()) 0L "step 0"
+                Expect.equal (rate.Multiplier.item<float> ()) 1.0 "multiplier 1"
+                Expect.equal (LearningRateState.Multipliers state).Count 1 "found by name"
+                adam.StepInPlace(TensorTree.Of(struct ("w", torch.ones(3L)), struct ("b", torch.ones(2L))), state, parameters)
+                Expect.equal (moments.Count.item<int64> ()) 1L "the fused step counts in the typed state"
+                Expect.isGreaterThan (moments.Mu.["w"].sum().item<float32> ()) 0.0f "and moves the first moment")
+
         testCase "SGD: p - lr g" <| fun () ->
             scoped (fun () -> expectSteps "sgd" [ [ 0.95; -2.01 ]; [ 0.9; -2.02 ] ] (run (Optimizer.Sgd 0.1) 2))
 
@@ -75,7 +90,7 @@ let tests =
                     let fusedState, chainedState = optimizer.Init.Invoke fused, optimizer.Init.Invoke chained
                     if lrMultiplier then
                         for state in [ fusedState; chainedState ] do
-                            for m in Transform.LearningRateMultipliers state do m.fill_(0.5.ToScalar()) |> ignore
+                            for m in LearningRateState.Multipliers state do m.fill_(0.5.ToScalar()) |> ignore
                     for _ in 1..6 do
                         let gradient = fused.Map(fun t -> torch.randn(t.shape, dtype = dtype, generator = g))
                         optimizer.StepInPlace(gradient.Clone(), fusedState, fused)

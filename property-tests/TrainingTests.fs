@@ -128,7 +128,7 @@ let tests =
                 // Nothing counts as improvement (minDelta 10): after patience 1, every other epoch reduces.
                 let reduce = ReduceLearningRateOnPlateau("loss", factor = 0.5, patience = 1, minDelta = 10.0)
                 model.Fit(x, y, FitOptions(Verbosity = Verbosity.Silent, Epochs = 5, BatchSize = 64, Callbacks = [| reduce :> Callback |])) |> ignore
-                let multiplier () = (Transform.LearningRateMultipliers model.State.OptState).[0].item<float> ()
+                let multiplier () = (LearningRateState.Multipliers model.State.OptState).[0].item<float> ()
                 Expect.floatClose Accuracy.high (multiplier ()) 0.25 "halved twice"
                 let frozen = LearningRateScheduler(fun epoch -> if epoch = 0 then 0.0 else 1.0)
                 let before = model.State.Params.Clone()

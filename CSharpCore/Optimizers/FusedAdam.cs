@@ -8,8 +8,8 @@ namespace Functional.Optimizers;
 /// Adam as libtorch's fused kernel (<c>_fused_adam_</c>): one call updates every parameter and
 /// both moments in a single pass over memory, where the chain of small transformations makes
 /// about nine passes and fifty calls per step (about 3.5x faster on the MNIST MLP's 535k
-/// parameters). The state is the chain's (<c>0/mu</c>, <c>0/nu</c>, <c>0/count</c>,
-/// <c>1/count</c>, <c>1/lr_multiplier</c>), so checkpoints and the pure update agree with it
+/// parameters). The state is the chain's (an <see cref="AdamState"/> in link 0, a
+/// <see cref="LearningRateState"/> in link 1), so checkpoints and the pure update agree with it
 /// (up to rounding: the kernel orders its arithmetic as PyTorch's Adam does). The kernel is
 /// reached through a TorchScript function compiled once per process; the script is fixed and
 /// compiled by the tests, so it cannot fail at a user's run time.
@@ -27,13 +27,14 @@ public static class FusedAdam
     /// <summary>The fused step for <c>Chain(ScaleByAdam(beta1, beta2, epsilon), ScaleByLearningRate(learningRate))</c>'s state.</summary>
     public static InPlaceStep Step(Schedule learningRate, double beta1, double beta2, double epsilon) => (gradients, state, parameters) =>
     {
-        var (adam, rate) = (state.Select("0"), state.Select("1"));
-        long t = adam["count"].add_(1).item<long>();
-        long rateStep = rate["count"].add_(1).item<long>() - 1;
-        double lr = learningRate(rateStep) * rate[Transform.LearningRateMultiplier].item<double>();
+        var adam = AdamState.Of(OptimizerState.ChainLink(state, 0));
+        var rate = LearningRateState.Of(OptimizerState.ChainLink(state, 1));
+        long t = adam.Count.add_(1).item<long>();
+        long rateStep = rate.Count.add_(1).item<long>() - 1;
+        double lr = learningRate(rateStep) * rate.Multiplier.item<double>();
         using var step = torch.tensor((float)t);
         var steps = Enumerable.Repeat(step, parameters.Count).ToArray();
-        var (mu, nu) = (adam.Select("mu").Leaves.ToArray(), adam.Select("nu").Leaves.ToArray());
-        compiled.Value.invoke("adam", parameters.Leaves.ToArray(), gradients.Leaves.ToArray(), mu, nu, steps, lr, beta1, beta2, epsilon);
+        compiled.Value.invoke("adam", parameters.Leaves.ToArray(), gradients.Leaves.ToArray(), adam.Mu.Leaves.ToArray(), adam.Nu.Leaves.ToArray(),
+            steps, lr, beta1, beta2, epsilon);
     };
 }

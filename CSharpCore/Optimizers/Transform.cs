@@ -19,7 +19,7 @@ public static class Transform
     public static GradientTransformation Chain(params GradientTransformation[] links)
     {
         if (links.Length == 0) throw new ArgumentException("Chain needs at least one transformation.", nameof(links));
-        var keys = links.Select((_, i) => i.ToString()).ToArray();
+        var keys = links.Select((_, i) => OptimizerState.ChainKey(i)).ToArray();
         TensorTree Before(int end, TensorTree gradients, TensorTree state, TensorTree parameters)
         {
             var updates = gradients;
@@ -138,25 +138,19 @@ public static class Transform
             path => frozen(path) ? "frozen" : "trainable");
     }
 
-    /// <summary>The state leaf, under every <see cref="ScaleByLearningRate"/>, that scales its
-    /// schedule: 1 unless a callback (reduce-on-plateau, a per-epoch scheduler) changed it.</summary>
-    public const string LearningRateMultiplier = "lr_multiplier";
-
     /// <summary>Multiplies updates by -schedule(step) * multiplier: the last link of every
-    /// optimizer. The multiplier is state (see <see cref="LearningRateMultiplier"/>), so training
-    /// callbacks can lower the rate while the schedule goes on.</summary>
+    /// optimizer. The multiplier is state (<see cref="LearningRateState"/>: 1 unless a callback
+    /// such as reduce-on-plateau changed it), so training callbacks can lower the rate while the
+    /// schedule goes on.</summary>
     public static GradientTransformation ScaleByLearningRate(Schedule learningRate) => new(
-        _ => TensorTree.Of(("count", torch.tensor(0L)), (LearningRateMultiplier, torch.tensor(1.0))),
+        _ => LearningRateState.Init().ToTree(),
         (g, state, _) =>
         {
-            double lr = learningRate(Advance(state["count"]) - 1) * state[LearningRateMultiplier].item<double>();
+            var rate = LearningRateState.Of(state);
+            double lr = learningRate(Advance(rate.Count) - 1) * rate.Multiplier.item<double>();
             foreach (var t in g.Leaves) t.mul_(-lr);
             return g;
         });
-
-    /// <summary>The learning-rate multipliers in an optimizer state (one per <see cref="ScaleByLearningRate"/>).</summary>
-    public static IReadOnlyList<Tensor> LearningRateMultipliers(TensorTree optimizerState) =>
-        optimizerState.Filter((path, _) => path == LearningRateMultiplier || path.EndsWith("/" + LearningRateMultiplier, StringComparison.Ordinal)).Leaves;
 
     /// <summary>Multiplies updates by a constant.</summary>
     public static GradientTransformation Scale(double factor)
@@ -176,10 +170,10 @@ public static class Transform
         Hyperparameter.Decay(decay, nameof(decay));
         if (nesterov && decay == 0) throw new ArgumentOutOfRangeException(nameof(decay), decay, "Nesterov momentum needs a decay above 0.");
         return new(
-            p => p.Map(ZerosLike).Prefix("trace"),
+            p => new AccumulatorState(AccumulatorState.Trace, p.Map(ZerosLike)).ToTree(),
             (g, state, _) =>
             {
-                var trace = state.Select("trace");
+                var trace = AccumulatorState.Of(AccumulatorState.Trace, state).Values;
                 for (int i = 0; i < g.Count; i++)
                 {
                     var (t, gi) = (trace.Leaves[i], g.Leaves[i]);
@@ -199,11 +193,11 @@ public static class Transform
         Hyperparameter.Decay(beta2, nameof(beta2));
         Hyperparameter.NonNegative(epsilon, nameof(epsilon));
         return new(
-            p => TensorTree.Node(("mu", p.Map(ZerosLike)), ("nu", p.Map(ZerosLike)), ("count", TensorTree.Leaf(torch.tensor(0L)))),
+            p => AdamState.Init(p).ToTree(),
             (g, state, _) =>
             {
-                long t = Advance(state["count"]);
-                var (mu, nu) = (state.Select("mu"), state.Select("nu"));
+                var (mu, nu, count) = AdamState.Of(state);
+                long t = Advance(count);
                 double c1 = 1 - Math.Pow(beta1, t), sqrtC2 = Math.Sqrt(1 - Math.Pow(beta2, t));
                 for (int i = 0; i < g.Count; i++)
                 {
@@ -225,10 +219,10 @@ public static class Transform
         Hyperparameter.Decay(decay, nameof(decay));
         Hyperparameter.NonNegative(epsilon, nameof(epsilon));
         return new(
-            p => p.Map(ZerosLike).Prefix("nu"),
+            p => new AccumulatorState(AccumulatorState.Rms, p.Map(ZerosLike)).ToTree(),
             (g, state, _) =>
             {
-                var nu = state.Select("nu");
+                var nu = AccumulatorState.Of(AccumulatorState.Rms, state).Values;
                 for (int i = 0; i < g.Count; i++)
                 {
                     var (v, gi) = (nu.Leaves[i], g.Leaves[i]);
@@ -246,10 +240,10 @@ public static class Transform
         Hyperparameter.NonNegative(initialAccumulator, nameof(initialAccumulator));
         Hyperparameter.NonNegative(epsilon, nameof(epsilon));
         return new(
-            p => p.Map(t => torch.full_like(t, initialAccumulator)).Prefix("sum"),
+            p => new AccumulatorState(AccumulatorState.SumOfSquares, p.Map(t => torch.full_like(t, initialAccumulator))).ToTree(),
             (g, state, _) =>
             {
-                var sum = state.Select("sum");
+                var sum = AccumulatorState.Of(AccumulatorState.SumOfSquares, state).Values;
                 for (int i = 0; i < g.Count; i++)
                 {
                     var (s, gi) = (sum.Leaves[i], g.Leaves[i]);

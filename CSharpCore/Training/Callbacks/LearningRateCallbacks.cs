@@ -8,7 +8,7 @@ static class LearningRateMultiplier
 {
     public static IReadOnlyList<torch.Tensor> Of(Model model, string callback)
     {
-        var multipliers = Transform.LearningRateMultipliers(model.State.OptState);
+        var multipliers = LearningRateState.Multipliers(model.State.OptState);
         return multipliers.Count > 0 ? multipliers : throw new InvalidOperationException(
             $"{callback} needs an optimizer with a learning rate (Transform.ScaleByLearningRate, which every Optimizer.* has).");
     }

@@ -88,7 +88,7 @@ public sealed class TensorBoardLogger(
             bool held = name.StartsWith("val_", StringComparison.Ordinal);
             (held ? validation : train).add_scalar("epoch/" + (held ? name[4..] : name), (float)value, epoch);
         }
-        var multipliers = Transform.LearningRateMultipliers(context.Model.State.OptState);
+        var multipliers = LearningRateState.Multipliers(context.Model.State.OptState);
         if (multipliers.Count > 0) train.add_scalar("epoch/lr_multiplier", (float)multipliers[0].item<double>(), epoch);
         if (context.History.StepTimes.Count > 0)
         {
