@@ -28,6 +28,15 @@ build() {
   dotnet build Functional.sln -c Release -nologo -v quiet -clp:ErrorsOnly
 }
 
+# The layout .editorconfig describes, for C# (dotnet format) and F# (Fantomas); fix with
+# `dotnet format whitespace Functional.sln` and `dotnet fantomas FSharpApi property-tests examples`.
+check_format() {
+  dotnet format whitespace Functional.sln --verify-no-changes -v quiet || {
+    echo "C# files are not formatted: run 'dotnet format whitespace Functional.sln'." >&2; exit 1; }
+  dotnet fantomas --check FSharpApi property-tests examples || {
+    echo "F# files are not formatted: run 'dotnet fantomas FSharpApi property-tests examples'." >&2; exit 1; }
+}
+
 case "${1:-}" in
   build) build ;;
   example)
@@ -36,6 +45,7 @@ case "${1:-}" in
     ;;
   test)
     build
+    check_format
     dotnet property-tests/bin/Release/net10.0/Functional.PropertyTests.dll --summary
     ;;
   *)

@@ -17,15 +17,17 @@ let epochs =
     match fsi.CommandLineArgs |> Array.tryFindIndex ((=) "--epochs") with
     | Some i -> int fsi.CommandLineArgs.[i + 1]
     | None -> 15
+
 let time, features = 8L, 4L
 let rng = new torch.Generator(0UL)
 
 let sequences (n: int64) =
-    let x = torch.randn([| n; time; features |], generator = rng)
-    let marked = torch.randint(0L, time, [| n |], generator = rng)
-    x.select(2L, 0L).copy_(torch.nn.functional.one_hot(marked, time)) |> ignore
-    let atMarked = x.gather(1L, marked.view(n, 1L, 1L).expand(n, 1L, features))
+    let x = torch.randn ([| n; time; features |], generator = rng)
+    let marked = torch.randint (0L, time, [| n |], generator = rng)
+    x.select(2L, 0L).copy_(torch.nn.functional.one_hot (marked, time)) |> ignore
+    let atMarked = x.gather (1L, marked.view(n, 1L, 1L).expand(n, 1L, features))
     x, atMarked.select(1L, 0L).select(1L, 1L).gt(torch.tensor 0.0f).to_type(torch.int64)
+
 let trainX, trainY = sequences 4000L
 let testX, testY = sequences 1000L
 
@@ -36,13 +38,20 @@ type PoolingParams = { Query: torch.Tensor }
 
 let attentionPooling =
     Layer.define
-        { Kind = "attention_pooling"
-          OutputShape = fun _ shape -> [| shape.[1] |]
-          Init = fun _ rng shape -> { Query = torch.randn([| shape.[1] |], generator = rng) * 0.1 }, ()
-          Apply =
-            fun config _ p () h ->
-                let weights = (h.matmul(p.Query) / config.Temperature).softmax(-1L)
-                (weights.unsqueeze(-1L) * h).sum(1L), () }
+        {
+            Kind = "attention_pooling"
+            OutputShape = fun _ shape -> [| shape.[1] |]
+            Init =
+                fun _ rng shape ->
+                    {
+                        Query = torch.randn ([| shape.[1] |], generator = rng) * 0.1
+                    },
+                    ()
+            Apply =
+                fun config _ p () h ->
+                    let weights = (h.matmul (p.Query) / config.Temperature).softmax(-1L)
+                    (weights.unsqueeze (-1L) * h).sum(1L), ()
+        }
 
 let tokens = Graph.Input([| time; features |], "tokens")
 let hidden = Dense(32L, ActivationFunction.Tanh).Call(tokens)
@@ -52,7 +61,22 @@ let logits = Dense(2L).Call(Dense(32L, ActivationFunction.Relu).Call(pooled))
 
 use model =
     FunctionalModel([ tokens ], [ logits ], "marked_step")
-    |> Model.compile (Loss.SparseCategoricalCrossEntropy(fromLogits = true)) (Optim.adam 3e-3) [ SparseCategoricalAccuracy() ] [| time; features |]
+    |> Model.compile
+        (Loss.SparseCategoricalCrossEntropy(fromLogits = true))
+        (Optim.adam 3e-3)
+        [ SparseCategoricalAccuracy() ]
+        [| time; features |]
+
 let test = Data.ofTrees testX testY
-model |> Model.fit { FitSettings.defaults with Epochs = epochs; BatchSize = 64; Validation = Some test } (Data.ofTrees trainX trainY) |> ignore
+
+model
+|> Model.fit
+    { FitSettings.defaults with
+        Epochs = epochs
+        BatchSize = 64
+        Validation = Some test
+    }
+    (Data.ofTrees trainX trainY)
+|> ignore
+
 printfn "test_accuracy=%.4f" (model |> Model.evaluate test).["accuracy"]

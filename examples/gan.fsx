@@ -18,43 +18,77 @@ let steps =
     match fsi.CommandLineArgs |> Array.tryFindIndex ((=) "--steps") with
     | Some i -> int fsi.CommandLineArgs.[i + 1]
     | None -> 1500
+
 let batch = 128L
 torch.manual_seed 0L |> ignore
 let rng = new torch.Generator(0UL)
 
 type Dense = { W: torch.Tensor; B: torch.Tensor }
-type Mlp = { Hidden1: Dense; Hidden2: Dense; Out: Dense }
+
+type Mlp =
+    {
+        Hidden1: Dense
+        Hidden2: Dense
+        Out: Dense
+    }
 
 let dense (inputs: int64) (outputs: int64) =
-    { W = torch.randn([| inputs; outputs |], generator = rng) * sqrt (2.0 / float inputs); B = torch.zeros outputs }
-let mlp inputs outputs = { Hidden1 = dense inputs 32L; Hidden2 = dense 32L 32L; Out = dense 32L outputs }
+    {
+        W = torch.randn ([| inputs; outputs |], generator = rng) * sqrt (2.0 / float inputs)
+        B = torch.zeros outputs
+    }
+
+let mlp inputs outputs =
+    {
+        Hidden1 = dense inputs 32L
+        Hidden2 = dense 32L 32L
+        Out = dense 32L outputs
+    }
+
 let apply (p: Mlp) (x: torch.Tensor) =
     let layer (d: Dense) (h: torch.Tensor) = h.matmul d.W + d.B
-    x |> layer p.Hidden1 |> torch.nn.functional.relu |> layer p.Hidden2 |> torch.nn.functional.relu |> layer p.Out
+
+    x
+    |> layer p.Hidden1
+    |> torch.nn.functional.relu
+    |> layer p.Hidden2
+    |> torch.nn.functional.relu
+    |> layer p.Out
 
 let realSamples (n: int64) =
-    let angle = torch.rand([| n |], generator = rng) * (2.0 * Math.PI)
-    let radius = 2.0 + 0.1 * torch.randn([| n |], generator = rng)
-    torch.stack([| radius * angle.cos(); radius * angle.sin() |], 1L)
-let generate g n = apply g (torch.randn([| n; 2L |], generator = rng))
+    let angle = torch.rand ([| n |], generator = rng) * (2.0 * Math.PI)
+    let radius = 2.0 + 0.1 * torch.randn ([| n |], generator = rng)
+    torch.stack ([| radius * angle.cos (); radius * angle.sin () |], 1L)
+
+let generate g n =
+    apply g (torch.randn ([| n; 2L |], generator = rng))
 
 /// Sliced Wasserstein-1 over 64 random directions.
 let distance (a: torch.Tensor) (b: torch.Tensor) =
-    use _ = torch.no_grad()
-    let directions = torch.nn.functional.normalize(torch.randn([| 2L; 64L |], generator = rng), dim = 0L)
-    let sorted (x: torch.Tensor) = let struct (values, _) = x.matmul(directions).sort(0L) in values
-    (sorted a - sorted b).abs().mean().item<float32> () |> float
+    use _ = torch.no_grad ()
+
+    let directions =
+        torch.nn.functional.normalize (torch.randn ([| 2L; 64L |], generator = rng), dim = 0L)
+
+    let sorted (x: torch.Tensor) =
+        let struct (values, _) = x.matmul(directions).sort(0L) in values
+
+    (sorted a - sorted b).abs().mean().item<float32>() |> float
 
 let mutable g = mlp 2L 2L
 let mutable d = mlp 2L 1L
-let gOptimizer, dOptimizer = Optimizer.Adam(1e-3, beta1 = 0.5), Optimizer.Adam(1e-3, beta1 = 0.5)
+
+let gOptimizer, dOptimizer =
+    Optimizer.Adam(1e-3, beta1 = 0.5), Optimizer.Adam(1e-3, beta1 = 0.5)
+
 let mutable gState = Optim.init gOptimizer g
 let mutable dState = Optim.init dOptimizer d
 let bce = Loss.BinaryCrossEntropy(fromLogits = true)
 
 let startDistance = distance (generate g 2000L) (realSamples 2000L)
 printfn "step    0  distance %.3f" startDistance
-for step in 1 .. steps do
+
+for step in 1..steps do
     use _ = torch.NewDisposeScope()
     use genTape = new GradientTape()
     use discTape = new GradientTape()
@@ -64,7 +98,11 @@ for step in 1 .. steps do
     let fakeLogits = apply d (generate g batch)
     let realLogits = apply d (realSamples batch)
     let genLoss = bce.Invoke(fakeLogits, torch.ones_like fakeLogits)
-    let discLoss = bce.Invoke(realLogits, torch.ones_like realLogits) + bce.Invoke(fakeLogits, torch.zeros_like fakeLogits)
+
+    let discLoss =
+        bce.Invoke(realLogits, torch.ones_like realLogits)
+        + bce.Invoke(fakeLogits, torch.zeros_like fakeLogits)
+
     genTape.StopRecording()
     discTape.StopRecording()
     let gGrad = Tape.gradient genTape genLoss g
@@ -73,8 +111,13 @@ for step in 1 .. steps do
     // step's scope, which frees everything else.
     let g', gState' = Train.applyGradients gOptimizer gGrad g gState
     let d', dState' = Train.applyGradients dOptimizer dGrad d dState
-    g <- g'; d <- d'; gState <- gState'; dState <- dState'
-    if step % 500 = 0 then printfn "step %4d  distance %.3f" step (distance (generate g 2000L) (realSamples 2000L))
+    g <- g'
+    d <- d'
+    gState <- gState'
+    dState <- dState'
+
+    if step % 500 = 0 then
+        printfn "step %4d  distance %.3f" step (distance (generate g 2000L) (realSamples 2000L))
 
 printfn "start_distance=%.4f" startDistance
 printfn "final_distance=%.4f" (distance (generate g 2000L) (realSamples 2000L))

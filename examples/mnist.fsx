@@ -16,26 +16,49 @@ let argument name fallback =
     match fsi.CommandLineArgs |> Array.tryFindIndex ((=) name) with
     | Some i -> int fsi.CommandLineArgs.[i + 1]
     | None -> fallback
+
 let epochs, trainCount = argument "--epochs" 10, int64 (argument "--train" 8000)
 
 let struct (images, labels) = Mnist.Load(Mnist.FindFolder __SOURCE_DIRECTORY__)
-let train = Data.ofTrees (images.narrow(0L, 0L, trainCount)) (labels.narrow(0L, 0L, trainCount))
-let test = Data.ofTrees (images.narrow(0L, 8000L, 2000L)) (labels.narrow(0L, 8000L, 2000L))
+
+let train =
+    Data.ofTrees (images.narrow (0L, 0L, trainCount)) (labels.narrow (0L, 0L, trainCount))
+
+let test =
+    Data.ofTrees (images.narrow (0L, 8000L, 2000L)) (labels.narrow (0L, 8000L, 2000L))
 
 let network =
-    Conv2D(32L, 3L, activation = ActivationFunction.Relu) --> MaxPool2D()
-    --> Conv2D(64L, 3L, activation = ActivationFunction.Relu) --> MaxPool2D()
-    --> Flatten() --> Dropout(0.25)
+    Conv2D(32L, 3L, activation = ActivationFunction.Relu)
+    --> MaxPool2D()
+    --> Conv2D(64L, 3L, activation = ActivationFunction.Relu)
+    --> MaxPool2D()
+    --> Flatten()
+    --> Dropout(0.25)
     --> Dense(128L, activation = ActivationFunction.Relu)
     --> Dense(10L)
 
 use model =
     network
-    |> Model.compile (Loss.SparseCategoricalCrossEntropy(fromLogits = true)) (Optim.adam 2e-3) [ SparseCategoricalAccuracy() ] [| 1L; 28L; 28L |]
+    |> Model.compile
+        (Loss.SparseCategoricalCrossEntropy(fromLogits = true))
+        (Optim.adam 2e-3)
+        [ SparseCategoricalAccuracy() ]
+        [| 1L; 28L; 28L |]
+
 printfn "%s" (Model.summary model)
 
 let clock = Stopwatch.StartNew()
-model |> Model.fit { FitSettings.defaults with Epochs = epochs; BatchSize = 128; Validation = Some test } train |> ignore
+
+model
+|> Model.fit
+    { FitSettings.defaults with
+        Epochs = epochs
+        BatchSize = 128
+        Validation = Some test
+    }
+    train
+|> ignore
+
 let seconds = clock.Elapsed.TotalSeconds
 let scores = model |> Model.evaluate test
 

@@ -14,17 +14,38 @@ let steps =
     match fsi.CommandLineArgs |> Array.tryFindIndex ((=) "--steps") with
     | Some i -> int fsi.CommandLineArgs.[i + 1]
     | None -> 400
+
 let learningRate = 0.1
 torch.manual_seed 0L |> ignore
 
-type Dense = { Kernel: torch.Tensor; Bias: torch.Tensor }
+type Dense =
+    {
+        Kernel: torch.Tensor
+        Bias: torch.Tensor
+    }
+
 type Model = { Hidden: Dense; Output: Dense }
 
 let x = torch.randn (256L, 2L)
-let y = (3.0 * x.select(1L, 0L) - 2.0 * x.select(1L, 1L) + 0.5 + 0.01 * torch.randn 256L).unsqueeze 1L
 
-let dense (inputs: int64) (outputs: int64) = { Kernel = torch.randn (inputs, outputs) * 0.5; Bias = torch.zeros outputs }
-let mutable parameters = { Hidden = dense 2L 16L; Output = dense 16L 1L }
+let y =
+    (3.0 * x.select (1L, 0L) - 2.0 * x.select (1L, 1L)
+     + 0.5
+     + 0.01 * torch.randn 256L)
+        .unsqueeze
+        1L
+
+let dense (inputs: int64) (outputs: int64) =
+    {
+        Kernel = torch.randn (inputs, outputs) * 0.5
+        Bias = torch.zeros outputs
+    }
+
+let mutable parameters =
+    {
+        Hidden = dense 2L 16L
+        Output = dense 16L 1L
+    }
 
 let predict (p: Model) (input: torch.Tensor) =
     let layer (d: Dense) (v: torch.Tensor) = v.matmul d.Kernel + d.Bias
@@ -36,13 +57,18 @@ let optimizer = Optim.sgd learningRate
 let mutable state = Optim.init optimizer parameters
 let mutable initialLoss = 0.0
 let mutable lastLoss = 0.0
+
 for step in 0 .. steps - 1 do
     let value, next, nextState = Train.step optimizer loss parameters state
     parameters <- next
     state <- nextState
     lastLoss <- value
-    if step = 0 then initialLoss <- lastLoss
-    if step % 100 = 0 then printfn "step %4d  loss %.5f" step lastLoss
+
+    if step = 0 then
+        initialLoss <- lastLoss
+
+    if step % 100 = 0 then
+        printfn "step %4d  loss %.5f" step lastLoss
 
 printfn "step %4d  loss %.5f" steps lastLoss
 printfn "initial_loss=%g" initialLoss

@@ -17,42 +17,90 @@ open Functional.Persistence
 open Functional.Training
 open Functional.Trees
 
-type Case = { Id: string; Expected: string; Fragments: string list; Run: unit -> unit }
+type Case =
+    {
+        Id: string
+        Expected: string
+        Fragments: string list
+        Run: unit -> unit
+    }
 
-let private case id expected fragments run = { Id = id; Expected = expected; Fragments = fragments; Run = run }
+let private case id expected fragments run =
+    {
+        Id = id
+        Expected = expected
+        Fragments = fragments
+        Run = run
+    }
 
 /// A layer under test: how to make it, a valid per-example shape, and the name errors must use.
-type private Subject = { Key: string; Make: unit -> ILayer; Shape: int64[]; Named: string; HasParams: bool; Ids: bool }
+type private Subject =
+    {
+        Key: string
+        Make: unit -> ILayer
+        Shape: int64[]
+        Named: string
+        HasParams: bool
+        Ids: bool
+    }
 
 let private subjects =
-    let s key make shape named hasParams = { Key = key; Make = make; Shape = shape; Named = named; HasParams = hasParams; Ids = false }
-    [ s "dense" (fun () -> Dense(3L) :> ILayer) [| 4L |] "dense" true
-      s "dense_no_bias" (fun () -> Dense(3L, useBias = false, name = "nobias") :> ILayer) [| 4L |] "nobias" true
-      s "conv1d" (fun () -> Conv1D(2L, 3L) :> ILayer) [| 2L; 8L |] "conv1d" true
-      s "conv2d" (fun () -> Conv2D(2L, 3L) :> ILayer) [| 1L; 6L; 6L |] "conv2d" true
-      s "max_pool2d" (fun () -> MaxPool2D() :> ILayer) [| 1L; 4L; 4L |] "max_pool2d" false
-      s "average_pool2d" (fun () -> AveragePool2D() :> ILayer) [| 1L; 4L; 4L |] "average_pool2d" false
-      s "max_pool1d" (fun () -> MaxPool1D() :> ILayer) [| 2L; 6L |] "max_pool1d" false
-      s "average_pool1d" (fun () -> AveragePool1D() :> ILayer) [| 2L; 6L |] "average_pool1d" false
-      s "global_pool" (fun () -> GlobalPool(PoolKind.Average) :> ILayer) [| 2L; 4L; 4L |] "global_average_pool" false
-      s "dropout" (fun () -> Dropout(0.5) :> ILayer) [| 4L |] "dropout" false
-      s "activation" (fun () -> Activation(ActivationFunction.Tanh) :> ILayer) [| 4L |] "tanh" false
-      s "batch_norm" (fun () -> BatchNorm() :> ILayer) [| 3L |] "batch_norm" true
-      s "layer_norm" (fun () -> LayerNorm() :> ILayer) [| 2L; 3L |] "layer_norm" true
-      { s "embedding" (fun () -> Embedding(5L, 3L) :> ILayer) [| 4L |] "embedding" true with Ids = true }
-      s "lstm" (fun () -> Lstm(3L) :> ILayer) [| 5L; 4L |] "lstm" true
-      s "gru" (fun () -> Gru(3L, returnSequences = true) :> ILayer) [| 5L; 4L |] "gru" true
-      s "attention" (fun () -> MultiHeadAttention(2L, 2L, name = "attend") :> ILayer) [| 5L; 4L |] "attend" true
-      s "conv2d_transpose" (fun () -> Conv2DTranspose(2L, 3L, 2L) :> ILayer) [| 2L; 4L; 4L |] "conv2d_transpose" true
-      s "up_sampling2d" (fun () -> UpSampling2D() :> ILayer) [| 1L; 3L; 3L |] "up_sampling2d" false
-      s "zero_padding2d" (fun () -> ZeroPadding2D() :> ILayer) [| 1L; 3L; 3L |] "zero_padding2d" false
-      s "rescaling" (fun () -> Rescaling(0.5) :> ILayer) [| 4L |] "rescaling" false
-      s "normalization" (fun () -> Normalization([| 0.0; 1.0; 2.0 |], [| 1.0; 1.0; 4.0 |]) :> ILayer) [| 3L |] "normalization" false
-      s "simple_rnn" (fun () -> SimpleRnn(3L) :> ILayer) [| 5L; 4L |] "simple_rnn" true
-      s "time_distributed" (fun () -> TimeDistributed(Dense(3L, name = "td"), name = "td") :> ILayer) [| 4L; 5L |] "td" true
-      s "bidirectional" (fun () -> Bidirectional(Lstm(3L, name = "bi"), name = "bi") :> ILayer) [| 5L; 4L |] "bi" true
-      s "residual" (fun () -> Residual(Dense(4L, name = "inner")) :> ILayer) [| 4L |] "inner" true
-      s "sequential" (fun () -> Sequential(Dense(4L, name = "first"), Dense(2L, name = "second")) :> ILayer) [| 4L |] "first" true ]
+    let s key make shape named hasParams =
+        {
+            Key = key
+            Make = make
+            Shape = shape
+            Named = named
+            HasParams = hasParams
+            Ids = false
+        }
+
+    [
+        s "dense" (fun () -> Dense(3L) :> ILayer) [| 4L |] "dense" true
+        s "dense_no_bias" (fun () -> Dense(3L, useBias = false, name = "nobias") :> ILayer) [| 4L |] "nobias" true
+        s "conv1d" (fun () -> Conv1D(2L, 3L) :> ILayer) [| 2L; 8L |] "conv1d" true
+        s "conv2d" (fun () -> Conv2D(2L, 3L) :> ILayer) [| 1L; 6L; 6L |] "conv2d" true
+        s "max_pool2d" (fun () -> MaxPool2D() :> ILayer) [| 1L; 4L; 4L |] "max_pool2d" false
+        s "average_pool2d" (fun () -> AveragePool2D() :> ILayer) [| 1L; 4L; 4L |] "average_pool2d" false
+        s "max_pool1d" (fun () -> MaxPool1D() :> ILayer) [| 2L; 6L |] "max_pool1d" false
+        s "average_pool1d" (fun () -> AveragePool1D() :> ILayer) [| 2L; 6L |] "average_pool1d" false
+        s "global_pool" (fun () -> GlobalPool(PoolKind.Average) :> ILayer) [| 2L; 4L; 4L |] "global_average_pool" false
+        s "dropout" (fun () -> Dropout(0.5) :> ILayer) [| 4L |] "dropout" false
+        s "activation" (fun () -> Activation(ActivationFunction.Tanh) :> ILayer) [| 4L |] "tanh" false
+        s "batch_norm" (fun () -> BatchNorm() :> ILayer) [| 3L |] "batch_norm" true
+        s "layer_norm" (fun () -> LayerNorm() :> ILayer) [| 2L; 3L |] "layer_norm" true
+        { s "embedding" (fun () -> Embedding(5L, 3L) :> ILayer) [| 4L |] "embedding" true with
+            Ids = true
+        }
+        s "lstm" (fun () -> Lstm(3L) :> ILayer) [| 5L; 4L |] "lstm" true
+        s "gru" (fun () -> Gru(3L, returnSequences = true) :> ILayer) [| 5L; 4L |] "gru" true
+        s "attention" (fun () -> MultiHeadAttention(2L, 2L, name = "attend") :> ILayer) [| 5L; 4L |] "attend" true
+        s "conv2d_transpose" (fun () -> Conv2DTranspose(2L, 3L, 2L) :> ILayer) [| 2L; 4L; 4L |] "conv2d_transpose" true
+        s "up_sampling2d" (fun () -> UpSampling2D() :> ILayer) [| 1L; 3L; 3L |] "up_sampling2d" false
+        s "zero_padding2d" (fun () -> ZeroPadding2D() :> ILayer) [| 1L; 3L; 3L |] "zero_padding2d" false
+        s "rescaling" (fun () -> Rescaling(0.5) :> ILayer) [| 4L |] "rescaling" false
+        s
+            "normalization"
+            (fun () -> Normalization([| 0.0; 1.0; 2.0 |], [| 1.0; 1.0; 4.0 |]) :> ILayer)
+            [| 3L |]
+            "normalization"
+            false
+        s "simple_rnn" (fun () -> SimpleRnn(3L) :> ILayer) [| 5L; 4L |] "simple_rnn" true
+        s
+            "time_distributed"
+            (fun () -> TimeDistributed(Dense(3L, name = "td"), name = "td") :> ILayer)
+            [| 4L; 5L |]
+            "td"
+            true
+        s "bidirectional" (fun () -> Bidirectional(Lstm(3L, name = "bi"), name = "bi") :> ILayer) [| 5L; 4L |] "bi" true
+        s "residual" (fun () -> Residual(Dense(4L, name = "inner")) :> ILayer) [| 4L |] "inner" true
+        s
+            "sequential"
+            (fun () -> Sequential(Dense(4L, name = "first"), Dense(2L, name = "second")) :> ILayer)
+            [| 4L |]
+            "first"
+            true
+    ]
 
 let private init (layer: ILayer) shape =
     use rng = new torch.Generator(1UL)
@@ -65,214 +113,427 @@ let private apply (layer: ILayer) (variables: Variables) (x: torch.Tensor) =
 
 let private input (subject: Subject) (shape: int64[]) (dtype: torch.ScalarType) =
     let full = Array.append [| 2L |] shape
-    if subject.Ids then torch.randint(0L, 5L, full, dtype = dtype) else torch.randn(full, dtype = dtype)
+
+    if subject.Ids then
+        torch.randint (0L, 5L, full, dtype = dtype)
+    else
+        torch.randn (full, dtype = dtype)
 
 let private layerCases =
-    [ for subject in subjects do
-        let k = subject.Key
-        let named = $"'{subject.Named}'"
-        if subject.Ids then
-            yield case $"{k}: floating ids" "DtypeException" [ named; "integer"; "Float32" ] (fun () ->
-                let layer = subject.Make()
-                apply layer (init layer subject.Shape) (torch.ones(Array.append [| 2L |] subject.Shape)) |> ignore)
-            yield case $"{k}: int32 ids" "none" [] (fun () ->
-                let layer = subject.Make()
-                apply layer (init layer subject.Shape) (input subject subject.Shape torch.int32) |> ignore)
-        else
-            for dtype in [ torch.int64; torch.int32; torch.ScalarType.Bool ] do
-                yield case $"{k}: {dtype} input" "DtypeException" [ named; "floating-point"; string dtype ] (fun () ->
-                    let layer = subject.Make()
-                    apply layer (init layer subject.Shape) (torch.ones(Array.append [| 2L |] subject.Shape, dtype = dtype)) |> ignore)
-            for dtype in [ torch.float64; torch.float16; torch.bfloat16 ] do
-                if subject.HasParams then
-                    yield case $"{k}: {dtype} input is cast to the variables' dtype" "none" [] (fun () ->
+    [
+        for subject in subjects do
+            let k = subject.Key
+            let named = $"'{subject.Named}'"
+
+            if subject.Ids then
+                yield
+                    case $"{k}: floating ids" "DtypeException" [ named; "integer"; "Float32" ] (fun () ->
                         let layer = subject.Make()
-                        let y, z = apply layer (init layer subject.Shape) (input subject subject.Shape dtype)
-                        if y.dtype <> torch.float32 || z.dtype <> torch.float32 then failwithf "output is %O, not Float32" y.dtype)
-        yield case $"{k}: a scalar input" "ShapeException" [ named ] (fun () ->
-            let layer = subject.Make()
-            apply layer (init layer subject.Shape) (torch.tensor 1.0f) |> ignore)
-        // Layers that take any rank (pools aside) have no "one dimension short".
-        if not (k.Contains "pool" || List.contains k [ "dropout"; "activation"; "rescaling"; "layer_norm"; "embedding" ]) then
-            yield case $"{k}: one dimension short" "ShapeException" [ named ] (fun () ->
-                let layer = subject.Make()
-                apply layer (init layer subject.Shape) (input subject subject.Shape.[1..] (if subject.Ids then torch.int64 else torch.float32)) |> ignore)
-        if subject.HasParams && not subject.Ids then
-            yield case $"{k}: wrong feature size" "ShapeException" [ named ] (fun () ->
-                let layer = subject.Make()
-                let wrong = Array.copy subject.Shape
-                let at = if k = "batch_norm" || k.StartsWith "conv" then 0 else wrong.Length - 1
-                wrong.[at] <- wrong.[at] + 1L
-                apply layer (init layer subject.Shape) (input subject wrong torch.float32) |> ignore)
-        yield case $"{k}: negative shape at Init" "ShapeException" [ "positive"; "(batch, -" ] (fun () ->
-            init (subject.Make()) (Array.map (fun d -> -d) subject.Shape) |> ignore)
-        yield case $"{k}: zero-size shape at Init" "ShapeException" [ "positive"; "(batch, 0" ] (fun () ->
-            init (subject.Make()) (Array.map (fun _ -> 0L) subject.Shape) |> ignore)
-        if subject.HasParams && k <> "embedding" then
-            yield case $"{k}: integer parameters" "DtypeException" [ "parameter"; "Int64" ] (fun () ->
-                let layer = subject.Make()
-                let v = init layer subject.Shape
-                apply layer (Variables(v.Params.Map(fun t -> t.to_type torch.int64), v.State)) (input subject subject.Shape torch.float32) |> ignore)
-            yield case $"{k}: parameters of mixed dtypes" "DtypeException" [ "mixed dtypes" ] (fun () ->
-                let layer = subject.Make()
-                let v = init layer subject.Shape
-                let mixed = v.Params.Map(fun path t -> if path.EndsWith "bias" || path.EndsWith "offset" then t.to_type torch.float64 else t)
-                if mixed.Leaves |> Seq.forall (fun t -> t.dtype = torch.float32) then raise (DtypeException "mixed dtypes: (no bias here)")
-                apply layer (Variables(mixed, v.State)) (input subject subject.Shape torch.float32) |> ignore) ]
+
+                        apply layer (init layer subject.Shape) (torch.ones (Array.append [| 2L |] subject.Shape))
+                        |> ignore)
+
+                yield
+                    case $"{k}: int32 ids" "none" [] (fun () ->
+                        let layer = subject.Make()
+
+                        apply layer (init layer subject.Shape) (input subject subject.Shape torch.int32)
+                        |> ignore)
+            else
+                for dtype in [ torch.int64; torch.int32; torch.ScalarType.Bool ] do
+                    yield
+                        case $"{k}: {dtype} input" "DtypeException" [ named; "floating-point"; string dtype ] (fun () ->
+                            let layer = subject.Make()
+
+                            apply
+                                layer
+                                (init layer subject.Shape)
+                                (torch.ones (Array.append [| 2L |] subject.Shape, dtype = dtype))
+                            |> ignore)
+
+                for dtype in [ torch.float64; torch.float16; torch.bfloat16 ] do
+                    if subject.HasParams then
+                        yield
+                            case $"{k}: {dtype} input is cast to the variables' dtype" "none" [] (fun () ->
+                                let layer = subject.Make()
+
+                                let y, z =
+                                    apply layer (init layer subject.Shape) (input subject subject.Shape dtype)
+
+                                if y.dtype <> torch.float32 || z.dtype <> torch.float32 then
+                                    failwithf "output is %O, not Float32" y.dtype)
+
+            yield
+                case $"{k}: a scalar input" "ShapeException" [ named ] (fun () ->
+                    let layer = subject.Make()
+                    apply layer (init layer subject.Shape) (torch.tensor 1.0f) |> ignore)
+            // Layers that take any rank (pools aside) have no "one dimension short".
+            if
+                not (
+                    k.Contains "pool"
+                    || List.contains k [ "dropout"; "activation"; "rescaling"; "layer_norm"; "embedding" ]
+                )
+            then
+                yield
+                    case $"{k}: one dimension short" "ShapeException" [ named ] (fun () ->
+                        let layer = subject.Make()
+
+                        apply
+                            layer
+                            (init layer subject.Shape)
+                            (input subject subject.Shape.[1..] (if subject.Ids then torch.int64 else torch.float32))
+                        |> ignore)
+
+            if subject.HasParams && not subject.Ids then
+                yield
+                    case $"{k}: wrong feature size" "ShapeException" [ named ] (fun () ->
+                        let layer = subject.Make()
+                        let wrong = Array.copy subject.Shape
+
+                        let at =
+                            if k = "batch_norm" || k.StartsWith "conv" then
+                                0
+                            else
+                                wrong.Length - 1
+
+                        wrong.[at] <- wrong.[at] + 1L
+
+                        apply layer (init layer subject.Shape) (input subject wrong torch.float32)
+                        |> ignore)
+
+            yield
+                case $"{k}: negative shape at Init" "ShapeException" [ "positive"; "(batch, -" ] (fun () ->
+                    init (subject.Make()) (Array.map (fun d -> -d) subject.Shape) |> ignore)
+
+            yield
+                case $"{k}: zero-size shape at Init" "ShapeException" [ "positive"; "(batch, 0" ] (fun () ->
+                    init (subject.Make()) (Array.map (fun _ -> 0L) subject.Shape) |> ignore)
+
+            if subject.HasParams && k <> "embedding" then
+                yield
+                    case $"{k}: integer parameters" "DtypeException" [ "parameter"; "Int64" ] (fun () ->
+                        let layer = subject.Make()
+                        let v = init layer subject.Shape
+
+                        apply
+                            layer
+                            (Variables(v.Params.Map(fun t -> t.to_type torch.int64), v.State))
+                            (input subject subject.Shape torch.float32)
+                        |> ignore)
+
+                yield
+                    case $"{k}: parameters of mixed dtypes" "DtypeException" [ "mixed dtypes" ] (fun () ->
+                        let layer = subject.Make()
+                        let v = init layer subject.Shape
+
+                        let mixed =
+                            v.Params.Map(fun path t ->
+                                if path.EndsWith "bias" || path.EndsWith "offset" then
+                                    t.to_type torch.float64
+                                else
+                                    t)
+
+                        if mixed.Leaves |> Seq.forall (fun t -> t.dtype = torch.float32) then
+                            raise (DtypeException "mixed dtypes: (no bias here)")
+
+                        apply layer (Variables(mixed, v.State)) (input subject subject.Shape torch.float32)
+                        |> ignore)
+    ]
 
 let private hugeCases =
-    [ case "dense: 10^12 units at Init" "ArgumentOutOfRangeException" [ "'dense'"; "memory" ] (fun () -> init (Dense(1_000_000_000_000L)) [| 3L |] |> ignore)
-      case "dense: 10^12 features at Init" "ArgumentOutOfRangeException" [ "'dense'"; "memory" ] (fun () -> init (Dense(4L)) [| 1_000_000_000_000L |] |> ignore)
-      case "embedding: 10^13 rows at Init" "ArgumentOutOfRangeException" [ "'embedding'"; "memory" ] (fun () -> init (Embedding(10_000_000_000_000L, 8L)) [| 2L |] |> ignore)
-      case "conv2d: 10^9 filters at Init" "ArgumentOutOfRangeException" [ "'conv2d'" ] (fun () -> init (Conv2D(1_000_000_000L, 3L)) [| 1_000L; 8L; 8L |] |> ignore)
-      case "lstm: 10^10 units at Init" "ArgumentOutOfRangeException" [ "'lstm'" ] (fun () -> init (Lstm(10_000_000_000L)) [| 3L; 4L |] |> ignore)
-      case "model: negative input shape" "ShapeException" [ "positive"; "(batch, -4)" ] (fun () ->
-        new Model(Dense(3L), [| -4L |], Loss.MeanSquaredError, Optimizer.Sgd 0.1) |> ignore)
-      case "graph: negative input shape" "ShapeException" [ "positive" ] (fun () -> Graph.Input [| 3L; -1L |] |> ignore)
-      case "dense: -1 units" "ArgumentOutOfRangeException" [ "units" ] (fun () -> Dense(-1L) |> ignore)
-      case "attention: key and value of different lengths" "ShapeException" [ "'attend'"; "key and value of one length" ] (fun () ->
-        let layer = MultiHeadAttention(2L, 2L, name = "attend")
-        let v = init layer [| 5L; 4L |]
-        layer.Attend(v.Params, torch.randn(2L, 5L, 4L), torch.randn(2L, 6L, 4L), torch.randn(2L, 7L, 4L)) |> ignore)
-      case "attention: a float mask" "ShapeException" [ "'attend'"; "boolean mask" ] (fun () ->
-        let layer = MultiHeadAttention(2L, 2L, name = "attend")
-        let v = init layer [| 5L; 4L |]
-        let x = torch.randn(2L, 5L, 4L)
-        layer.Attend(v.Params, x, x, x, torch.ones(5L, 5L)) |> ignore)
-      case "attention: float64 query, key and value" "none" [] (fun () ->
-        let layer = MultiHeadAttention(2L, 2L)
-        let v = init layer [| 5L; 4L |]
-        let x = torch.randn(2L, 5L, 4L, dtype = torch.float64)
-        layer.Attend(v.Params, x, x, torch.randn(2L, 5L, 4L, dtype = torch.float16)) |> ignore)
-      case "dropout: training without a key" "ArgumentException" [ "'dropout'"; "key" ] (fun () ->
-        Dropout(0.5).Apply(Variables.None, torch.ones(2L, 3L), ApplyContext(true)) |> ignore)
-      case "batch_norm: a batch of one in inference" "none" [] (fun () ->
-        let layer = BatchNorm()
-        layer.Apply(init layer [| 3L |], torch.ones(1L, 3L), ApplyContext.Inference) |> ignore)
-      case "batch_norm: a batch of one in training" "ShapeException" [ "'batch_norm'"; "more than one value" ] (fun () ->
-        let layer = BatchNorm()
-        layer.Apply(init layer [| 3L |], torch.ones(1L, 3L), ApplyContext.Train 0UL) |> ignore) ]
+    [
+        case "dense: 10^12 units at Init" "ArgumentOutOfRangeException" [ "'dense'"; "memory" ] (fun () ->
+            init (Dense(1_000_000_000_000L)) [| 3L |] |> ignore)
+        case "dense: 10^12 features at Init" "ArgumentOutOfRangeException" [ "'dense'"; "memory" ] (fun () ->
+            init (Dense(4L)) [| 1_000_000_000_000L |] |> ignore)
+        case "embedding: 10^13 rows at Init" "ArgumentOutOfRangeException" [ "'embedding'"; "memory" ] (fun () ->
+            init (Embedding(10_000_000_000_000L, 8L)) [| 2L |] |> ignore)
+        case "conv2d: 10^9 filters at Init" "ArgumentOutOfRangeException" [ "'conv2d'" ] (fun () ->
+            init (Conv2D(1_000_000_000L, 3L)) [| 1_000L; 8L; 8L |] |> ignore)
+        case "lstm: 10^10 units at Init" "ArgumentOutOfRangeException" [ "'lstm'" ] (fun () ->
+            init (Lstm(10_000_000_000L)) [| 3L; 4L |] |> ignore)
+        case "model: negative input shape" "ShapeException" [ "positive"; "(batch, -4)" ] (fun () ->
+            new Model(Dense(3L), [| -4L |], Loss.MeanSquaredError, Optimizer.Sgd 0.1)
+            |> ignore)
+        case "graph: negative input shape" "ShapeException" [ "positive" ] (fun () ->
+            Graph.Input [| 3L; -1L |] |> ignore)
+        case "dense: -1 units" "ArgumentOutOfRangeException" [ "units" ] (fun () -> Dense(-1L) |> ignore)
+        case
+            "attention: key and value of different lengths"
+            "ShapeException"
+            [ "'attend'"; "key and value of one length" ]
+            (fun () ->
+                let layer = MultiHeadAttention(2L, 2L, name = "attend")
+                let v = init layer [| 5L; 4L |]
 
-let private logits () = torch.randn(4L, 3L)
+                layer.Attend(v.Params, torch.randn (2L, 5L, 4L), torch.randn (2L, 6L, 4L), torch.randn (2L, 7L, 4L))
+                |> ignore)
+        case "attention: a float mask" "ShapeException" [ "'attend'"; "boolean mask" ] (fun () ->
+            let layer = MultiHeadAttention(2L, 2L, name = "attend")
+            let v = init layer [| 5L; 4L |]
+            let x = torch.randn (2L, 5L, 4L)
+            layer.Attend(v.Params, x, x, x, torch.ones (5L, 5L)) |> ignore)
+        case "attention: float64 query, key and value" "none" [] (fun () ->
+            let layer = MultiHeadAttention(2L, 2L)
+            let v = init layer [| 5L; 4L |]
+            let x = torch.randn (2L, 5L, 4L, dtype = torch.float64)
+
+            layer.Attend(v.Params, x, x, torch.randn (2L, 5L, 4L, dtype = torch.float16))
+            |> ignore)
+        case "dropout: training without a key" "ArgumentException" [ "'dropout'"; "key" ] (fun () ->
+            Dropout(0.5).Apply(Variables.None, torch.ones (2L, 3L), ApplyContext(true))
+            |> ignore)
+        case "batch_norm: a batch of one in inference" "none" [] (fun () ->
+            let layer = BatchNorm()
+
+            layer.Apply(init layer [| 3L |], torch.ones (1L, 3L), ApplyContext.Inference)
+            |> ignore)
+        case
+            "batch_norm: a batch of one in training"
+            "ShapeException"
+            [ "'batch_norm'"; "more than one value" ]
+            (fun () ->
+                let layer = BatchNorm()
+
+                layer.Apply(init layer [| 3L |], torch.ones (1L, 3L), ApplyContext.Train 0UL)
+                |> ignore)
+    ]
+
+let private logits () = torch.randn (4L, 3L)
 
 let private lossCases =
     let sparse = Loss.SparseCategoricalCrossEntropy(true)
-    let labels (xs: int64 list) = torch.tensor(Array.ofList xs)
-    [ for label in [ -1L; 3L; -100L; Int64.MaxValue ] do
-        yield case $"sparse cross-entropy: label {label}" "ArgumentOutOfRangeException" [ "sparse_categorical_cross_entropy"; "[0, 3)" ] (fun () ->
-            sparse.Invoke(logits (), labels [ 0L; 1L; label; 2L ]) |> ignore)
-      yield case "sparse cross-entropy: float labels" "ArgumentException" [ "sparse_categorical_cross_entropy"; "integers" ] (fun () ->
-          sparse.Invoke(logits (), torch.zeros(4L)) |> ignore)
-      yield case "sparse cross-entropy: int32 labels" "none" [] (fun () -> sparse.Invoke(logits (), torch.zeros(4L, dtype = torch.int32)) |> ignore)
-      yield case "sparse cross-entropy: labels of another length" "ArgumentException" [ "sparse_categorical_cross_entropy"; "4 examples" ] (fun () ->
-          sparse.Invoke(logits (), labels [ 0L; 1L ]) |> ignore)
-      yield case "sparse cross-entropy: ignoreIndex -100 is left out of the mean" "none" [] (fun () ->
-          let loss = Loss.SparseCategoricalCrossEntropy(true, ignoreIndex = -100L)
-          let p = logits ()
-          let mean = loss.Invoke(p, labels [ 0L; -100L; -100L; 2L ]).item<float32>()
-          let expected = Loss.SparseCategoricalCrossEntropy(true).Invoke(p.index_select(0L, labels [ 0L; 3L ]), labels [ 0L; 2L ]).item<float32>()
-          if abs (mean - expected) > 1e-6f then failwithf "mean %f, expected %f" mean expected)
-      for loss in [ Loss.MeanSquaredError; Loss.MeanAbsoluteError; Loss.Huber(); Loss.BinaryCrossEntropy(true); Loss.CategoricalCrossEntropy(true); Loss.KLDivergence ] do
-          yield case $"{loss.Name}: targets of another shape" "ArgumentException" [ loss.Name; "shape" ] (fun () ->
-              loss.Invoke(logits (), torch.zeros(4L, 2L)) |> ignore)
-          yield case $"{loss.Name}: float64 targets" "none" [] (fun () ->
-              let value = loss.Invoke(logits (), torch.rand(4L, 3L, dtype = torch.float64))
-              if value.dtype <> torch.float32 then failwithf "loss is %O" value.dtype)
-          yield case $"{loss.Name}: a scalar prediction" "ArgumentException" [ loss.Name; "scalar" ] (fun () ->
-              loss.Invoke(torch.tensor 1.0f, torch.tensor 1.0f) |> ignore) ]
+    let labels (xs: int64 list) = torch.tensor (Array.ofList xs)
+
+    [
+        for label in [ -1L; 3L; -100L; Int64.MaxValue ] do
+            yield
+                case
+                    $"sparse cross-entropy: label {label}"
+                    "ArgumentOutOfRangeException"
+                    [ "sparse_categorical_cross_entropy"; "[0, 3)" ]
+                    (fun () -> sparse.Invoke(logits (), labels [ 0L; 1L; label; 2L ]) |> ignore)
+        yield
+            case
+                "sparse cross-entropy: float labels"
+                "ArgumentException"
+                [ "sparse_categorical_cross_entropy"; "integers" ]
+                (fun () -> sparse.Invoke(logits (), torch.zeros (4L)) |> ignore)
+        yield
+            case "sparse cross-entropy: int32 labels" "none" [] (fun () ->
+                sparse.Invoke(logits (), torch.zeros (4L, dtype = torch.int32)) |> ignore)
+        yield
+            case
+                "sparse cross-entropy: labels of another length"
+                "ArgumentException"
+                [ "sparse_categorical_cross_entropy"; "4 examples" ]
+                (fun () -> sparse.Invoke(logits (), labels [ 0L; 1L ]) |> ignore)
+        yield
+            case "sparse cross-entropy: ignoreIndex -100 is left out of the mean" "none" [] (fun () ->
+                let loss = Loss.SparseCategoricalCrossEntropy(true, ignoreIndex = -100L)
+                let p = logits ()
+                let mean = loss.Invoke(p, labels [ 0L; -100L; -100L; 2L ]).item<float32>()
+
+                let expected =
+                    Loss
+                        .SparseCategoricalCrossEntropy(true)
+                        .Invoke(p.index_select (0L, labels [ 0L; 3L ]), labels [ 0L; 2L ])
+                        .item<float32>()
+
+                if abs (mean - expected) > 1e-6f then
+                    failwithf "mean %f, expected %f" mean expected)
+        for loss in
+            [
+                Loss.MeanSquaredError
+                Loss.MeanAbsoluteError
+                Loss.Huber()
+                Loss.BinaryCrossEntropy(true)
+                Loss.CategoricalCrossEntropy(true)
+                Loss.KLDivergence
+            ] do
+            yield
+                case $"{loss.Name}: targets of another shape" "ArgumentException" [ loss.Name; "shape" ] (fun () ->
+                    loss.Invoke(logits (), torch.zeros (4L, 2L)) |> ignore)
+
+            yield
+                case $"{loss.Name}: float64 targets" "none" [] (fun () ->
+                    let value = loss.Invoke(logits (), torch.rand (4L, 3L, dtype = torch.float64))
+
+                    if value.dtype <> torch.float32 then
+                        failwithf "loss is %O" value.dtype)
+
+            yield
+                case $"{loss.Name}: a scalar prediction" "ArgumentException" [ loss.Name; "scalar" ] (fun () ->
+                    loss.Invoke(torch.tensor 1.0f, torch.tensor 1.0f) |> ignore)
+    ]
 
 let private hyperparameterCases =
-    let bad id (name: string) (make: unit -> obj) = case id "ArgumentOutOfRangeException" [ name ] (fun () -> make () |> ignore)
-    [ bad "Adam(-0.01)" "learningRate" (fun () -> box (Optimizer.Adam -0.01))
-      bad "Adam(NaN)" "learningRate" (fun () -> box (Optimizer.Adam nan))
-      bad "Adam(infinity)" "learningRate" (fun () -> box (Optimizer.Adam infinity))
-      bad "Adam(beta1: -0.5)" "beta1" (fun () -> box (Optimizer.Adam(1e-3, beta1 = -0.5)))
-      bad "Adam(beta2: 1)" "beta2" (fun () -> box (Optimizer.Adam(1e-3, beta2 = 1.0)))
-      bad "Adam(epsilon: -1)" "epsilon" (fun () -> box (Optimizer.Adam(1e-3, epsilon = -1.0)))
-      bad "Sgd(-1)" "learningRate" (fun () -> box (Optimizer.Sgd -1.0))
-      bad "Sgd(momentum: 2)" "momentum" (fun () -> box (Optimizer.Sgd(0.1, momentum = 2.0)))
-      bad "Sgd(momentum: NaN)" "momentum" (fun () -> box (Optimizer.Sgd(0.1, momentum = nan)))
-      bad "Sgd(nesterov without momentum)" "momentum" (fun () -> box (Optimizer.Sgd(0.1, nesterov = true)))
-      bad "AdamW(weightDecay: -1)" "weightDecay" (fun () -> box (Optimizer.AdamW(1e-3, weightDecay = -1.0)))
-      bad "RmsProp(decay: 1)" "decay" (fun () -> box (Optimizer.RmsProp(1e-3, decay = 1.0)))
-      bad "RmsProp(NaN)" "learningRate" (fun () -> box (Optimizer.RmsProp nan))
-      bad "Adagrad(initialAccumulator: -1)" "initialAccumulator" (fun () -> box (Optimizer.Adagrad(1e-2, initialAccumulator = -1.0)))
-      bad "ClipByGlobalNorm(0)" "maxNorm" (fun () -> box (Transform.ClipByGlobalNorm 0.0))
-      bad "ClipByValue(NaN)" "maxAbs" (fun () -> box (Transform.ClipByValue nan))
-      bad "Scale(infinity)" "factor" (fun () -> box (Transform.Scale infinity))
-      bad "Schedules.Constant(-1)" "value" (fun () -> box (Schedules.Constant -1.0))
-      bad "Schedules.Step(stepSize: 0)" "stepSize" (fun () -> box (Schedules.Step(0.1, 0L, 0.5)))
-      bad "Schedules.Exponential(rate: -1)" "rate" (fun () -> box (Schedules.Exponential(0.1, 10L, -1.0)))
-      bad "Schedules.Cosine(alpha: 2)" "alpha" (fun () -> box (Schedules.Cosine(0.1, 10L, 2.0)))
-      bad "Schedules.Linear(steps: 0)" "steps" (fun () -> box (Schedules.Linear(0.1, 0.0, 0L)))
-      bad "Schedules.WarmupCosine(total below warmup)" "totalSteps" (fun () -> box (Schedules.WarmupCosine(0.1, 10L, 5L)))
-      bad "FitOptions(Epochs: 0)" "Epochs" (fun () -> box (FitOptions(Epochs = 0)))
-      bad "FitOptions(BatchSize: 0)" "BatchSize" (fun () -> box (FitOptions(BatchSize = 0)))
-      bad "FitOptions(InitialEpoch: -1)" "InitialEpoch" (fun () -> box (FitOptions(InitialEpoch = -1)))
-      bad "FitOptions(ValidationSplit: -1)" "ValidationSplit" (fun () -> box (FitOptions(ValidationSplit = -1.0)))
-      bad "FitOptions(ValidationSplit: NaN)" "ValidationSplit" (fun () -> box (FitOptions(ValidationSplit = nan)))
-      bad "FitOptions(ValidationSplit: 1)" "ValidationSplit" (fun () -> box (FitOptions(ValidationSplit = 1.0)))
-      bad "FitOptions(ClassWeights: {-1: 2})" "ClassWeights" (fun () -> box (FitOptions(ClassWeights = readOnlyDict [ -1L, 2.0 ])))
-      bad "FitOptions(ClassWeights: {0: NaN})" "ClassWeights" (fun () -> box (FitOptions(ClassWeights = readOnlyDict [ 0L, nan ]))) ]
+    let bad id (name: string) (make: unit -> obj) =
+        case id "ArgumentOutOfRangeException" [ name ] (fun () -> make () |> ignore)
+
+    [
+        bad "Adam(-0.01)" "learningRate" (fun () -> box (Optimizer.Adam -0.01))
+        bad "Adam(NaN)" "learningRate" (fun () -> box (Optimizer.Adam nan))
+        bad "Adam(infinity)" "learningRate" (fun () -> box (Optimizer.Adam infinity))
+        bad "Adam(beta1: -0.5)" "beta1" (fun () -> box (Optimizer.Adam(1e-3, beta1 = -0.5)))
+        bad "Adam(beta2: 1)" "beta2" (fun () -> box (Optimizer.Adam(1e-3, beta2 = 1.0)))
+        bad "Adam(epsilon: -1)" "epsilon" (fun () -> box (Optimizer.Adam(1e-3, epsilon = -1.0)))
+        bad "Sgd(-1)" "learningRate" (fun () -> box (Optimizer.Sgd -1.0))
+        bad "Sgd(momentum: 2)" "momentum" (fun () -> box (Optimizer.Sgd(0.1, momentum = 2.0)))
+        bad "Sgd(momentum: NaN)" "momentum" (fun () -> box (Optimizer.Sgd(0.1, momentum = nan)))
+        bad "Sgd(nesterov without momentum)" "momentum" (fun () -> box (Optimizer.Sgd(0.1, nesterov = true)))
+        bad "AdamW(weightDecay: -1)" "weightDecay" (fun () -> box (Optimizer.AdamW(1e-3, weightDecay = -1.0)))
+        bad "RmsProp(decay: 1)" "decay" (fun () -> box (Optimizer.RmsProp(1e-3, decay = 1.0)))
+        bad "RmsProp(NaN)" "learningRate" (fun () -> box (Optimizer.RmsProp nan))
+        bad "Adagrad(initialAccumulator: -1)" "initialAccumulator" (fun () ->
+            box (Optimizer.Adagrad(1e-2, initialAccumulator = -1.0)))
+        bad "ClipByGlobalNorm(0)" "maxNorm" (fun () -> box (Transform.ClipByGlobalNorm 0.0))
+        bad "ClipByValue(NaN)" "maxAbs" (fun () -> box (Transform.ClipByValue nan))
+        bad "Scale(infinity)" "factor" (fun () -> box (Transform.Scale infinity))
+        bad "Schedules.Constant(-1)" "value" (fun () -> box (Schedules.Constant -1.0))
+        bad "Schedules.Step(stepSize: 0)" "stepSize" (fun () -> box (Schedules.Step(0.1, 0L, 0.5)))
+        bad "Schedules.Exponential(rate: -1)" "rate" (fun () -> box (Schedules.Exponential(0.1, 10L, -1.0)))
+        bad "Schedules.Cosine(alpha: 2)" "alpha" (fun () -> box (Schedules.Cosine(0.1, 10L, 2.0)))
+        bad "Schedules.Linear(steps: 0)" "steps" (fun () -> box (Schedules.Linear(0.1, 0.0, 0L)))
+        bad "Schedules.WarmupCosine(total below warmup)" "totalSteps" (fun () ->
+            box (Schedules.WarmupCosine(0.1, 10L, 5L)))
+        bad "FitOptions(Epochs: 0)" "Epochs" (fun () -> box (FitOptions(Epochs = 0)))
+        bad "FitOptions(BatchSize: 0)" "BatchSize" (fun () -> box (FitOptions(BatchSize = 0)))
+        bad "FitOptions(InitialEpoch: -1)" "InitialEpoch" (fun () -> box (FitOptions(InitialEpoch = -1)))
+        bad "FitOptions(ValidationSplit: -1)" "ValidationSplit" (fun () -> box (FitOptions(ValidationSplit = -1.0)))
+        bad "FitOptions(ValidationSplit: NaN)" "ValidationSplit" (fun () -> box (FitOptions(ValidationSplit = nan)))
+        bad "FitOptions(ValidationSplit: 1)" "ValidationSplit" (fun () -> box (FitOptions(ValidationSplit = 1.0)))
+        bad "FitOptions(ClassWeights: {-1: 2})" "ClassWeights" (fun () ->
+            box (FitOptions(ClassWeights = readOnlyDict [ -1L, 2.0 ])))
+        bad "FitOptions(ClassWeights: {0: NaN})" "ClassWeights" (fun () ->
+            box (FitOptions(ClassWeights = readOnlyDict [ 0L, nan ])))
+    ]
 
 let private classifier () =
-    new Model(Sequential(Dense(3L, name = "scores")), [| 2L |], Loss.SparseCategoricalCrossEntropy(true), Optimizer.Adam 1e-2, seed = 1UL)
+    new Model(
+        Sequential(Dense(3L, name = "scores")),
+        [| 2L |],
+        Loss.SparseCategoricalCrossEntropy(true),
+        Optimizer.Adam 1e-2,
+        seed = 1UL
+    )
 
-let private quiet = FitOptions(Verbosity = Verbosity.Silent, Epochs = 1, BatchSize = 4)
+let private quiet =
+    FitOptions(Verbosity = Verbosity.Silent, Epochs = 1, BatchSize = 4)
 
 let private modelCases =
-    let x, y = (fun () -> torch.randn(8L, 2L)), (fun () -> torch.randint(0L, 3L, [| 8L |]))
-    [ yield case "Fit: class weight for class 7 of 3" "ArgumentOutOfRangeException" [ "ClassWeights"; "7"; "3" ] (fun () ->
-        use model = classifier ()
-        model.Fit(x (), y (), FitOptions(Verbosity = Verbosity.Silent, BatchSize = 4, ClassWeights = readOnlyDict [ 7L, 2.0 ])) |> ignore)
-      yield case "Fit: no rows" "ArgumentException" [ "no examples" ] (fun () ->
-        use model = classifier ()
-        model.Fit(torch.zeros(0L, 2L), torch.zeros(0L, dtype = torch.int64), quiet) |> ignore)
-      yield case "Fit: rows differ" "ShapeException" [ "same number of examples" ] (fun () ->
-        use model = classifier ()
-        model.Fit(x (), torch.zeros(5L, dtype = torch.int64), quiet) |> ignore)
-      yield case "Fit: ValidationSplit leaves nothing to validate" "ArgumentException" [ "ValidationSplit" ] (fun () ->
-        use model = classifier ()
-        model.Fit(torch.randn(3L, 2L), torch.zeros(3L, dtype = torch.int64), FitOptions(Verbosity = Verbosity.Silent, BatchSize = 4, ValidationSplit = 0.2)) |> ignore)
-      yield case "Fit: InitialEpoch at Epochs" "ArgumentOutOfRangeException" [ "InitialEpoch" ] (fun () ->
-        use model = classifier ()
-        model.Fit(x (), y (), FitOptions(Verbosity = Verbosity.Silent, Epochs = 2, InitialEpoch = 2)) |> ignore)
-      yield case "Fit: int32 labels" "none" [] (fun () ->
-        use model = classifier ()
-        model.Fit(x (), y().to_type torch.int32, quiet) |> ignore)
-      yield case "Fit: float64 inputs" "none" [] (fun () ->
-        use model = classifier ()
-        model.Fit(x().to_type torch.float64, y (), quiet) |> ignore)
-      yield case "Fit: float64 regression targets" "none" [] (fun () ->
-        use model = new Model(Dense(1L), [| 2L |], Loss.MeanSquaredError, Optimizer.Sgd 0.1)
-        model.Fit(x (), torch.randn(8L, 1L, dtype = torch.float64), quiet) |> ignore)
-      yield case "Fit: label 5 of 3 classes" "ArgumentOutOfRangeException" [ "[0, 3)"; "5" ] (fun () ->
-        use model = classifier ()
-        model.Fit(x (), torch.full([| 8L |], Scalar.op_Implicit 5L, dtype = torch.int64), quiet) |> ignore)
-      yield case "Predict: wrong input shape" "ShapeException" [ "'sequential'"; "(batch, 2)"; "(4, 3)" ] (fun () ->
-        use model = classifier ()
-        model.Predict(torch.randn(4L, 3L)) |> ignore)
-      yield case "Predict: batchSize 0" "ArgumentOutOfRangeException" [ "batchSize" ] (fun () ->
-        use model = classifier ()
-        model.Predict(torch.randn(4L, 2L), 0) |> ignore)
-      for operation, run in
-          [ "Predict", (fun (m: Model) -> m.Predict(torch.randn(4L, 2L)) |> ignore)
-            "Evaluate", (fun (m: Model) -> m.Evaluate(torch.randn(4L, 2L), torch.zeros(4L, dtype = torch.int64)) |> ignore)
-            "Fit", (fun (m: Model) -> m.Fit(torch.randn(4L, 2L), torch.zeros(4L, dtype = torch.int64), quiet) |> ignore)
-            "TrainStep", (fun (m: Model) -> m.TrainStep(m.State, torch.randn(4L, 2L), torch.zeros(4L, dtype = torch.int64)) |> ignore)
-            "Save", (fun (m: Model) -> ModelFile.Save(Path.Combine(Path.GetTempPath(), $"probe-{Guid.NewGuid():N}"), m)) ] do
-          yield case $"{operation} after Dispose" "ObjectDisposedException" [ "'sequential'"; "disposed" ] (fun () ->
-              let model = classifier ()
-              model.Dispose()
-              run model) ]
+    let x, y =
+        (fun () -> torch.randn (8L, 2L)), (fun () -> torch.randint (0L, 3L, [| 8L |]))
+
+    [
+        yield
+            case
+                "Fit: class weight for class 7 of 3"
+                "ArgumentOutOfRangeException"
+                [ "ClassWeights"; "7"; "3" ]
+                (fun () ->
+                    use model = classifier ()
+
+                    model.Fit(
+                        x (),
+                        y (),
+                        FitOptions(
+                            Verbosity = Verbosity.Silent,
+                            BatchSize = 4,
+                            ClassWeights = readOnlyDict [ 7L, 2.0 ]
+                        )
+                    )
+                    |> ignore)
+        yield
+            case "Fit: no rows" "ArgumentException" [ "no examples" ] (fun () ->
+                use model = classifier ()
+
+                model.Fit(torch.zeros (0L, 2L), torch.zeros (0L, dtype = torch.int64), quiet)
+                |> ignore)
+        yield
+            case "Fit: rows differ" "ShapeException" [ "same number of examples" ] (fun () ->
+                use model = classifier ()
+                model.Fit(x (), torch.zeros (5L, dtype = torch.int64), quiet) |> ignore)
+        yield
+            case "Fit: ValidationSplit leaves nothing to validate" "ArgumentException" [ "ValidationSplit" ] (fun () ->
+                use model = classifier ()
+
+                model.Fit(
+                    torch.randn (3L, 2L),
+                    torch.zeros (3L, dtype = torch.int64),
+                    FitOptions(Verbosity = Verbosity.Silent, BatchSize = 4, ValidationSplit = 0.2)
+                )
+                |> ignore)
+        yield
+            case "Fit: InitialEpoch at Epochs" "ArgumentOutOfRangeException" [ "InitialEpoch" ] (fun () ->
+                use model = classifier ()
+
+                model.Fit(x (), y (), FitOptions(Verbosity = Verbosity.Silent, Epochs = 2, InitialEpoch = 2))
+                |> ignore)
+        yield
+            case "Fit: int32 labels" "none" [] (fun () ->
+                use model = classifier ()
+                model.Fit(x (), y().to_type torch.int32, quiet) |> ignore)
+        yield
+            case "Fit: float64 inputs" "none" [] (fun () ->
+                use model = classifier ()
+                model.Fit(x().to_type torch.float64, y (), quiet) |> ignore)
+        yield
+            case "Fit: float64 regression targets" "none" [] (fun () ->
+                use model = new Model(Dense(1L), [| 2L |], Loss.MeanSquaredError, Optimizer.Sgd 0.1)
+                model.Fit(x (), torch.randn (8L, 1L, dtype = torch.float64), quiet) |> ignore)
+        yield
+            case "Fit: label 5 of 3 classes" "ArgumentOutOfRangeException" [ "[0, 3)"; "5" ] (fun () ->
+                use model = classifier ()
+
+                model.Fit(x (), torch.full ([| 8L |], Scalar.op_Implicit 5L, dtype = torch.int64), quiet)
+                |> ignore)
+        yield
+            case "Predict: wrong input shape" "ShapeException" [ "'sequential'"; "(batch, 2)"; "(4, 3)" ] (fun () ->
+                use model = classifier ()
+                model.Predict(torch.randn (4L, 3L)) |> ignore)
+        yield
+            case "Predict: batchSize 0" "ArgumentOutOfRangeException" [ "batchSize" ] (fun () ->
+                use model = classifier ()
+                model.Predict(torch.randn (4L, 2L), 0) |> ignore)
+        for operation, run in
+            [
+                "Predict", (fun (m: Model) -> m.Predict(torch.randn (4L, 2L)) |> ignore)
+                "Evaluate",
+                (fun (m: Model) ->
+                    m.Evaluate(torch.randn (4L, 2L), torch.zeros (4L, dtype = torch.int64))
+                    |> ignore)
+                "Fit",
+                (fun (m: Model) ->
+                    m.Fit(torch.randn (4L, 2L), torch.zeros (4L, dtype = torch.int64), quiet)
+                    |> ignore)
+                "TrainStep",
+                (fun (m: Model) ->
+                    m.TrainStep(m.State, torch.randn (4L, 2L), torch.zeros (4L, dtype = torch.int64))
+                    |> ignore)
+                "Save",
+                (fun (m: Model) -> ModelFile.Save(Path.Combine(Path.GetTempPath(), $"probe-{Guid.NewGuid():N}"), m))
+            ] do
+            yield
+                case $"{operation} after Dispose" "ObjectDisposedException" [ "'sequential'"; "disposed" ] (fun () ->
+                    let model = classifier ()
+                    model.Dispose()
+                    run model)
+    ]
 
 /// A saved model whose description was edited by edit, in the layout before manifests.
 let private editedModel (edit: string -> string) =
     let folder = Path.Combine(Path.GetTempPath(), $"probe-{Guid.NewGuid():N}")
     Directory.CreateDirectory folder |> ignore
-    use model = new Model(Sequential(Dense(2L)), [| 3L |], Loss.MeanSquaredError, Optimizer.Sgd 0.1)
+
+    use model =
+        new Model(Sequential(Dense(2L)), [| 3L |], Loss.MeanSquaredError, Optimizer.Sgd 0.1)
+
     ModelFile.Save(folder, model)
-    let part name = Directory.GetFiles(folder, name + ".*") |> Array.exactlyOne
+
+    let part name =
+        Directory.GetFiles(folder, name + ".*") |> Array.exactlyOne
+
     let description, state = part "model", part "state"
     File.WriteAllText(Path.Combine(folder, "model.json"), edit (File.ReadAllText description))
     File.Move(state, Path.Combine(folder, "state.safetensors"))
@@ -287,47 +548,72 @@ let private safetensorsWith (header: string) =
     path
 
 let private fileCases =
-    [ case "model.json: units 10^12" "InvalidDataException" [ "cannot be built"; "'dense'"; "memory" ] (fun () ->
-        ModelFile.Load(editedModel (fun t -> t.Replace("\"units\": 2", "\"units\": 1000000000000"))) |> ignore)
-      case "model.json: units 25,000,000" "InvalidDataException" [ "within" ] (fun () ->
-        ModelFile.Load(editedModel (fun t -> t.Replace("\"units\": 2", "\"units\": 25000000"))) |> ignore)
-      case "model.json: units -3" "InvalidDataException" [ "model.json"; "units" ] (fun () ->
-        ModelFile.Load(editedModel (fun t -> t.Replace("\"units\": 2", "\"units\": -3"))) |> ignore)
-      case "model.json: input_shape -1" "InvalidDataException" [ "model.json"; "input_shape" ] (fun () ->
-        ModelFile.Load(editedModel (fun t -> t.Replace("\"input_shape\": [\n    3\n  ]", "\"input_shape\": [ -1 ]"))) |> ignore)
-      case "model.json: a duplicate key" "InvalidDataException" [ "model.json" ] (fun () ->
-        ModelFile.Load(editedModel (fun t -> t.Replace("\"format_version\": 1", "\"format_version\": 1, \"format_version\": 1"))) |> ignore)
-      case "model.json: invalid UTF-8" "InvalidDataException" [ "model.json" ] (fun () ->
-        let folder = editedModel id
-        let path = Path.Combine(folder, "model.json")
-        File.WriteAllBytes(path, Array.append (File.ReadAllBytes path |> Array.take 20) [| 0xC3uy; 0x28uy; 0xFFuy |])
-        ModelFile.Load folder |> ignore)
-      case "safetensors: element count times size overflows" "InvalidDataException" [ ".safetensors"; "too large" ] (fun () ->
-        SafeTensors.Load(safetensorsWith """{"w":{"dtype":"F64","shape":[2305843009213693952,2],"data_offsets":[0,16]}}""") |> ignore)
-      case "safetensors: a negative dimension" "InvalidDataException" [ ".safetensors"; "negative" ] (fun () ->
-        SafeTensors.Load(safetensorsWith """{"w":{"dtype":"F32","shape":[-4],"data_offsets":[0,16]}}""") |> ignore)
-      case "safetensors: data flipped after saving" "InvalidDataException" [ ".safetensors"; "checksum" ] (fun () ->
-        let path = Path.Combine(Path.GetTempPath(), $"probe-{Guid.NewGuid():N}.safetensors")
-        SafeTensors.Save(path, TensorTree.Of(struct ("w", torch.ones(8L))))
-        let bytes = File.ReadAllBytes path
-        bytes.[bytes.Length - 3] <- bytes.[bytes.Length - 3] ^^^ 0x10uy
-        File.WriteAllBytes(path, bytes)
-        SafeTensors.Load path |> ignore)
-      case "saved model: a weights byte flipped" "InvalidDataException" [ "state."; "damaged" ] (fun () ->
-        let folder = Path.Combine(Path.GetTempPath(), $"probe-{Guid.NewGuid():N}")
-        use model = classifier ()
-        ModelFile.Save(folder, model)
-        let state = Directory.GetFiles(folder, "state.*") |> Array.exactlyOne
-        let bytes = File.ReadAllBytes state
-        bytes.[bytes.Length - 5] <- bytes.[bytes.Length - 5] ^^^ 0x01uy
-        File.WriteAllBytes(state, bytes)
-        ModelFile.Load folder |> ignore)
-      case "saved model: a missing weights file" "InvalidDataException" [ "manifest.json"; "missing" ] (fun () ->
-        let folder = Path.Combine(Path.GetTempPath(), $"probe-{Guid.NewGuid():N}")
-        use model = classifier ()
-        ModelFile.Save(folder, model)
-        File.Delete(Directory.GetFiles(folder, "state.*") |> Array.exactlyOne)
-        ModelFile.Load folder |> ignore) ]
+    [
+        case "model.json: units 10^12" "InvalidDataException" [ "cannot be built"; "'dense'"; "memory" ] (fun () ->
+            ModelFile.Load(editedModel (fun t -> t.Replace("\"units\": 2", "\"units\": 1000000000000")))
+            |> ignore)
+        case "model.json: units 25,000,000" "InvalidDataException" [ "within" ] (fun () ->
+            ModelFile.Load(editedModel (fun t -> t.Replace("\"units\": 2", "\"units\": 25000000")))
+            |> ignore)
+        case "model.json: units -3" "InvalidDataException" [ "model.json"; "units" ] (fun () ->
+            ModelFile.Load(editedModel (fun t -> t.Replace("\"units\": 2", "\"units\": -3")))
+            |> ignore)
+        case "model.json: input_shape -1" "InvalidDataException" [ "model.json"; "input_shape" ] (fun () ->
+            ModelFile.Load(
+                editedModel (fun t -> t.Replace("\"input_shape\": [\n    3\n  ]", "\"input_shape\": [ -1 ]"))
+            )
+            |> ignore)
+        case "model.json: a duplicate key" "InvalidDataException" [ "model.json" ] (fun () ->
+            ModelFile.Load(
+                editedModel (fun t ->
+                    t.Replace("\"format_version\": 1", "\"format_version\": 1, \"format_version\": 1"))
+            )
+            |> ignore)
+        case "model.json: invalid UTF-8" "InvalidDataException" [ "model.json" ] (fun () ->
+            let folder = editedModel id
+            let path = Path.Combine(folder, "model.json")
+
+            File.WriteAllBytes(
+                path,
+                Array.append (File.ReadAllBytes path |> Array.take 20) [| 0xC3uy; 0x28uy; 0xFFuy |]
+            )
+
+            ModelFile.Load folder |> ignore)
+        case
+            "safetensors: element count times size overflows"
+            "InvalidDataException"
+            [ ".safetensors"; "too large" ]
+            (fun () ->
+                SafeTensors.Load(
+                    safetensorsWith """{"w":{"dtype":"F64","shape":[2305843009213693952,2],"data_offsets":[0,16]}}"""
+                )
+                |> ignore)
+        case "safetensors: a negative dimension" "InvalidDataException" [ ".safetensors"; "negative" ] (fun () ->
+            SafeTensors.Load(safetensorsWith """{"w":{"dtype":"F32","shape":[-4],"data_offsets":[0,16]}}""")
+            |> ignore)
+        case "safetensors: data flipped after saving" "InvalidDataException" [ ".safetensors"; "checksum" ] (fun () ->
+            let path = Path.Combine(Path.GetTempPath(), $"probe-{Guid.NewGuid():N}.safetensors")
+            SafeTensors.Save(path, TensorTree.Of(struct ("w", torch.ones (8L))))
+            let bytes = File.ReadAllBytes path
+            bytes.[bytes.Length - 3] <- bytes.[bytes.Length - 3] ^^^ 0x10uy
+            File.WriteAllBytes(path, bytes)
+            SafeTensors.Load path |> ignore)
+        case "saved model: a weights byte flipped" "InvalidDataException" [ "state."; "damaged" ] (fun () ->
+            let folder = Path.Combine(Path.GetTempPath(), $"probe-{Guid.NewGuid():N}")
+            use model = classifier ()
+            ModelFile.Save(folder, model)
+            let state = Directory.GetFiles(folder, "state.*") |> Array.exactlyOne
+            let bytes = File.ReadAllBytes state
+            bytes.[bytes.Length - 5] <- bytes.[bytes.Length - 5] ^^^ 0x01uy
+            File.WriteAllBytes(state, bytes)
+            ModelFile.Load folder |> ignore)
+        case "saved model: a missing weights file" "InvalidDataException" [ "manifest.json"; "missing" ] (fun () ->
+            let folder = Path.Combine(Path.GetTempPath(), $"probe-{Guid.NewGuid():N}")
+            use model = classifier ()
+            ModelFile.Save(folder, model)
+            File.Delete(Directory.GetFiles(folder, "state.*") |> Array.exactlyOne)
+            ModelFile.Load folder |> ignore)
+    ]
 
 let private csvFile (text: string) =
     let path = Path.Combine(Path.GetTempPath(), $"probe-{Guid.NewGuid():N}.csv")
@@ -335,30 +621,53 @@ let private csvFile (text: string) =
     path
 
 let private readCsv (path: string) =
-    for b in Functional.Streams.DataStream.CsvBatches(path).Enumerate() do b.Dispose()
+    for b in Functional.Streams.DataStream.CsvBatches(path).Enumerate() do
+        b.Dispose()
 
 let private csvCases =
-    [ case "csv: an empty file" "InvalidDataException" [ ".csv"; "CSV" ] (fun () -> readCsv (csvFile ""))
-      case "csv: a 50 MB header line" "InvalidDataException" [ ".csv"; "CSV" ] (fun () -> readCsv (csvFile (String('x', 50_000_000) + "\n1\n")))
-      case "csv: a 50 MB value" "InvalidDataException" [ ".csv"; "too large" ] (fun () -> readCsv (csvFile ("a,b\n1," + String('7', 50_000_000) + "\n")))
-      case "csv: a row with too many fields" "InvalidDataException" [ ".csv"; "line 3"; "3 fields" ] (fun () -> readCsv (csvFile "a,b\n1,2\n3,4,5\n"))
-      case "parquet: not a Parquet file" "InvalidDataException" [ ".parquet"; "Parquet" ] (fun () ->
-        let path = Path.Combine(Path.GetTempPath(), $"probe-{Guid.NewGuid():N}.parquet")
-        File.WriteAllText(path, "PAR1 this is not really parquet PAR1")
-        for b in Functional.Streams.DataStream.ParquetBatches(path, readAhead = 0).Enumerate() do b.Dispose())
-      case "arrow: not an Arrow file" "InvalidDataException" [ ".arrow" ] (fun () ->
-        let path = Path.Combine(Path.GetTempPath(), $"probe-{Guid.NewGuid():N}.arrow")
-        File.WriteAllText(path, "ARROW1 nothing here ARROW1")
-        for b in Functional.Streams.Sources.ArrowIpcFile.Read path do b.Dispose()) ]
+    [
+        case "csv: an empty file" "InvalidDataException" [ ".csv"; "CSV" ] (fun () -> readCsv (csvFile ""))
+        case "csv: a 50 MB header line" "InvalidDataException" [ ".csv"; "CSV" ] (fun () ->
+            readCsv (csvFile (String('x', 50_000_000) + "\n1\n")))
+        case "csv: a 50 MB value" "InvalidDataException" [ ".csv"; "too large" ] (fun () ->
+            readCsv (csvFile ("a,b\n1," + String('7', 50_000_000) + "\n")))
+        case "csv: a row with too many fields" "InvalidDataException" [ ".csv"; "line 3"; "3 fields" ] (fun () ->
+            readCsv (csvFile "a,b\n1,2\n3,4,5\n"))
+        case "parquet: not a Parquet file" "InvalidDataException" [ ".parquet"; "Parquet" ] (fun () ->
+            let path = Path.Combine(Path.GetTempPath(), $"probe-{Guid.NewGuid():N}.parquet")
+            File.WriteAllText(path, "PAR1 this is not really parquet PAR1")
 
-let cases : Case list = layerCases @ hugeCases @ lossCases @ hyperparameterCases @ modelCases @ fileCases @ csvCases
+            for b in Functional.Streams.DataStream.ParquetBatches(path, readAhead = 0).Enumerate() do
+                b.Dispose())
+        case "arrow: not an Arrow file" "InvalidDataException" [ ".arrow" ] (fun () ->
+            let path = Path.Combine(Path.GetTempPath(), $"probe-{Guid.NewGuid():N}.arrow")
+            File.WriteAllText(path, "ARROW1 nothing here ARROW1")
+
+            for b in Functional.Streams.Sources.ArrowIpcFile.Read path do
+                b.Dispose())
+    ]
+
+let cases: Case list =
+    layerCases
+    @ hugeCases
+    @ lossCases
+    @ hyperparameterCases
+    @ modelCases
+    @ fileCases
+    @ csvCases
 
 let private marker = "@@probe"
 
 /// The child's side: runs the cases (all, or those whose ids are given), one result line each.
 let run (ids: string list) =
-    let chosen = if ids.IsEmpty then cases else cases |> List.filter (fun c -> List.contains c.Id ids)
+    let chosen =
+        if ids.IsEmpty then
+            cases
+        else
+            cases |> List.filter (fun c -> List.contains c.Id ids)
+
     use stdout = new StreamWriter(Console.OpenStandardOutput(), AutoFlush = true)
+
     for c in chosen do
         let outcome =
             try
@@ -367,21 +676,33 @@ let run (ids: string list) =
             with e ->
                 let message = e.Message.ReplaceLineEndings " "
                 $"{e.GetType().Name}\t{message}"
+
         stdout.WriteLine($"{marker}\t{c.Id}\t{outcome}")
+
     0
 
 let private selfPath = Reflection.Assembly.GetExecutingAssembly().Location
 
 /// Runs the probe child with the given case ids (all when empty): exit code and results by id.
 let private probe (ids: string list) =
-    let info = ProcessStartInfo("dotnet", [ yield selfPath; yield "--crash-probe"; yield! ids ], RedirectStandardOutput = true, RedirectStandardError = true)
+    let info =
+        ProcessStartInfo(
+            "dotnet",
+            [ yield selfPath; yield "--crash-probe"; yield! ids ],
+            RedirectStandardOutput = true,
+            RedirectStandardError = true
+        )
+
     use proc = Process.Start info
     let stderr = proc.StandardError.ReadToEndAsync()
     let stdout = proc.StandardOutput.ReadToEndAsync()
+
     if not (proc.WaitForExit(TimeSpan.FromMinutes 5.0)) then
         proc.Kill true
         failtest "the crash probe timed out"
+
     stderr.Result |> ignore
+
     let results =
         stdout.Result.Split('\n')
         |> Array.choose (fun line ->
@@ -389,43 +710,74 @@ let private probe (ids: string list) =
             | [| m; id; kind; message |] when m = marker -> Some(id, (kind, message))
             | _ -> None)
         |> Map.ofArray
+
     proc.ExitCode, results
 
 /// Kinds the subject table leaves out, and why.
 let private notProbed =
-    [ "functional" // its shapes are fixed when the graph is built (LayerTests cover its checks)
-      "lambda" // its input goes to user code as it is
-      "flatten"; "reshape" ] // they take any dtype, so the dtype cases do not apply (LayerTests cover their shapes)
+    [
+        "functional" // its shapes are fixed when the graph is built (LayerTests cover its checks)
+        "lambda" // its input goes to user code as it is
+        "flatten"
+        "reshape"
+    ] // they take any dtype, so the dtype cases do not apply (LayerTests cover their shapes)
 
 let tests =
-    testList "crash probe" [
-        testCase "every built-in layer kind is probed" <| fun () ->
-            let probed = subjects |> List.map (fun s -> (LayerRegistry.ToJson(s.Make())).["type"].GetValue<string>()) |> Set.ofList
-            let builtIn = typeof<Dense>.Assembly.GetTypes() |> Array.choose (fun t ->
-                match t.GetCustomAttributes(typeof<LayerKindAttribute>, false) with
-                | [| :? LayerKindAttribute as a |] -> Some a.Kind
-                | _ -> None)
-            let missing = builtIn |> Array.filter (fun k -> not (probed.Contains k || List.contains k notProbed))
-            Expect.isEmpty missing $"""built-in kinds without a crash-probe subject: {String.Join(", ", missing)}"""
+    testList
+        "crash probe"
+        [
+            testCase "every built-in layer kind is probed"
+            <| fun () ->
+                let probed =
+                    subjects
+                    |> List.map (fun s -> (LayerRegistry.ToJson(s.Make())).["type"].GetValue<string>())
+                    |> Set.ofList
 
-        testCase $"{cases.Length} bad inputs in a child process: no crash, the documented exception, a message that says where" <| fun () ->
-            Expect.isGreaterThanOrEqual cases.Length 100 "at least 100 cases"
-            Expect.equal (cases |> List.distinctBy (fun c -> c.Id) |> List.length) cases.Length "case ids are unique"
-            let exitCode, results = probe []
-            if exitCode <> 0 then
-                // Locate the crash: the first case without a result, rerun alone to confirm.
-                let first = cases |> List.find (fun c -> not (results.ContainsKey c.Id))
-                let alone, _ = probe [ first.Id ]
-                failtestf "case '%s' ended the process (exit code %d; alone: %d)" first.Id exitCode alone
-            let failures =
-                [ for c in cases do
-                    match results.TryFind c.Id with
-                    | None -> yield $"{c.Id}: no result"
-                    | Some(kind, message) ->
-                        if kind <> c.Expected then yield $"{c.Id}: expected {c.Expected}, got {kind}: {message}"
-                        else
-                            for fragment in c.Fragments do
-                                if not (message.Contains(fragment, StringComparison.Ordinal)) then
-                                    yield $"{c.Id}: the message does not say '{fragment}': {message}" ]
-            if not failures.IsEmpty then failtestf "%d of %d cases:\n%s" failures.Length cases.Length (String.Join("\n", failures))
-    ]
+                let builtIn =
+                    typeof<Dense>.Assembly.GetTypes()
+                    |> Array.choose (fun t ->
+                        match t.GetCustomAttributes(typeof<LayerKindAttribute>, false) with
+                        | [| :? LayerKindAttribute as a |] -> Some a.Kind
+                        | _ -> None)
+
+                let missing =
+                    builtIn
+                    |> Array.filter (fun k -> not (probed.Contains k || List.contains k notProbed))
+
+                Expect.isEmpty missing $"""built-in kinds without a crash-probe subject: {String.Join(", ", missing)}"""
+
+            testCase
+                $"{cases.Length} bad inputs in a child process: no crash, the documented exception, a message that says where"
+            <| fun () ->
+                Expect.isGreaterThanOrEqual cases.Length 100 "at least 100 cases"
+
+                Expect.equal
+                    (cases |> List.distinctBy (fun c -> c.Id) |> List.length)
+                    cases.Length
+                    "case ids are unique"
+
+                let exitCode, results = probe []
+
+                if exitCode <> 0 then
+                    // Locate the crash: the first case without a result, rerun alone to confirm.
+                    let first = cases |> List.find (fun c -> not (results.ContainsKey c.Id))
+                    let alone, _ = probe [ first.Id ]
+                    failtestf "case '%s' ended the process (exit code %d; alone: %d)" first.Id exitCode alone
+
+                let failures =
+                    [
+                        for c in cases do
+                            match results.TryFind c.Id with
+                            | None -> yield $"{c.Id}: no result"
+                            | Some(kind, message) ->
+                                if kind <> c.Expected then
+                                    yield $"{c.Id}: expected {c.Expected}, got {kind}: {message}"
+                                else
+                                    for fragment in c.Fragments do
+                                        if not (message.Contains(fragment, StringComparison.Ordinal)) then
+                                            yield $"{c.Id}: the message does not say '{fragment}': {message}"
+                    ]
+
+                if not failures.IsEmpty then
+                    failtestf "%d of %d cases:\n%s" failures.Length cases.Length (String.Join("\n", failures))
+        ]

@@ -8,22 +8,38 @@ open Expecto
 
 let private repositoryRoot =
     let rec up (dir: DirectoryInfo) =
-        if isNull dir then failwith "Functional.sln not found above the test binary"
-        elif File.Exists(Path.Combine(dir.FullName, "Functional.sln")) then dir.FullName
-        else up dir.Parent
+        if isNull dir then
+            failwith "Functional.sln not found above the test binary"
+        elif File.Exists(Path.Combine(dir.FullName, "Functional.sln")) then
+            dir.FullName
+        else
+            up dir.Parent
+
     up (DirectoryInfo AppContext.BaseDirectory)
 
 /// Runs a command in the repository root; returns what it printed.
 let private runForOutput (fileName: string) (arguments: string list) =
-    let info = ProcessStartInfo(fileName, arguments, WorkingDirectory = repositoryRoot, RedirectStandardOutput = true, RedirectStandardError = true)
+    let info =
+        ProcessStartInfo(
+            fileName,
+            arguments,
+            WorkingDirectory = repositoryRoot,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true
+        )
+
     info.Environment.["TERM"] <- "dumb"
     use proc = Process.Start info
     let stderr = proc.StandardError.ReadToEndAsync()
     let stdout = proc.StandardOutput.ReadToEnd()
+
     if not (proc.WaitForExit(TimeSpan.FromMinutes 3.0)) then
         proc.Kill true
         failtestf "%s timed out" fileName
-    if proc.ExitCode <> 0 then failtestf "%s exited with %d:\n%s\n%s" fileName proc.ExitCode stdout stderr.Result
+
+    if proc.ExitCode <> 0 then
+        failtestf "%s exited with %d:\n%s\n%s" fileName proc.ExitCode stdout stderr.Result
+
     stdout
 
 /// Runs a command in the repository root; returns its key=value result lines.
@@ -37,13 +53,17 @@ let private run (fileName: string) (arguments: string list) =
 
 /// Runs a built C# example program (examples/NAME) with arguments; returns its key=value result lines.
 let private runProgram (name: string) (arguments: string list) =
-    run "dotnet" (Path.Combine(repositoryRoot, $"examples/{name}/bin/Release/net10.0/{name}.dll") :: arguments)
+    run
+        "dotnet"
+        (Path.Combine(repositoryRoot, $"examples/{name}/bin/Release/net10.0/{name}.dll")
+         :: arguments)
 
 let private expectLearns (results: Map<string, string>) =
     let value key =
         match results.TryFind key with
         | Some v -> float v
         | None -> failtestf "the example printed no %s= line (it printed %A)" key results
+
     Expect.isLessThan (value "final_loss") (value "initial_loss" / 10.0) "the loss falls by at least 10x"
 
 /// The README's runnable F# block (the one with #r lines), its paths made absolute, as a script file.
@@ -51,67 +71,102 @@ let private readmeScript () =
     let readme = File.ReadAllText(Path.Combine(repositoryRoot, "README.md"))
     let start = readme.IndexOf("```fsharp\n#r") + "```fsharp\n".Length
     let code = readme.Substring(start, readme.IndexOf("```", start) - start)
-    let path = Path.Combine(Path.GetTempPath(), $"functional-readme-{Guid.NewGuid():N}.fsx")
+
+    let path =
+        Path.Combine(Path.GetTempPath(), $"functional-readme-{Guid.NewGuid():N}.fsx")
+
     File.WriteAllText(path, code.Replace("#r \"", $"#r \"{repositoryRoot}/"))
     path
 
 let private expectCloser (results: Map<string, string>) =
-    let start, final = float results.["start_distance"], float results.["final_distance"]
-    Expect.isLessThan final (start / 2.0) $"the distance to the real samples falls well below its start ({start:F3} -> {final:F3})"
+    let start, final =
+        float results.["start_distance"], float results.["final_distance"]
+
+    Expect.isLessThan
+        final
+        (start / 2.0)
+        $"the distance to the real samples falls well below its start ({start:F3} -> {final:F3})"
 
 let tests =
-    testList "examples" [
-        testCase "C# regression with Grad and a hand-written update loop" <| fun () ->
-            expectLearns (runProgram "CSharpRegression" [ "--steps"; "150" ])
+    testList
+        "examples"
+        [
+            testCase "C# regression with Grad and a hand-written update loop"
+            <| fun () -> expectLearns (runProgram "CSharpRegression" [ "--steps"; "150" ])
 
-        testCase "F# script regression (dotnet fsi)" <| fun () ->
-            expectLearns (run "dotnet" [ "fsi"; "examples/regression.fsx"; "--steps"; "150" ])
+            testCase "F# script regression (dotnet fsi)"
+            <| fun () -> expectLearns (run "dotnet" [ "fsi"; "examples/regression.fsx"; "--steps"; "150" ])
 
-        testCase "MNIST quickstart, C# program, run small" <| fun () ->
-            let results = runProgram "CSharpMnist" [ "--epochs"; "2"; "--train"; "2000" ]
-            Expect.isGreaterThan (float results.["test_accuracy"]) 0.8 "learns digits from 2,000 examples in 2 epochs"
+            testCase "MNIST quickstart, C# program, run small"
+            <| fun () ->
+                let results = runProgram "CSharpMnist" [ "--epochs"; "2"; "--train"; "2000" ]
 
-        testCase "MNIST quickstart, F# script, run small" <| fun () ->
-            let results = run "dotnet" [ "fsi"; "examples/mnist.fsx"; "--epochs"; "2"; "--train"; "2000" ]
-            Expect.isGreaterThan (float results.["test_accuracy"]) 0.8 "learns digits from 2,000 examples in 2 epochs"
-            Expect.isTrue (results.ContainsKey "train_seconds") "reports the training time"
+                Expect.isGreaterThan
+                    (float results.["test_accuracy"])
+                    0.8
+                    "learns digits from 2,000 examples in 2 epochs"
 
-        testCase "GAN with two tapes, C# program: the generated distribution approaches the real one" <| fun () ->
-            expectCloser (runProgram "CSharpGan" [ "--steps"; "600" ])
+            testCase "MNIST quickstart, F# script, run small"
+            <| fun () ->
+                let results =
+                    run "dotnet" [ "fsi"; "examples/mnist.fsx"; "--epochs"; "2"; "--train"; "2000" ]
 
-        testCase "GAN with two tapes, F# script: the generated distribution approaches the real one" <| fun () ->
-            expectCloser (run "dotnet" [ "fsi"; "examples/gan.fsx"; "--steps"; "600" ])
+                Expect.isGreaterThan
+                    (float results.["test_accuracy"])
+                    0.8
+                    "learns digits from 2,000 examples in 2 epochs"
 
-        testCase "custom attention layer in a functional model, C# program, run small" <| fun () ->
-            let results = runProgram "CSharpAttention" [ "--epochs"; "3" ]
-            Expect.isGreaterThan (float results.["test_accuracy"]) 0.9 "finds the marked step"
-            Expect.equal (float results.["reloaded_max_abs_diff"]) 0.0 "the saved model, custom layer included, predicts the same"
+                Expect.isTrue (results.ContainsKey "train_seconds") "reports the training time"
 
-        testCase "custom attention layer in a functional model, F# script, run small" <| fun () ->
-            let results = run "dotnet" [ "fsi"; "examples/attention.fsx"; "--epochs"; "3" ]
-            Expect.isGreaterThan (float results.["test_accuracy"]) 0.9 "finds the marked step"
+            testCase "GAN with two tapes, C# program: the generated distribution approaches the real one"
+            <| fun () -> expectCloser (runProgram "CSharpGan" [ "--steps"; "600" ])
 
-        testCase "MNIST to ONNX: save, reload, export, classify with ONNX Runtime alone" <| fun () ->
-            let results = runProgram "CSharpOnnx" [ "--epochs"; "1" ]
-            Expect.isLessThan (float results.["onnx_max_abs_diff"]) 1e-4 "ONNX Runtime agrees with the model"
-            Expect.isGreaterThan (float results.["onnx_test_accuracy"]) 0.85 "and classifies the test digits"
+            testCase "GAN with two tapes, F# script: the generated distribution approaches the real one"
+            <| fun () -> expectCloser (run "dotnet" [ "fsi"; "examples/gan.fsx"; "--steps"; "600" ])
 
-        testCase "training from a Parquet stream, C# program, run small" <| fun () ->
-            let results = runProgram "CSharpStreams" [ "--epochs"; "2"; "--train"; "2000" ]
-            Expect.isGreaterThan (float results.["test_accuracy"]) 0.8 "learns digits from the stream"
-            Expect.isTrue (results.ContainsKey "input_wait_share") "reports the input wait"
+            testCase "custom attention layer in a functional model, C# program, run small"
+            <| fun () ->
+                let results = runProgram "CSharpAttention" [ "--epochs"; "3" ]
+                Expect.isGreaterThan (float results.["test_accuracy"]) 0.9 "finds the marked step"
 
-        testCase "training from a Parquet stream, F# script, run small" <| fun () ->
-            let results = run "dotnet" [ "fsi"; "examples/streams.fsx"; "--epochs"; "2"; "--train"; "2000" ]
-            Expect.isGreaterThan (float results.["test_accuracy"]) 0.8 "learns digits from the stream"
-            let share = float results.["input_wait_share"]
-            Expect.isTrue (share >= 0.0 && share < 1.0) $"the input wait is a share of the step time ({share})"
+                Expect.equal
+                    (float results.["reloaded_max_abs_diff"])
+                    0.0
+                    "the saved model, custom layer included, predicts the same"
 
-        testCase "the README's F# example runs and fits the line" <| fun () ->
-            let script = readmeScript ()
-            try
-                let output = runForOutput "dotnet" [ "fsi"; script ]
-                Expect.stringContains output "slope=3.000 intercept=0.500" "the fitted line"
-            finally
-                File.Delete script
-    ]
+            testCase "custom attention layer in a functional model, F# script, run small"
+            <| fun () ->
+                let results = run "dotnet" [ "fsi"; "examples/attention.fsx"; "--epochs"; "3" ]
+                Expect.isGreaterThan (float results.["test_accuracy"]) 0.9 "finds the marked step"
+
+            testCase "MNIST to ONNX: save, reload, export, classify with ONNX Runtime alone"
+            <| fun () ->
+                let results = runProgram "CSharpOnnx" [ "--epochs"; "1" ]
+                Expect.isLessThan (float results.["onnx_max_abs_diff"]) 1e-4 "ONNX Runtime agrees with the model"
+                Expect.isGreaterThan (float results.["onnx_test_accuracy"]) 0.85 "and classifies the test digits"
+
+            testCase "training from a Parquet stream, C# program, run small"
+            <| fun () ->
+                let results = runProgram "CSharpStreams" [ "--epochs"; "2"; "--train"; "2000" ]
+                Expect.isGreaterThan (float results.["test_accuracy"]) 0.8 "learns digits from the stream"
+                Expect.isTrue (results.ContainsKey "input_wait_share") "reports the input wait"
+
+            testCase "training from a Parquet stream, F# script, run small"
+            <| fun () ->
+                let results =
+                    run "dotnet" [ "fsi"; "examples/streams.fsx"; "--epochs"; "2"; "--train"; "2000" ]
+
+                Expect.isGreaterThan (float results.["test_accuracy"]) 0.8 "learns digits from the stream"
+                let share = float results.["input_wait_share"]
+                Expect.isTrue (share >= 0.0 && share < 1.0) $"the input wait is a share of the step time ({share})"
+
+            testCase "the README's F# example runs and fits the line"
+            <| fun () ->
+                let script = readmeScript ()
+
+                try
+                    let output = runForOutput "dotnet" [ "fsi"; script ]
+                    Expect.stringContains output "slope=3.000 intercept=0.500" "the fitted line"
+                finally
+                    File.Delete script
+        ]

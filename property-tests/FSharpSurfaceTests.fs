@@ -16,87 +16,196 @@ open Support
 
 /// A custom kind: y = scale * (x W + b), with dropout on x when training and a running count
 /// of training calls as its state.
-type ScaledConfig = { Units: int64; Scale: float; Dropout: float }
-type ScaledParams = { Kernel: torch.Tensor; Bias: torch.Tensor }
+type ScaledConfig =
+    {
+        Units: int64
+        Scale: float
+        Dropout: float
+    }
+
+type ScaledParams =
+    {
+        Kernel: torch.Tensor
+        Bias: torch.Tensor
+    }
+
 type ScaledState = { Calls: torch.Tensor }
 
 let scaledDense =
     Layer.define
-        { Kind = "test_scaled_dense"
-          OutputShape =
-            fun c shape ->
-                if shape.Length <> 1 then raise (ShapeException $"scaled_dense takes (batch, features), not a rank-{shape.Length + 1} input")
-                [| c.Units |]
-          Init =
-            fun c rng shape ->
-                { Kernel = torch.randn([| shape.[0]; c.Units |], generator = rng) * 0.3f; Bias = torch.zeros c.Units },
-                { Calls = torch.zeros 1L }
-          Apply =
-            fun c call p s x ->
-                let x =
-                    match call.Key with
-                    | Some key when call.Training && c.Dropout > 0.0 ->
-                        use rng = key.NewGenerator()
-                        let keep = torch.rand(x.shape, generator = rng).ge(torch.tensor c.Dropout).to_type x.dtype
-                        x * keep / float32 (1.0 - c.Dropout)
-                    | _ -> x
-                (x.matmul p.Kernel + p.Bias) * float32 c.Scale, (if call.Training then { Calls = s.Calls + 1.0f } else s) }
+        {
+            Kind = "test_scaled_dense"
+            OutputShape =
+                fun c shape ->
+                    if shape.Length <> 1 then
+                        raise (
+                            ShapeException $"scaled_dense takes (batch, features), not a rank-{shape.Length + 1} input"
+                        )
 
-/// Two Gaussian blobs in 2-D, labels 0 and 1.
-let private blobs (n: int64) (seed: uint64) =
-    use rng = new torch.Generator(seed)
-    let labels = torch.randint(0L, 2L, [| n |], generator = rng)
-    let centres = labels.to_type(torch.float32).unsqueeze(1L) * 4.0f - 2.0f
-    torch.randn([| n; 2L |], generator = rng) * 0.7f + centres, labels
+                    [| c.Units |]
+            Init =
+                fun c rng shape ->
+                    {
+                        Kernel = torch.randn ([| shape.[0]; c.Units |], generator = rng) * 0.3f
+                        Bias = torch.zeros c.Units
+                    },
+                    { Calls = torch.zeros 1L }
+            Apply =
+                fun c call p s x ->
+                    let x =
+                        match call.Key with
+                        | Some key when call.Training && c.Dropout > 0.0 ->
+                            use rng = key.NewGenerator()
+
+                            let keep =
+                                torch.rand(x.shape, generator = rng).ge(torch.tensor c.Dropout).to_type x.dtype
+
+                            x * keep / float32 (1.0 - c.Dropout)
+                        | _ -> x
+
+                    (x.matmul p.Kernel + p.Bias) * float32 c.Scale,
+                    (if call.Training then { Calls = s.Calls + 1.0f } else s)
+        }
+
+let private blobs = TrainingTests.blobs
 
 let tests =
-    testList "F# surface" [
-        testCase "Model.compile, fit, evaluate and predict with records, lists and options" <| fun () ->
-            scoped (fun () ->
-                let x, y = blobs 256L 1UL
-                let train, test = Data.ofTrees x y |> Data.split 0.25 3UL true
-                use model =
-                    Dense(8L, ActivationFunction.Tanh) --> Dense(2L)
-                    |> Model.compile (Loss.SparseCategoricalCrossEntropy(fromLogits = true)) (Optim.adam 0.05) [ SparseCategoricalAccuracy() ] [| 2L |]
-                let result = model |> Model.fit { FitSettings.defaults with Epochs = 5; Verbosity = Verbosity.Silent; Validation = Some test } train
-                Expect.equal result.StopReason None "ran every epoch"
-                Expect.equal result.Logs.["val_accuracy"].Length 5 "a value per epoch"
-                let scores = model |> Model.evaluate test
-                Expect.isGreaterThan scores.["accuracy"] 0.95 "learns the blobs"
-                Expect.equal (model |> Model.predict (torch.zeros(3L, 2L))).shape [| 3L; 2L |] "predict"
-                Expect.equal (Model.classNames model) None "no class names is None, not null")
+    testList
+        "F# surface"
+        [
+            testCase "Model.compile, fit, evaluate and predict with records, lists and options"
+            <| fun () ->
+                scoped (fun () ->
+                    let x, y = blobs 256L 1UL
+                    let train, test = Data.ofTrees x y |> Data.split 0.25 3UL true
 
-        testCase "--> makes one Sequential of a chain" <| fun () ->
-            let chain = Dense(4L) --> Dense(3L) --> Dense(2L)
-            match chain with
-            | :? Sequential as s -> Expect.equal s.Layers.Count 3 "flat, not nested"
-            | other -> failtestf "expected a Sequential, got %s" (other.GetType().Name)
+                    use model =
+                        Dense(8L, ActivationFunction.Tanh) --> Dense(2L)
+                        |> Model.compile
+                            (Loss.SparseCategoricalCrossEntropy(fromLogits = true))
+                            (Optim.adam 0.05)
+                            [ SparseCategoricalAccuracy() ]
+                            [| 2L |]
 
-        testCase "a layer kind defined in F# trains, sees the training flag, key and state, saves and loads" <| fun () ->
-            scoped (fun () ->
-                let x, y = blobs 64L 2UL
-                let network = scaledDense { Units = 6L; Scale = 0.5; Dropout = 0.2 } "scaled" --> Dense(2L)
-                use model = network |> Model.compile (Loss.SparseCategoricalCrossEntropy(fromLogits = true)) (Optim.adam 0.02) [] [| 2L |]
-                let before = model |> Model.evaluate (Data.ofTrees x y)
-                model |> Model.fit { FitSettings.defaults with Epochs = 4; BatchSize = 16; Verbosity = Verbosity.Silent } (Data.ofTrees x y) |> ignore
-                Expect.isLessThan (model |> Model.evaluate (Data.ofTrees x y)).["loss"] before.["loss"] "trains"
-                Expect.equal (model.State.ModelState.["scaled/Calls"].item<float32> ()) 16.0f "the state counts the 16 training steps"
-                Expect.stringContains (Model.summary model) "scaled" "in the summary"
-                let folder = Path.Combine(Path.GetTempPath(), $"fsharp-kind-{Guid.NewGuid():N}")
-                model |> Model.save folder
-                use loaded = Model.load folder
-                expectClose "same predictions after loading" 0.0 (loaded |> Model.predict x) (model |> Model.predict x)
-                let config = ((loaded.Network :?> Sequential).Layers.[0] |> fun struct (_, l) -> l :?> DefinedLayer<ScaledConfig, ScaledParams, ScaledState>).Configuration
-                Expect.equal config { Units = 6L; Scale = 0.5; Dropout = 0.2 } "the configuration read back"
-                Directory.Delete(folder, true))
+                    let result =
+                        model
+                        |> Model.fit
+                            { FitSettings.defaults with
+                                Epochs = 5
+                                Verbosity = Verbosity.Silent
+                                Validation = Some test
+                            }
+                            train
 
-        testCase "Model.predictInto reads a named model's outputs into a record" <| fun () ->
-            scoped (fun () ->
-                let input = Graph.Input([| 2L |], "x")
-                let trunk = Dense(4L, name = "trunk").Call(input)
-                let network = FunctionalModel([ input ], [ Dense(1L, name = "a").Call(trunk); Dense(3L, name = "b").Call(trunk) ])
-                use model = network |> Model.compileNamed (Map [ "a", OutputLoss(Loss.MeanSquaredError) ]) (Optim.sgd 0.1)
-                let outputs = model |> Model.predictInto {| a = torch.empty 0L; b = torch.empty 0L |} {| x = torch.zeros(5L, 2L) |}
-                Expect.equal outputs.a.shape [| 5L; 1L |] "output a"
-                Expect.equal outputs.b.shape [| 5L; 3L |] "output b")
-    ]
+                    Expect.equal result.StopReason None "ran every epoch"
+                    Expect.equal result.Logs.["val_accuracy"].Length 5 "a value per epoch"
+                    let scores = model |> Model.evaluate test
+                    Expect.isGreaterThan scores.["accuracy"] 0.95 "learns the blobs"
+                    Expect.equal (model |> Model.predict (torch.zeros (3L, 2L))).shape [| 3L; 2L |] "predict"
+                    Expect.equal (Model.classNames model) None "no class names is None, not null")
+
+            testCase "--> makes one Sequential of a chain"
+            <| fun () ->
+                let chain = Dense(4L) --> Dense(3L) --> Dense(2L)
+
+                match chain with
+                | :? Sequential as s -> Expect.equal s.Layers.Count 3 "flat, not nested"
+                | other -> failtestf "expected a Sequential, got %s" (other.GetType().Name)
+
+            testCase "a layer kind defined in F# trains, sees the training flag, key and state, saves and loads"
+            <| fun () ->
+                scoped (fun () ->
+                    let x, y = blobs 64L 2UL
+
+                    let network =
+                        scaledDense
+                            {
+                                Units = 6L
+                                Scale = 0.5
+                                Dropout = 0.2
+                            }
+                            "scaled"
+                        --> Dense(2L)
+
+                    use model =
+                        network
+                        |> Model.compile
+                            (Loss.SparseCategoricalCrossEntropy(fromLogits = true))
+                            (Optim.adam 0.02)
+                            []
+                            [| 2L |]
+
+                    let before = model |> Model.evaluate (Data.ofTrees x y)
+
+                    model
+                    |> Model.fit
+                        { FitSettings.defaults with
+                            Epochs = 4
+                            BatchSize = 16
+                            Verbosity = Verbosity.Silent
+                        }
+                        (Data.ofTrees x y)
+                    |> ignore
+
+                    Expect.isLessThan (model |> Model.evaluate (Data.ofTrees x y)).["loss"] before.["loss"] "trains"
+
+                    Expect.equal
+                        (model.State.ModelState.["scaled/Calls"].item<float32>())
+                        16.0f
+                        "the state counts the 16 training steps"
+
+                    Expect.stringContains (Model.summary model) "scaled" "in the summary"
+                    let folder = Path.Combine(Path.GetTempPath(), $"fsharp-kind-{Guid.NewGuid():N}")
+                    model |> Model.save folder
+                    use loaded = Model.load folder
+
+                    expectClose
+                        "same predictions after loading"
+                        0.0
+                        (loaded |> Model.predict x)
+                        (model |> Model.predict x)
+
+                    let config =
+                        ((loaded.Network :?> Sequential).Layers.[0]
+                         |> fun struct (_, l) -> l :?> DefinedLayer<ScaledConfig, ScaledParams, ScaledState>)
+                            .Configuration
+
+                    Expect.equal
+                        config
+                        {
+                            Units = 6L
+                            Scale = 0.5
+                            Dropout = 0.2
+                        }
+                        "the configuration read back"
+
+                    Directory.Delete(folder, true))
+
+            testCase "Model.predictInto reads a named model's outputs into a record"
+            <| fun () ->
+                scoped (fun () ->
+                    let input = Graph.Input([| 2L |], "x")
+                    let trunk = Dense(4L, name = "trunk").Call(input)
+
+                    let network =
+                        FunctionalModel(
+                            [ input ],
+                            [ Dense(1L, name = "a").Call(trunk); Dense(3L, name = "b").Call(trunk) ]
+                        )
+
+                    use model =
+                        network
+                        |> Model.compileNamed (Map [ "a", OutputLoss(Loss.MeanSquaredError) ]) (Optim.sgd 0.1)
+
+                    let outputs =
+                        model
+                        |> Model.predictInto
+                            {|
+                                a = torch.empty 0L
+                                b = torch.empty 0L
+                            |}
+                            {| x = torch.zeros (5L, 2L) |}
+
+                    Expect.equal outputs.a.shape [| 5L; 1L |] "output a"
+                    Expect.equal outputs.b.shape [| 5L; 3L |] "output b")
+        ]

@@ -33,29 +33,58 @@ let private damageGen =
         let! kind = Gen.choose (0, 3)
         let! at = Gen.choose (0, 999_999)
         let! value = Gen.choose (0, 255)
-        return { Kind = kind; At = float at / 1e6; Value = byte value } }
 
-let private damagesGen = Gen.choose (1, 3) |> Gen.bind (fun n -> Gen.listOfLength n damageGen)
+        return
+            {
+                Kind = kind
+                At = float at / 1e6
+                Value = byte value
+            }
+    }
+
+let private damagesGen =
+    Gen.choose (1, 3) |> Gen.bind (fun n -> Gen.listOfLength n damageGen)
 
 let private damage (bytes: byte[]) (damages: Damage list) =
-    damages |> List.fold (fun (b: byte[]) d ->
-        if b.Length = 0 then b
-        else
-            let at = min (b.Length - 1) (int (d.At * float b.Length))
-            match d.Kind with
-            | 0 -> let c = Array.copy b in c.[at] <- c.[at] ^^^ (1uy <<< int (d.Value % 8uy)); c
-            | 1 -> let c = Array.copy b in c.[at] <- d.Value; c
-            | 2 -> Array.sub b 0 at
-            | _ -> Array.concat [ Array.sub b 0 at; [| d.Value |]; Array.sub b at (b.Length - at) ]) bytes
+    damages
+    |> List.fold
+        (fun (b: byte[]) d ->
+            if b.Length = 0 then
+                b
+            else
+                let at = min (b.Length - 1) (int (d.At * float b.Length))
+
+                match d.Kind with
+                | 0 ->
+                    let c = Array.copy b in
+                    c.[at] <- c.[at] ^^^ (1uy <<< int (d.Value % 8uy))
+                    c
+                | 1 ->
+                    let c = Array.copy b in
+                    c.[at] <- d.Value
+                    c
+                | 2 -> Array.sub b 0 at
+                | _ -> Array.concat [ Array.sub b 0 at; [| d.Value |]; Array.sub b at (b.Length - at) ])
+        bytes
 
 /// A reader under test: a valid file (made once), how to read it, and the exceptions it documents.
-type private Reader = { Name: string; File: string; Read: string -> unit; Documented: Type list }
+type private Reader =
+    {
+        Name: string
+        File: string
+        Read: string -> unit
+        Documented: Type list
+    }
 
-let private folder = Path.Combine(Path.GetTempPath(), $"functional-fuzz-{Environment.ProcessId}")
+let private folder =
+    Path.Combine(Path.GetTempPath(), $"functional-fuzz-{Environment.ProcessId}")
 
 let private batch () =
     let ids = Int64Array.Builder().AppendRange(seq { 0L .. 99L }).Build()
-    let scores = DoubleArray.Builder().AppendRange(seq { for i in 0 .. 99 -> float i / 3.0 }).Build()
+
+    let scores =
+        DoubleArray.Builder().AppendRange(seq { for i in 0..99 -> float i / 3.0 }).Build()
+
     RecordBatch.Builder().Append("id", false, ids).Append("score", true, scores).Build()
 
 /// Thrown when a damaged file read without complaint gives other values than were written.
@@ -64,57 +93,144 @@ exception SilentlyWrong of string
 /// Reads every batch and checks it holds what batch () wrote, twice: damage must not pass as data.
 let private sameTable (batches: RecordBatch seq) =
     let mutable rows, ids, scores = 0, 0L, 0.0
+
     for b in batches do
         use b = b
         rows <- rows + b.Length
         let idColumn = b.Column("id") :?> Int64Array
         let scoreColumn = b.Column("score") :?> DoubleArray
+
         for i in 0 .. b.Length - 1 do
             ids <- ids + idColumn.GetValue(i).GetValueOrDefault()
             scores <- scores + scoreColumn.GetValue(i).GetValueOrDefault()
+
     if rows <> 200 || ids <> 9900L || abs (scores - 3300.0) > 1e-9 then
         raise (SilentlyWrong $"read {rows} rows, id sum {ids}, score sum {scores} without an error")
 
 let private readers () =
     Directory.CreateDirectory folder |> ignore
     let path name = Path.Combine(folder, name)
-    SafeTensors.Save(path "w.safetensors", TensorTree.Of(struct ("a/kernel", torch.randn(4L, 3L)), struct ("a/bias", torch.zeros(3L, dtype = torch.float64))))
+
+    SafeTensors.Save(
+        path "w.safetensors",
+        TensorTree.Of(
+            struct ("a/kernel", torch.randn (4L, 3L)),
+            struct ("a/bias", torch.zeros (3L, dtype = torch.float64))
+        )
+    )
+
     Sources.ParquetFile.Write(path "t.parquet", [ batch (); batch () ])
     let b = batch ()
     Sources.ArrowIpcFile.Write(path "t.arrow", b.Schema, [ b; batch () ])
     File.WriteAllText(path "t.csv", "id,score,name\n1,0.5,a\n2,1.5,\"b, c\"\n3,,d\n")
     let images = path "images"
     Directory.CreateDirectory(Path.Combine(images, "one")) |> ignore
-    (use image = new Image<Rgb24>(6, 5, Rgb24(10uy, 20uy, 30uy)) in image.SaveAsPng(Path.Combine(images, "one", "a.png")))
+
+    (use image = new Image<Rgb24>(6, 5, Rgb24(10uy, 20uy, 30uy)) in
+     image.SaveAsPng(Path.Combine(images, "one", "a.png")))
+
     let model = path "model"
-    (use m = new Model(Sequential(Conv2D(2L, 3L), Flatten(), Dense(2L)), [| 1L; 5L; 5L |], Loss.MeanSquaredError, Optimizer.Adam 1e-3)
+
+    (use m =
+        new Model(
+            Sequential(Conv2D(2L, 3L), Flatten(), Dense(2L)),
+            [| 1L; 5L; 5L |],
+            Loss.MeanSquaredError,
+            Optimizer.Adam 1e-3
+        )
+
      ModelFile.Save(model, m))
+
     let legacy = path "legacy"
     Directory.CreateDirectory legacy |> ignore
     File.Copy(Directory.GetFiles(model, "model.*").[0], Path.Combine(legacy, "model.json"))
     File.Copy(Directory.GetFiles(model, "state.*").[0], Path.Combine(legacy, "state.safetensors"))
-    let load (file: string) = ModelFile.Load(Path.GetDirectoryName file) |> ignore
+
+    let load (file: string) =
+        ModelFile.Load(Path.GetDirectoryName file) |> ignore
+
     let invalid = [ typeof<InvalidDataException> ]
-    [ { Name = "safetensors"; File = path "w.safetensors"; Read = (fun p -> SafeTensors.Load p |> ignore); Documented = invalid }
-      { Name = "model.json"; File = Path.Combine(legacy, "model.json"); Read = load; Documented = invalid }
-      { Name = "saved state"; File = Directory.GetFiles(model, "state.*").[0]; Read = load; Documented = invalid }
-      { Name = "manifest"; File = Path.Combine(model, SavedFolder.ManifestName); Read = load; Documented = invalid }
-      { Name = "parquet"; File = path "t.parquet"; Read = (fun p -> sameTable (DataStream.ParquetBatches(p, readAhead = 0).Enumerate())); Documented = invalid }
-      { Name = "arrow"; File = path "t.arrow"; Read = (fun p -> sameTable (Sources.ArrowIpcFile.Read p)); Documented = invalid }
-      { Name = "csv"; File = path "t.csv"; Read = (fun p -> for b in DataStream.CsvBatches(p).Enumerate() do b.Dispose()); Documented = invalid }
-      { Name = "image"; File = Path.Combine(images, "one", "a.png")
-        Read = (fun _ -> for struct (x, y) in DataStream.ImageFolder(images, 6, 5, 3, 1).Enumerate() do x.Dispose(); y.Dispose())
-        Documented = [ typeof<StreamException> ] } ]
+
+    [
+        {
+            Name = "safetensors"
+            File = path "w.safetensors"
+            Read = (fun p -> SafeTensors.Load p |> ignore)
+            Documented = invalid
+        }
+        {
+            Name = "model.json"
+            File = Path.Combine(legacy, "model.json")
+            Read = load
+            Documented = invalid
+        }
+        {
+            Name = "saved state"
+            File = Directory.GetFiles(model, "state.*").[0]
+            Read = load
+            Documented = invalid
+        }
+        {
+            Name = "manifest"
+            File = Path.Combine(model, SavedFolder.ManifestName)
+            Read = load
+            Documented = invalid
+        }
+        {
+            Name = "parquet"
+            File = path "t.parquet"
+            Read = (fun p -> sameTable (DataStream.ParquetBatches(p, readAhead = 0).Enumerate()))
+            Documented = invalid
+        }
+        {
+            Name = "arrow"
+            File = path "t.arrow"
+            Read = (fun p -> sameTable (Sources.ArrowIpcFile.Read p))
+            Documented = invalid
+        }
+        {
+            Name = "csv"
+            File = path "t.csv"
+            Read =
+                (fun p ->
+                    for b in DataStream.CsvBatches(p).Enumerate() do
+                        b.Dispose())
+            Documented = invalid
+        }
+        {
+            Name = "image"
+            File = Path.Combine(images, "one", "a.png")
+            Read =
+                (fun _ ->
+                    for struct (x, y) in DataStream.ImageFolder(images, 6, 5, 3, 1).Enumerate() do
+                        x.Dispose()
+                        y.Dispose())
+            Documented = [ typeof<StreamException> ]
+        }
+    ]
 
 /// model.json with one of its numbers replaced: shapes, units, kernel sizes, versions.
 let private numberEdits (reader: Reader) =
     let original = File.ReadAllText reader.File
     let numbers = Regex.Matches(original, "-?[0-9]+") |> Seq.toArray
+
     gen {
         let! which = Gen.choose (0, numbers.Length - 1)
-        let! value = Gen.oneof [ Gen.choose (-3, 12) |> Gen.map int64; Gen.elements [ 0L; -1L; 1_000_000_000_000L; 25_000_000L; Int64.MaxValue; Int64.MinValue ] ]
+
+        let! value =
+            Gen.oneof
+                [
+                    Gen.choose (-3, 12) |> Gen.map int64
+                    Gen.elements [ 0L; -1L; 1_000_000_000_000L; 25_000_000L; Int64.MaxValue; Int64.MinValue ]
+                ]
+
         let m = numbers.[which]
-        return original.Substring(0, m.Index) + string value + original.Substring(m.Index + m.Length) }
+
+        return
+            original.Substring(0, m.Index)
+            + string value
+            + original.Substring(m.Index + m.Length)
+    }
 
 let private marker = "@@fuzz"
 
@@ -123,62 +239,100 @@ let private attempt (reader: Reader) (write: unit -> unit) =
     let original = File.ReadAllBytes reader.File
     write ()
     let clock = Stopwatch.StartNew()
+
     let outcome =
         try
             Support.scoped (fun () -> reader.Read reader.File)
             "ok"
-        with e when reader.Documented |> List.exists (fun t -> t.IsInstanceOfType e) -> "ok"
-           | e -> $"{e.GetType().FullName}: {e.Message}".ReplaceLineEndings " "
+        with
+        | e when reader.Documented |> List.exists (fun t -> t.IsInstanceOfType e) -> "ok"
+        | e -> $"{e.GetType().FullName}: {e.Message}".ReplaceLineEndings " "
+
     File.WriteAllBytes(reader.File, original)
     outcome, clock.Elapsed.TotalSeconds
 
 /// The child's side: count cases per reader; one summary line per reader.
 let run (count: int) =
     use stdout = new StreamWriter(Console.OpenStandardOutput(), AutoFlush = true)
+
     try
         for reader in readers () do
             let longest = ref 0.0
             let failures = Collections.Generic.List<string>()
+
             let check (outcome, seconds) =
                 longest.Value <- max longest.Value seconds
-                if outcome <> "ok" then failures.Add outcome
-                elif seconds > 10.0 then failures.Add $"a case took {seconds:N1} s"
+
+                if outcome <> "ok" then
+                    failures.Add outcome
+                elif seconds > 10.0 then
+                    failures.Add $"a case took {seconds:N1} s"
+
                 outcome = "ok" && seconds <= 10.0
+
             let bytes = File.ReadAllBytes reader.File
             let config = Config.Quick.WithMaxTest(count)
-            let damaged = Prop.forAll (Arb.fromGen damagesGen) (fun d ->
-                stdout.WriteLine($"{marker}-start\t{reader.Name}\t" + (sprintf "%A" d).ReplaceLineEndings " ")
-                check (attempt reader (fun () -> File.WriteAllBytes(reader.File, damage bytes d))))
+
+            let damaged =
+                Prop.forAll (Arb.fromGen damagesGen) (fun d ->
+                    stdout.WriteLine($"{marker}-start\t{reader.Name}\t" + (sprintf "%A" d).ReplaceLineEndings " ")
+                    check (attempt reader (fun () -> File.WriteAllBytes(reader.File, damage bytes d))))
+
             Check.One(config, damaged)
+
             if reader.Name = "model.json" then
-                let edited = Prop.forAll (Arb.fromGen (numberEdits reader)) (fun text ->
-                    check (attempt reader (fun () -> File.WriteAllText(reader.File, text))))
+                let edited =
+                    Prop.forAll (Arb.fromGen (numberEdits reader)) (fun text ->
+                        check (attempt reader (fun () -> File.WriteAllText(reader.File, text))))
+
                 Check.One(config, edited)
+
             let first = if failures.Count = 0 then "" else failures.[0]
             stdout.WriteLine($"{marker}\t{reader.Name}\t{failures.Count}\t{longest.Value:F2}\t{first}")
     finally
-        if Directory.Exists folder then Directory.Delete(folder, true)
+        if Directory.Exists folder then
+            Directory.Delete(folder, true)
+
     0
 
 let private selfPath = Reflection.Assembly.GetExecutingAssembly().Location
 
 let tests =
-    testList "file fuzzing" [
-        testCase "every file reader, damaged bytes and edited numbers, in a child process: documented exceptions only, no case over 10 s" <| fun () ->
-            let info = Diagnostics.ProcessStartInfo("dotnet", [ selfPath; "--fuzz-readers"; "100" ], RedirectStandardOutput = true, RedirectStandardError = true)
-            use proc = Process.Start info
-            let stderr = proc.StandardError.ReadToEndAsync()
-            let stdout = proc.StandardOutput.ReadToEndAsync()
-            if not (proc.WaitForExit(TimeSpan.FromMinutes 5.0)) then
-                proc.Kill true
-                failtest "the fuzzing child timed out"
-            let lines = stdout.Result.Split('\n') |> Array.map (fun l -> l.TrimEnd('\r').Split('\t'))
-            if proc.ExitCode <> 0 then
-                let last = lines |> Array.filter (fun l -> l.[0] = marker + "-start") |> Array.tryLast
-                failtestf "the fuzzing child ended with exit code %d during %A\n%s" proc.ExitCode last stderr.Result
-            let summaries = lines |> Array.filter (fun l -> l.[0] = marker)
-            Expect.equal summaries.Length 8 "a summary per reader"
-            for s in summaries do
-                Expect.equal s.[2] "0" $"{s.[1]}: {s.[4]}"
-                Expect.isLessThan (float s.[3]) 10.0 $"{s.[1]}: the longest case"
-    ]
+    testList
+        "file fuzzing"
+        [
+            testCase
+                "every file reader, damaged bytes and edited numbers, in a child process: documented exceptions only, no case over 10 s"
+            <| fun () ->
+                let info =
+                    Diagnostics.ProcessStartInfo(
+                        "dotnet",
+                        [ selfPath; "--fuzz-readers"; "100" ],
+                        RedirectStandardOutput = true,
+                        RedirectStandardError = true
+                    )
+
+                use proc = Process.Start info
+                let stderr = proc.StandardError.ReadToEndAsync()
+                let stdout = proc.StandardOutput.ReadToEndAsync()
+
+                if not (proc.WaitForExit(TimeSpan.FromMinutes 5.0)) then
+                    proc.Kill true
+                    failtest "the fuzzing child timed out"
+
+                let lines =
+                    stdout.Result.Split('\n') |> Array.map (fun l -> l.TrimEnd('\r').Split('\t'))
+
+                if proc.ExitCode <> 0 then
+                    let last =
+                        lines |> Array.filter (fun l -> l.[0] = marker + "-start") |> Array.tryLast
+
+                    failtestf "the fuzzing child ended with exit code %d during %A\n%s" proc.ExitCode last stderr.Result
+
+                let summaries = lines |> Array.filter (fun l -> l.[0] = marker)
+                Expect.equal summaries.Length 8 "a summary per reader"
+
+                for s in summaries do
+                    Expect.equal s.[2] "0" $"{s.[1]}: {s.[4]}"
+                    Expect.isLessThan (float s.[3]) 10.0 $"{s.[1]}: the longest case"
+        ]

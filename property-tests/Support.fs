@@ -11,20 +11,32 @@ open Functional.FSharp.Testing
 let config =
     { FsCheckConfig.defaultConfig with
         maxTest = 25
-        arbitrary = [ typeof<Arbitraries> ] }
+        arbitrary = [ typeof<Arbitraries> ]
+    }
 
 /// Element-wise closeness with a message naming what differed.
 let expectClose (message: string) (tolerance: float) (actual: torch.Tensor) (expected: torch.Tensor) =
     Expect.sequenceEqual actual.shape expected.shape $"{message}: shapes"
+
     let diff =
-        if actual.numel () = 0L then 0.0
-        else (actual.to_type torch.float64 - expected.to_type torch.float64).abs().max().item<float> ()
+        if actual.numel () = 0L then
+            0.0
+        else
+            (actual.to_type torch.float64 - expected.to_type torch.float64).abs().max().item<float>()
+
     if not (diff <= tolerance) then
-        failtestf "%s: max abs difference %g > %g\nactual:   %s\nexpected: %s" message diff tolerance (actual.str ()) (expected.str ())
+        failtestf
+            "%s: max abs difference %g > %g\nactual:   %s\nexpected: %s"
+            message
+            diff
+            tolerance
+            (actual.str ())
+            (expected.str ())
 
 /// Leaf-wise closeness of two trees with the same paths.
 let expectTreesClose (message: string) (tolerance: float) (actual: TensorTree) (expected: TensorTree) =
     Expect.sequenceEqual (Seq.sort actual.Paths) (Seq.sort expected.Paths) $"{message}: paths"
+
     for p in expected.Paths do
         expectClose $"{message} at '{p}'" tolerance actual.[p] expected.[p]
 
@@ -37,6 +49,7 @@ let expectThrowsWith<'E when 'E :> exn> (fragments: string list) (f: unit -> uni
         with
         | :? 'E as e -> Some(e :> exn)
         | e -> failtestf "expected %s but got %s: %s" typeof<'E>.Name (e.GetType().Name) e.Message
+
     match error with
     | None -> failtestf "expected %s, nothing was thrown" typeof<'E>.Name
     | Some e ->
@@ -55,7 +68,10 @@ let catchError<'E when 'E :> exn> (f: unit -> unit) : 'E =
 /// Runs `f` with a time limit: a deadlock fails the test instead of hanging the run.
 let within (seconds: float) (f: unit -> unit) =
     let task = System.Threading.Tasks.Task.Run f
-    if not (task.Wait(TimeSpan.FromSeconds seconds)) then failtestf "did not finish within %.0f s (deadlock?)" seconds
+
+    if not (task.Wait(TimeSpan.FromSeconds seconds)) then
+        failtestf "did not finish within %.0f s (deadlock?)" seconds
+
     task.GetAwaiter().GetResult()
 
 /// The small CNN the tests that train from files fit to MNIST digits.
@@ -63,20 +79,34 @@ let digitModel () =
     new Functional.Training.Model(
         Functional.Layers.Sequential(
             Functional.Layers.Conv2D(8L, 3L, activation = Functional.Layers.ActivationFunction.Relu),
-            Functional.Layers.MaxPool2D(), Functional.Layers.Flatten(), Functional.Layers.Dense(10L)),
-        [| 1L; 28L; 28L |], Functional.Losses.Loss.SparseCategoricalCrossEntropy(true), Functional.Optimizers.Optimizer.Adam 3e-3,
-        [ Functional.Metrics.SparseCategoricalAccuracy() :> Functional.Metrics.Metric ])
+            Functional.Layers.MaxPool2D(),
+            Functional.Layers.Flatten(),
+            Functional.Layers.Dense(10L)
+        ),
+        [| 1L; 28L; 28L |],
+        Functional.Losses.Loss.SparseCategoricalCrossEntropy(true),
+        Functional.Optimizers.Optimizer.Adam 3e-3,
+        [ Functional.Metrics.SparseCategoricalAccuracy() :> Functional.Metrics.Metric ]
+    )
 
 /// Asserts that `model` classifies the 2,000 held-out MNIST digits (8,000 onwards) with accuracy above 0.8.
-let expectLearnsDigits (model: Functional.Training.Model) (images: torch.Tensor) (labels: torch.Tensor) (message: string) =
-    let scores = model.Evaluate(images.narrow(0L, 8000L, 2000L), labels.narrow(0L, 8000L, 2000L))
+let expectLearnsDigits
+    (model: Functional.Training.Model)
+    (images: torch.Tensor)
+    (labels: torch.Tensor)
+    (message: string)
+    =
+    let scores =
+        model.Evaluate(images.narrow (0L, 8000L, 2000L), labels.narrow (0L, 8000L, 2000L))
+
     Expect.isGreaterThan scores.["accuracy"] 0.8 message
 
 /// A float64 scalar tensor.
-let scalar (x: float) = torch.tensor(x, dtype = torch.float64)
+let scalar (x: float) = torch.tensor (x, dtype = torch.float64)
 
 /// A float64 vector.
-let vector (xs: float list) = torch.tensor(Array.ofList xs, dtype = torch.float64)
+let vector (xs: float list) =
+    torch.tensor (Array.ofList xs, dtype = torch.float64)
 
 /// Runs `f` inside a dispose scope so the tensors a test makes are freed when it ends.
 let scoped (f: unit -> 'T) : 'T =

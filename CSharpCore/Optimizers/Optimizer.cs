@@ -34,8 +34,10 @@ public static class Optimizer
     /// <remarks>Fit's in-place step runs it as one fused libtorch kernel for all parameters
     /// (<see cref="FusedAdam"/>); the pure <see cref="GradientTransformation.Update"/> runs the chain.</remarks>
     public static GradientTransformation Adam(Schedule learningRate, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8) =>
-        Transform.Chain(Transform.ScaleByAdam(beta1, beta2, epsilon), Transform.ScaleByLearningRate(learningRate))
-            with { FusedStep = FusedAdam.Step(learningRate, beta1, beta2, epsilon) };
+        Transform.Chain(Transform.ScaleByAdam(beta1, beta2, epsilon), Transform.ScaleByLearningRate(learningRate)) with
+        {
+            FusedStep = FusedAdam.Step(learningRate, beta1, beta2, epsilon),
+        };
 
     /// <summary>AdamW: Adam with decoupled weight decay (Loshchilov and Hutter).</summary>
     public static GradientTransformation AdamW(double learningRate = 1e-3, double weightDecay = 1e-2,

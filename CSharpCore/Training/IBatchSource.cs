@@ -25,7 +25,8 @@ public sealed class TensorBatches : IBatchSource
     /// <paramref name="targets"/> (same first dimension).</summary>
     public TensorBatches(Tensor inputs, Tensor targets, int batchSize, bool shuffle = false, ulong seed = 0)
         : this(new LabeledData(inputs ?? throw new ArgumentNullException(nameof(inputs)), targets ?? throw new ArgumentNullException(nameof(targets))),
-            batchSize, shuffle, seed) { }
+            batchSize, shuffle, seed)
+    { }
 
     /// <summary>Batches of <paramref name="batchSize"/> rows of <paramref name="data"/>: every
     /// input, target and weight tensor is cut at the same rows.</summary>

@@ -19,6 +19,7 @@ module Layer =
         (apply: 'P -> torch.Tensor -> torch.Tensor)
         : ILayer =
         let mutable template: 'P option = None
+
         let templateFor (input: torch.Tensor) =
             match template with
             | Some t -> t
@@ -28,16 +29,20 @@ module Layer =
                 let t = init rng input.shape.[1..]
                 template <- Some t
                 t
+
         { new ILayer with
             member _.Name = name
             member _.OutputShape inputShape = outputShape inputShape
+
             member _.Init(rng, inputShape) =
                 let parameters = init rng inputShape
                 template <- Some parameters
                 Variables(Tree.toTree parameters, TensorTree.Empty)
+
             member _.Apply(variables, input, _) =
                 let parameters = Tree.ofTree (templateFor input) variables.Params
-                struct (apply parameters input, variables.State) }
+                struct (apply parameters input, variables.State)
+        }
 
     /// Registers a layer kind defined by F# functions and returns its constructor
     /// (configuration -> name -> layer). Its layers are first-class: Summary, save and load (the
@@ -45,13 +50,24 @@ module Layer =
     /// flag, random key and state as built-in layers get them. Define a kind once per process
     /// (defining it again replaces its constructor).
     let define (kind: LayerKind<'Config, 'Params, 'State>) : 'Config -> string -> ILayer =
-        if System.String.IsNullOrWhiteSpace kind.Kind then invalidArg (nameof kind) "A layer kind needs a name."
-        let make config name = new DefinedLayer<'Config, 'Params, 'State>(kind, config, name)
-        LayerRegistry.Register(kind.Kind, fun config name ->
-            let value =
-                try JsonSerializer.Deserialize<'Config>(config.Json)
-                with :? JsonException as e -> invalidArg "config" $"'{kind.Kind}' cannot read its configuration: {e.Message}"
-            make value (Option.ofObj name |> Option.defaultValue kind.Kind) :> IDescribedLayer)
+        if System.String.IsNullOrWhiteSpace kind.Kind then
+            invalidArg (nameof kind) "A layer kind needs a name."
+
+        let make config name =
+            new DefinedLayer<'Config, 'Params, 'State>(kind, config, name)
+
+        LayerRegistry.Register(
+            kind.Kind,
+            fun config name ->
+                let value =
+                    try
+                        JsonSerializer.Deserialize<'Config>(config.Json)
+                    with :? JsonException as e ->
+                        invalidArg "config" $"'{kind.Kind}' cannot read its configuration: {e.Message}"
+
+                make value (Option.ofObj name |> Option.defaultValue kind.Kind) :> IDescribedLayer
+        )
+
         fun config name -> make config name :> ILayer
 
     /// Layers one after the other (a Sequential).
@@ -67,4 +83,5 @@ module LayerOperators =
             match layer with
             | :? Sequential as s when s.Name = "sequential" -> [ for struct (_, l) in s.Layers -> l ]
             | other -> [ other ]
+
         Sequential(parts first @ parts next, null)

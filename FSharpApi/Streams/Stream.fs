@@ -32,12 +32,19 @@ module Stream =
     let ofTextLines (path: string) : DataStream<string> = DataStream.TextLines path
     /// The values of a sequence (enumerated again each run).
     let ofSeq (values: 'T seq) : DataStream<'T> = DataStream.FromValues values
+
     /// The elements a generator function yields, called once per run.
-    let ofGenerator (generate: unit -> 'T seq) : DataStream<'T> = DataStream.FromGenerator(Func<_>(generate))
+    let ofGenerator (generate: unit -> 'T seq) : DataStream<'T> =
+        DataStream.FromGenerator(Func<_>(generate))
+
     /// In-memory tensors as record batches of 1024 rows, one column per (name, tensor).
-    let ofTensors (columns: (string * torch.Tensor) list) : DataStream<RecordBatch> = DataStream.FromTensors(readOnlyDict columns)
+    let ofTensors (columns: (string * torch.Tensor) list) : DataStream<RecordBatch> =
+        DataStream.FromTensors(readOnlyDict columns)
+
     /// A folder of images (one sub-folder per class) as (image [c; h; w], label) pairs.
-    let ofImageFolder (root: string) (width: int) (height: int) (channels: int) = DataStream.ImageFolder(root, width, height, channels)
+    let ofImageFolder (root: string) (width: int) (height: int) (channels: int) =
+        DataStream.ImageFolder(root, width, height, channels)
+
     /// A live observable, buffering up to `capacity` elements with the given overflow policy.
     let ofObservable (capacity: int) (policy: OverflowPolicy) (source: IObservable<'T>) : DataStream<'T> =
         DataStream.FromObservable(source, capacity, policy)
@@ -47,22 +54,33 @@ module Stream =
     let rows (stream: DataStream<RecordBatch>) : DataStream<Row> = stream.Rows()
     /// Applies a function to every element, in order.
     let map (f: 'T -> 'U) (stream: DataStream<'T>) : DataStream<'U> = stream.Map(Func<_, _>(f))
+
     /// Applies a function to `degree` elements at once (Parallelism.Auto: one per core), keeping the order.
-    let mapParallel (degree: int) (f: 'T -> 'U) (stream: DataStream<'T>) : DataStream<'U> = stream.Map(Func<_, _>(f), degree, true)
+    let mapParallel (degree: int) (f: 'T -> 'U) (stream: DataStream<'T>) : DataStream<'U> =
+        stream.Map(Func<_, _>(f), degree, true)
+
     /// Like mapParallel, passing results on as they finish (not deterministic).
-    let mapUnordered (degree: int) (f: 'T -> 'U) (stream: DataStream<'T>) : DataStream<'U> = stream.Map(Func<_, _>(f), degree, false)
+    let mapUnordered (degree: int) (f: 'T -> 'U) (stream: DataStream<'T>) : DataStream<'U> =
+        stream.Map(Func<_, _>(f), degree, false)
+
     /// Keeps the elements for which the predicate holds.
     let filter (predicate: 'T -> bool) (stream: DataStream<'T>) : DataStream<'T> = stream.Filter(Func<_, _>(predicate))
     /// Shuffles through a buffer of `bufferSize` elements, seed 0, a new order each epoch.
     let shuffle (bufferSize: int) (stream: DataStream<'T>) : DataStream<'T> = stream.Shuffle(bufferSize)
+
     /// Shuffles with an explicit seed.
-    let shuffleWith (seed: uint64) (bufferSize: int) (stream: DataStream<'T>) : DataStream<'T> = stream.Shuffle(bufferSize, seed)
+    let shuffleWith (seed: uint64) (bufferSize: int) (stream: DataStream<'T>) : DataStream<'T> =
+        stream.Shuffle(bufferSize, seed)
+
     /// Arrays of `size` consecutive elements (the last may be smaller).
     let batch (size: int) (stream: DataStream<'T>) : DataStream<'T[]> = stream.Batch(size)
     /// The elements of each array.
     let unbatch (stream: DataStream<'T[]>) : DataStream<'T> = stream.Unbatch()
+
     /// Tensors of different lengths padded to the batch's largest shape and stacked.
-    let paddedBatch (size: int) (padValue: float) (stream: DataStream<torch.Tensor>) = stream.PaddedBatch(size, padValue)
+    let paddedBatch (size: int) (padValue: float) (stream: DataStream<torch.Tensor>) =
+        stream.PaddedBatch(size, padValue)
+
     /// Runs the stages before it on a background thread, up to `count` elements ahead.
     let prefetch (count: int) (stream: DataStream<'T>) : DataStream<'T> = stream.Prefetch count
     /// Keeps the first complete run in memory and replays it.
@@ -76,25 +94,36 @@ module Stream =
     /// Every element after the first `count`.
     let skip (count: int64) (stream: DataStream<'T>) : DataStream<'T> = stream.Skip count
     /// Pairs from two streams, until either ends.
-    let zip (other: DataStream<'U>) (stream: DataStream<'T>) : DataStream<struct ('T * 'U)> =
-        stream.Zip other
+    let zip (other: DataStream<'U>) (stream: DataStream<'T>) : DataStream<struct ('T * 'U)> = stream.Zip other
     /// This stream, then another.
     let concat (other: DataStream<'T>) (stream: DataStream<'T>) : DataStream<'T> = stream.Concat other
+
     /// Sliding windows of `size` elements, one every `shift`.
-    let window (size: int) (shift: int) (stream: DataStream<'T>) : DataStream<'T[]> = stream.Window(size, Nullable shift)
+    let window (size: int) (shift: int) (stream: DataStream<'T>) : DataStream<'T[]> =
+        stream.Window(size, Nullable shift)
+
     /// The elements arriving in each period (for live sources).
     let windowByTime (span: TimeSpan) (stream: DataStream<'T>) : DataStream<'T[]> = stream.WindowByTime span
     /// Shard `index` of `count`: every count-th element from index.
     let shard (count: int) (index: int) (stream: DataStream<'T>) : DataStream<'T> = stream.Shard(count, index)
     /// Batches of rows as one tensor per column.
     let toTensors (columns: string list) (stream: DataStream<Row[]>) = stream.ToTensors(List.toArray columns)
+
     /// Batches of rows as (inputs, targets) for Fit; inputs reshaped and prepared.
-    let toTrainingBatches (inputColumn: string) (targetColumn: string) (inputShape: int64[]) (prepare: torch.Tensor -> torch.Tensor)
-                          (stream: DataStream<Row[]>) =
+    let toTrainingBatches
+        (inputColumn: string)
+        (targetColumn: string)
+        (inputShape: int64[])
+        (prepare: torch.Tensor -> torch.Tensor)
+        (stream: DataStream<Row[]>)
+        =
         stream.ToTensors(inputColumn, targetColumn, inputShape, Func<_, _>(prepare))
+
     /// The stream as Fit's data (one element per step).
     let toBatchSource (stream: DataStream<struct (torch.Tensor * torch.Tensor)>) = stream.ToBatchSource()
     /// The elements of one run, as a list.
     let toList (stream: DataStream<'T>) : 'T list = stream.Enumerate() |> List.ofSeq
+
     /// The counters of every stage, sources first.
-    let stages (stream: DataStream<'T>) = stream.Stages |> Seq.map (fun s -> s.Snapshot()) |> List.ofSeq
+    let stages (stream: DataStream<'T>) =
+        stream.Stages |> Seq.map (fun s -> s.Snapshot()) |> List.ofSeq

@@ -11,49 +11,56 @@ open Functional.Persistence
 
 /// Settings of `Model.fit`, with Keras's names; start from `FitSettings.defaults`.
 type FitSettings =
-    { Epochs: int
-      BatchSize: int
-      Shuffle: bool
-      /// Data evaluated after every epoch ("val_" logs).
-      Validation: LabeledData option
-      /// The last fraction held out for validation when there is no Validation data (0 for none).
-      ValidationSplit: float
-      /// Weight per class (integer targets); empty for none.
-      ClassWeights: Map<int64, float>
-      Callbacks: Callback list
-      Verbosity: Verbosity
-      ShowStepTimes: bool
-      /// Stops training at the next step boundary (the result's StopReason says so).
-      Cancellation: CancellationToken }
+    {
+        Epochs: int
+        BatchSize: int
+        Shuffle: bool
+        /// Data evaluated after every epoch ("val_" logs).
+        Validation: LabeledData option
+        /// The last fraction held out for validation when there is no Validation data (0 for none).
+        ValidationSplit: float
+        /// Weight per class (integer targets); empty for none.
+        ClassWeights: Map<int64, float>
+        Callbacks: Callback list
+        Verbosity: Verbosity
+        ShowStepTimes: bool
+        /// Stops training at the next step boundary (the result's StopReason says so).
+        Cancellation: CancellationToken
+    }
 
     /// One epoch of batches of 32, shuffled, progress as Keras shows it.
     static member defaults =
-        { Epochs = 1
-          BatchSize = 32
-          Shuffle = true
-          Validation = None
-          ValidationSplit = 0.0
-          ClassWeights = Map.empty
-          Callbacks = []
-          Verbosity = Verbosity.Auto
-          ShowStepTimes = false
-          Cancellation = CancellationToken.None }
+        {
+            Epochs = 1
+            BatchSize = 32
+            Shuffle = true
+            Validation = None
+            ValidationSplit = 0.0
+            ClassWeights = Map.empty
+            Callbacks = []
+            Verbosity = Verbosity.Auto
+            ShowStepTimes = false
+            Cancellation = CancellationToken.None
+        }
 
 /// What `Model.fit` returns: each logged value per epoch and why training stopped early, if it did.
 type FitResult =
-    { /// Per epoch: "loss", each metric, their "val_" forms.
-      Logs: Map<string, float list>
-      StopReason: string option
-      Epochs: int
-      /// The full history (step times included).
-      History: History }
+    {
+        /// Per epoch: "loss", each metric, their "val_" forms.
+        Logs: Map<string, float list>
+        StopReason: string option
+        Epochs: int
+        /// The full history (step times included).
+        History: History
+    }
 
 /// In-memory data for `Model.fit` and `Model.evaluate`: inputs and targets as any F# tree value
 /// (a tensor, or a record, tuple or map of tensors named like a functional model's inputs and outputs).
 [<RequireQualifiedAccess>]
 module Data =
     /// Inputs with their targets.
-    let ofTrees (inputs: 'Inputs) (targets: 'Targets) : LabeledData = LabeledData(Tree.toTree inputs, Tree.toTree targets)
+    let ofTrees (inputs: 'Inputs) (targets: 'Targets) : LabeledData =
+        LabeledData(Tree.toTree inputs, Tree.toTree targets)
 
     /// The same data with a weight per example in the loss (shape (examples)).
     let withSampleWeights (weights: torch.Tensor) (data: LabeledData) : LabeledData =
@@ -69,12 +76,25 @@ module Data =
 [<RequireQualifiedAccess>]
 module Model =
     /// A model of `network` for inputs of per-example shape `inputShape`, seeded by `seed`.
-    let compileSeeded (seed: uint64) (loss: LossFunction) (optimizer: GradientTransformation) (metrics: Metric list) (inputShape: int64[]) (network: ILayer) =
+    let compileSeeded
+        (seed: uint64)
+        (loss: LossFunction)
+        (optimizer: GradientTransformation)
+        (metrics: Metric list)
+        (inputShape: int64[])
+        (network: ILayer)
+        =
         new Model(network, inputShape, loss, optimizer, metrics, seed)
 
     /// A model of `network` for inputs of per-example shape `inputShape` (seed 0):
     /// `network |> Model.compile loss (Optim.adam 1e-3) [ SparseCategoricalAccuracy() ] [| 4L |]`.
-    let compile (loss: LossFunction) (optimizer: GradientTransformation) (metrics: Metric list) (inputShape: int64[]) (network: ILayer) =
+    let compile
+        (loss: LossFunction)
+        (optimizer: GradientTransformation)
+        (metrics: Metric list)
+        (inputShape: int64[])
+        (network: ILayer)
+        =
         compileSeeded 0UL loss optimizer metrics inputShape network
 
     /// A model of a functional network fed by name, with a loss (weight, metrics) per output name.
@@ -88,16 +108,26 @@ module Model =
             Shuffle = settings.Shuffle,
             ValidationData = Option.toObj settings.Validation,
             ValidationSplit = settings.ValidationSplit,
-            ClassWeights = (if settings.ClassWeights.IsEmpty then null else settings.ClassWeights |> Map.toSeq |> readOnlyDict),
+            ClassWeights =
+                (if settings.ClassWeights.IsEmpty then
+                     null
+                 else
+                     settings.ClassWeights |> Map.toSeq |> readOnlyDict),
             Callbacks = Array.ofList settings.Callbacks,
             Verbosity = settings.Verbosity,
-            ShowStepTimes = settings.ShowStepTimes)
+            ShowStepTimes = settings.ShowStepTimes
+        )
 
     let private resultOf (history: History) =
-        { Logs = history.Names |> Seq.map (fun name -> name, List.ofSeq history.[name]) |> Map.ofSeq
-          StopReason = Option.ofObj history.StopReason
-          Epochs = history.Epochs
-          History = history }
+        {
+            Logs =
+                history.Names
+                |> Seq.map (fun name -> name, List.ofSeq history.[name])
+                |> Map.ofSeq
+            StopReason = Option.ofObj history.StopReason
+            Epochs = history.Epochs
+            History = history
+        }
 
     /// Trains on in-memory `data`; the logs per epoch and the reason training stopped early, if any.
     let fit (settings: FitSettings) (data: LabeledData) (model: Model) : FitResult =
@@ -124,7 +154,8 @@ module Model =
     let summary (model: Model) = model.Summary()
 
     /// The class names it carries, if any.
-    let classNames (model: Model) : string list option = model.ClassNames |> Option.ofObj |> Option.map List.ofSeq
+    let classNames (model: Model) : string list option =
+        model.ClassNames |> Option.ofObj |> Option.map List.ofSeq
 
     /// Saves the network, its weights and its training configuration into `folder`.
     let save (folder: string) (model: Model) = ModelFile.Save(folder, model)

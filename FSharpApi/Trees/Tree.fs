@@ -14,27 +14,37 @@ open Functional.Trees
 module Tree =
     let rec private collect (shape: TreeShape) (path: string) (value: obj) (acc: ResizeArray<string * torch.Tensor>) =
         match shape with
-        | Static | Cases _ -> ()
+        | Static
+        | Cases _ -> ()
         | _ when isNull value ->
             let where = if path = "" then "<root>" else path
             invalidArg "value" $"The tree has a null value at '{where}'."
         | _ -> ()
+
         match shape with
         | TensorLeaf -> acc.Add((path, value :?> torch.Tensor))
         | Subtree ->
-            for KeyValue(p, t) in (value :?> TensorTree) do acc.Add((TreePath.Join(path, p), t))
+            for KeyValue(p, t) in (value :?> TensorTree) do
+                acc.Add((TreePath.Join(path, p), t))
         | Static -> ()
         | Fields(names, read, _, children) ->
-            read value |> Array.iteri (fun i v -> collect children.[i].Value (TreePath.Join(path, names.[i])) v acc)
+            read value
+            |> Array.iteri (fun i v -> collect children.[i].Value (TreePath.Join(path, names.[i])) v acc)
         | Sequence(element, read, _) ->
-            read value |> Array.iteri (fun i v -> collect element.Value (TreePath.Join(path, string i)) v acc)
+            read value
+            |> Array.iteri (fun i v -> collect element.Value (TreePath.Join(path, string i)) v acc)
         | Keyed(child, read, _) ->
-            for (k, v) in read value do collect child.Value (TreePath.Join(path, k)) v acc
+            for (k, v) in read value do
+                collect child.Value (TreePath.Join(path, k)) v acc
         | Cases(tag, cases) ->
             let (_, read, _, fields) = cases.[tag value]
             let values = read value
-            if values.Length = 1 then collect fields.[0].Value path values.[0] acc
-            else values |> Array.iteri (fun i v -> collect fields.[i].Value (TreePath.Join(path, string i)) v acc)
+
+            if values.Length = 1 then
+                collect fields.[0].Value path values.[0] acc
+            else
+                values
+                |> Array.iteri (fun i v -> collect fields.[i].Value (TreePath.Join(path, string i)) v acc)
 
     let rec private rebuild (shape: TreeShape) (path: string) (template: obj) (tree: TensorTree) : obj =
         match shape with
@@ -42,16 +52,27 @@ module Tree =
         | Subtree -> box (tree.Select path)
         | Static -> template
         | Fields(names, read, make, children) ->
-            read template |> Array.mapi (fun i v -> rebuild children.[i].Value (TreePath.Join(path, names.[i])) v tree) |> make
+            read template
+            |> Array.mapi (fun i v -> rebuild children.[i].Value (TreePath.Join(path, names.[i])) v tree)
+            |> make
         | Sequence(element, read, make) ->
-            read template |> Array.mapi (fun i v -> rebuild element.Value (TreePath.Join(path, string i)) v tree) |> make
+            read template
+            |> Array.mapi (fun i v -> rebuild element.Value (TreePath.Join(path, string i)) v tree)
+            |> make
         | Keyed(child, read, make) ->
-            read template |> Array.map (fun (k, v) -> rebuild child.Value (TreePath.Join(path, k)) v tree) |> make template
+            read template
+            |> Array.map (fun (k, v) -> rebuild child.Value (TreePath.Join(path, k)) v tree)
+            |> make template
         | Cases(tag, cases) ->
             let (_, read, make, fields) = cases.[tag template]
             let values = read template
-            if values.Length = 1 then make [| rebuild fields.[0].Value path values.[0] tree |]
-            else values |> Array.mapi (fun i v -> rebuild fields.[i].Value (TreePath.Join(path, string i)) v tree) |> make
+
+            if values.Length = 1 then
+                make [| rebuild fields.[0].Value path values.[0] tree |]
+            else
+                values
+                |> Array.mapi (fun i v -> rebuild fields.[i].Value (TreePath.Join(path, string i)) v tree)
+                |> make
 
     /// The leaves of an F# value, as a TensorTree (no copies).
     let toTree (value: 'T) : TensorTree =
@@ -92,19 +113,21 @@ module Tree =
     let flatten (value: 'T) : torch.Tensor = (toTree value).Flatten()
 
     /// Splits a 1-D tensor into a value shaped like `template` (the inverse of `flatten`).
-    let unflatten (template: 'T) (vector: torch.Tensor) : 'T = ofTree template ((toTree template).Structure.Unflatten vector)
+    let unflatten (template: 'T) (vector: torch.Tensor) : 'T =
+        ofTree template ((toTree template).Structure.Unflatten vector)
 
     /// Zeros shaped like every leaf.
     let zerosLike (value: 'T) : 'T = map torch.zeros_like value
 
     /// Every leaf detached from the autograd graph.
-    let detach (value: 'T) : 'T = map (fun t -> t.detach()) value
+    let detach (value: 'T) : 'T = map (fun t -> t.detach ()) value
 
     /// Deep copy (leaves cloned and detached).
     let clone (value: 'T) : 'T = map (fun t -> t.detach().clone()) value
 
     /// The sum over leaves of (a * b).sum().
-    let dot (a: 'T) (b: 'T) : torch.Tensor = Functional.Autodiff.Transforms.Dot(toTree a, toTree b)
+    let dot (a: 'T) (b: 'T) : torch.Tensor =
+        Functional.Autodiff.Transforms.Dot(toTree a, toTree b)
 
     /// Every leaf converted to `dtype`.
     let toType (dtype: torch.ScalarType) (value: 'T) : 'T = map (fun t -> t.to_type dtype) value

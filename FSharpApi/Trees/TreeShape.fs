@@ -22,54 +22,84 @@ type internal TreeShape =
 module internal TreeShape =
     let private cache = ConcurrentDictionary<Type, TreeShape>()
 
-    let rec ofType (t: Type) : TreeShape = cache.GetOrAdd(t, Func<Type, TreeShape>(build))
+    let rec ofType (t: Type) : TreeShape =
+        cache.GetOrAdd(t, Func<Type, TreeShape>(build))
 
     and private build (t: Type) : TreeShape =
         let lazyShape (t: Type) = lazy (ofType t)
-        if typeof<torch.Tensor>.IsAssignableFrom t then TensorLeaf
-        elif t = typeof<TensorTree> then Subtree
-        elif t = typeof<unit> then Static
+
+        if typeof<torch.Tensor>.IsAssignableFrom t then
+            TensorLeaf
+        elif t = typeof<TensorTree> then
+            Subtree
+        elif t = typeof<unit> then
+            Static
         elif FSharpType.IsRecord(t, true) then
             let fields = FSharpType.GetRecordFields(t, true)
-            Fields(fields |> Array.map (fun f -> f.Name),
-                   FSharpValue.PreComputeRecordReader(t, true),
-                   FSharpValue.PreComputeRecordConstructor(t, true),
-                   fields |> Array.map (fun f -> lazyShape f.PropertyType))
+
+            Fields(
+                fields |> Array.map (fun f -> f.Name),
+                FSharpValue.PreComputeRecordReader(t, true),
+                FSharpValue.PreComputeRecordConstructor(t, true),
+                fields |> Array.map (fun f -> lazyShape f.PropertyType)
+            )
         elif FSharpType.IsTuple t then
             let items = FSharpType.GetTupleElements t
-            Fields(items |> Array.mapi (fun i _ -> string i),
-                   FSharpValue.PreComputeTupleReader t,
-                   FSharpValue.PreComputeTupleConstructor t,
-                   items |> Array.map lazyShape)
+
+            Fields(
+                items |> Array.mapi (fun i _ -> string i),
+                FSharpValue.PreComputeTupleReader t,
+                FSharpValue.PreComputeTupleConstructor t,
+                items |> Array.map lazyShape
+            )
         elif t.IsArray then
             let e = t.GetElementType()
-            Sequence(lazyShape e,
-                     (fun o -> [| for x in (o :?> Array) -> x |]),
-                     (fun items -> let a = Array.CreateInstance(e, items.Length) in items |> Array.iteri (fun i x -> a.SetValue(x, i)); box a))
+
+            Sequence(
+                lazyShape e,
+                (fun o -> [| for x in (o :?> Array) -> x |]),
+                (fun items ->
+                    let a = Array.CreateInstance(e, items.Length) in
+                    items |> Array.iteri (fun i x -> a.SetValue(x, i))
+                    box a)
+            )
         elif t.IsGenericType && t.GetGenericTypeDefinition() = typedefof<list<_>> then
             let e = t.GetGenericArguments().[0]
             let cases = FSharpType.GetUnionCases t
             let empty = FSharpValue.MakeUnion(cases.[0], [||], true)
             let cons = FSharpValue.PreComputeUnionConstructor(cases.[1], true)
-            Sequence(lazyShape e,
-                     (fun o -> [| for x in (o :?> Collections.IEnumerable) -> x |]),
-                     (fun items -> Array.foldBack (fun x acc -> cons [| x; acc |]) items empty))
+
+            Sequence(
+                lazyShape e,
+                (fun o -> [| for x in (o :?> Collections.IEnumerable) -> x |]),
+                (fun items -> Array.foldBack (fun x acc -> cons [| x; acc |]) items empty)
+            )
         elif t.IsGenericType && t.GetGenericTypeDefinition() = typedefof<Map<_, _>> then
             let args = t.GetGenericArguments()
             let keyOf = t.GetProperty("Keys")
             let item = t.GetProperty("Item")
-            let ctor = t.GetConstructor [| typedefof<seq<_>>.MakeGenericType(FSharpType.MakeTupleType args) |]
-            let tupleMake = FSharpValue.PreComputeTupleConstructor(FSharpType.MakeTupleType args)
+
+            let ctor =
+                t.GetConstructor [| typedefof<seq<_>>.MakeGenericType(FSharpType.MakeTupleType args) |]
+
+            let tupleMake =
+                FSharpValue.PreComputeTupleConstructor(FSharpType.MakeTupleType args)
+
             let listType = typedefof<list<_>>.MakeGenericType(FSharpType.MakeTupleType args)
             let listCases = FSharpType.GetUnionCases listType
             let listEmpty = FSharpValue.MakeUnion(listCases.[0], [||], true)
             let listCons = FSharpValue.PreComputeUnionConstructor(listCases.[1], true)
-            let keys (o: obj) = [| for k in (keyOf.GetValue o :?> Collections.IEnumerable) -> k |]
-            Keyed(lazyShape args.[1],
-                  (fun o -> keys o |> Array.map (fun k -> string k, item.GetValue(o, [| k |]))),
-                  (fun template values ->
-                      let pairs = Array.map2 (fun k v -> tupleMake [| k; v |]) (keys template) values
-                      ctor.Invoke [| Array.foldBack (fun x acc -> listCons [| x; acc |]) pairs listEmpty |]))
+
+            let keys (o: obj) =
+                [| for k in (keyOf.GetValue o :?> Collections.IEnumerable) -> k |]
+
+            Keyed(
+                lazyShape args.[1],
+                (fun o -> keys o |> Array.map (fun k -> string k, item.GetValue(o, [| k |]))),
+                (fun template values ->
+                    let pairs = Array.map2 (fun k v -> tupleMake [| k; v |]) (keys template) values
+                    ctor.Invoke [| Array.foldBack (fun x acc -> listCons [| x; acc |]) pairs listEmpty |])
+            )
         elif FSharpType.IsUnion(t, true) then
             let cases =
                 FSharpType.GetUnionCases(t, true)
@@ -78,5 +108,7 @@ module internal TreeShape =
                     FSharpValue.PreComputeUnionReader(c, true),
                     FSharpValue.PreComputeUnionConstructor(c, true),
                     c.GetFields() |> Array.map (fun f -> lazyShape f.PropertyType))
+
             Cases(FSharpValue.PreComputeUnionTagReader(t, true), cases)
-        else Static
+        else
+            Static
