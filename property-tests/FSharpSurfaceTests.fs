@@ -208,4 +208,46 @@ let tests =
 
                     Expect.equal outputs.a.shape [| 5L; 1L |] "output a"
                     Expect.equal outputs.b.shape [| 5L; 3L |] "output b")
+
+            testCase
+                "a frozen base is a constant of the step: no gradient flows into it, and a fully frozen model trains nothing"
+            <| fun () ->
+                scoped (fun () ->
+                    let mutable inputNeedsGrad = []
+
+                    let probe =
+                        Layer.ofFunctions "probe" id (fun _ _ -> ()) (fun () h ->
+                            inputNeedsGrad <- h.requires_grad :: inputNeedsGrad
+                            h)
+
+                    let x, y = blobs 32L 4UL
+
+                    use model =
+                        Dense(4L, name = "base") --> probe --> Dense(2L, name = "head")
+                        |> Model.compile
+                            (Loss.SparseCategoricalCrossEntropy(fromLogits = true))
+                            (Optim.adam 0.01)
+                            []
+                            [| 2L |]
+
+                    let quiet =
+                        { FitSettings.defaults with
+                            Epochs = 1
+                            BatchSize = 16
+                            Verbosity = Verbosity.Silent
+                        }
+
+                    model |> Model.fit quiet (Data.ofTrees x y) |> ignore
+                    Expect.isTrue (List.forall id inputNeedsGrad) "trained, the base's output carries gradients"
+                    model.Freeze "base"
+                    inputNeedsGrad <- []
+                    let before = model.State.Params.Clone()
+                    model |> Model.fit quiet (Data.ofTrees x y) |> ignore
+                    Expect.isFalse (List.exists id inputNeedsGrad) "frozen, autodiff records nothing below the head"
+                    expectTreesClose "the base stays" 0.0 (model.State.Params.Select "base") (before.Select "base")
+                    model.Freeze "head"
+                    let frozenAll = model.State.Params.Clone()
+                    let result = model |> Model.fit quiet (Data.ofTrees x y)
+                    Expect.equal result.Epochs 1 "a fully frozen model still runs its epochs"
+                    expectTreesClose "nothing moves" 0.0 model.State.Params frozenAll)
         ]

@@ -222,14 +222,32 @@ public sealed partial class Model : IDisposable
         var (x, y) = (InputsOf(batch.Inputs), TargetsOf(batch.Targets));
         _ = batch.Rows;   // the same number of rows everywhere, or a ShapeException naming the two
         var context = ApplyContext.Train(RandomKey.ForStep(state.Seed, state.Step));
-        (Tensor, (Tensor[], Tensor[], TensorTree)) LossOf(TensorTree parameters)
+        // Frozen parameters are constants of the step: autodiff neither records nor computes
+        // their gradients (a frozen base under a trained head costs no backward pass); the
+        // optimizer gets zeros for them.
+        var frozen = FrozenPaths.Count == 0 ? null : state.Params.Paths.Select(IsFrozen).ToArray();
+        TensorTree Whole(TensorTree trainable) => frozen is null ? trainable
+            : state.Params.WithLeaves([.. state.Params.Paths.Select((path, i) => frozen[i] ? state.Params.Leaves[i] : trainable[path])]);
+        (Tensor, (Tensor[], Tensor[], TensorTree)) LossOf(TensorTree trainable)
         {
-            var (outputs, modelState) = Forward(new Variables(parameters, state.ModelState), x, context);
+            var (outputs, modelState) = Forward(new Variables(Whole(trainable), state.ModelState), x, context);
             var (loss, headLosses) = TotalLoss(outputs, y, exampleWeights);
             forwardDone?.Invoke();
             return (loss, (headLosses, [.. outputs.Select(o => o.detach())], modelState.Detach()));
         }
-        var (loss, (headLosses, outputs, modelState), gradient) = Transforms.ValueAndGrad<(Tensor[], Tensor[], TensorTree)>(LossOf)(state.Params);
+        var differentiated = frozen is null ? state.Params : state.Params.Filter((path, _) => !IsFrozen(path));
+        Tensor loss;
+        Tensor[] headLosses, outputs;
+        TensorTree modelState, gradient;
+        if (differentiated.Count == 0)
+        {
+            // Everything is frozen: the step computes the loss (and model state) and moves nothing.
+            using (no_grad()) (loss, (headLosses, outputs, modelState)) = LossOf(differentiated);
+            gradient = TensorTree.Empty;
+        }
+        else (loss, (headLosses, outputs, modelState), gradient) = Transforms.ValueAndGrad<(Tensor[], Tensor[], TensorTree)>(LossOf)(differentiated);
+        if (frozen is not null)
+            gradient = state.Params.WithLeaves([.. state.Params.Paths.Select((path, i) => frozen[i] ? zeros_like(state.Params.Leaves[i]) : gradient[path])]);
         return (loss, headLosses, outputs, modelState, gradient);
     }
 
