@@ -681,37 +681,21 @@ let run (ids: string list) =
 
     0
 
-let private selfPath = Reflection.Assembly.GetExecutingAssembly().Location
 
 /// Runs the probe child with the given case ids (all when empty): exit code and results by id.
 let private probe (ids: string list) =
-    let info =
-        ProcessStartInfo(
-            "dotnet",
-            [ yield selfPath; yield "--crash-probe"; yield! ids ],
-            RedirectStandardOutput = true,
-            RedirectStandardError = true
-        )
-
-    use proc = Process.Start info
-    let stderr = proc.StandardError.ReadToEndAsync()
-    let stdout = proc.StandardOutput.ReadToEndAsync()
-
-    if not (proc.WaitForExit(TimeSpan.FromMinutes 5.0)) then
-        proc.Kill true
-        failtest "the crash probe timed out"
-
-    stderr.Result |> ignore
+    let exitCode, stdout, _ =
+        Support.runSelf ("--crash-probe" :: ids) (TimeSpan.FromMinutes 5.0) "the crash probe"
 
     let results =
-        stdout.Result.Split('\n')
+        stdout.Split('\n')
         |> Array.choose (fun line ->
             match line.TrimEnd('\r').Split('\t') with
             | [| m; id; kind; message |] when m = marker -> Some(id, (kind, message))
             | _ -> None)
         |> Map.ofArray
 
-    proc.ExitCode, results
+    exitCode, results
 
 /// Kinds the subject table leaves out, and why.
 let private notProbed =

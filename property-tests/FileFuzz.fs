@@ -295,7 +295,6 @@ let run (count: int) =
 
     0
 
-let private selfPath = Reflection.Assembly.GetExecutingAssembly().Location
 
 let tests =
     testList
@@ -304,30 +303,16 @@ let tests =
             testCase
                 "every file reader, damaged bytes and edited numbers, in a child process: documented exceptions only, no case over 10 s"
             <| fun () ->
-                let info =
-                    Diagnostics.ProcessStartInfo(
-                        "dotnet",
-                        [ selfPath; "--fuzz-readers"; "100" ],
-                        RedirectStandardOutput = true,
-                        RedirectStandardError = true
-                    )
+                let exitCode, stdout, stderr =
+                    Support.runSelf [ "--fuzz-readers"; "100" ] (TimeSpan.FromMinutes 5.0) "the fuzzing child"
 
-                use proc = Process.Start info
-                let stderr = proc.StandardError.ReadToEndAsync()
-                let stdout = proc.StandardOutput.ReadToEndAsync()
+                let lines = stdout.Split('\n') |> Array.map (fun l -> l.TrimEnd('\r').Split('\t'))
 
-                if not (proc.WaitForExit(TimeSpan.FromMinutes 5.0)) then
-                    proc.Kill true
-                    failtest "the fuzzing child timed out"
-
-                let lines =
-                    stdout.Result.Split('\n') |> Array.map (fun l -> l.TrimEnd('\r').Split('\t'))
-
-                if proc.ExitCode <> 0 then
+                if exitCode <> 0 then
                     let last =
                         lines |> Array.filter (fun l -> l.[0] = marker + "-start") |> Array.tryLast
 
-                    failtestf "the fuzzing child ended with exit code %d during %A\n%s" proc.ExitCode last stderr.Result
+                    failtestf "the fuzzing child ended with exit code %d during %A\n%s" exitCode last stderr
 
                 let summaries = lines |> Array.filter (fun l -> l.[0] = marker)
                 Expect.equal summaries.Length 8 "a summary per reader"

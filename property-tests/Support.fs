@@ -112,3 +112,27 @@ let vector (xs: float list) =
 let scoped (f: unit -> 'T) : 'T =
     use _ = torch.NewDisposeScope()
     f ()
+
+/// Runs this test program again as a child process with `arguments` (crashes are only seen from
+/// outside a process): its exit code, standard output and standard error. Fails the test when
+/// the child runs past `timeout`.
+let runSelf (arguments: string list) (timeout: TimeSpan) (what: string) =
+    let self = Reflection.Assembly.GetExecutingAssembly().Location
+
+    let info =
+        Diagnostics.ProcessStartInfo(
+            "dotnet",
+            self :: arguments,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true
+        )
+
+    use proc = Diagnostics.Process.Start info
+    let stderr = proc.StandardError.ReadToEndAsync()
+    let stdout = proc.StandardOutput.ReadToEndAsync()
+
+    if not (proc.WaitForExit timeout) then
+        proc.Kill true
+        failtestf "%s timed out" what
+
+    proc.ExitCode, stdout.Result, stderr.Result
