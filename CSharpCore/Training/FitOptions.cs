@@ -55,11 +55,12 @@ public sealed record FitOptions
     }
 
     /// <summary>Weight of each class in the loss (integer targets); classes not listed weigh 1.
-    /// Weights are finite and at least 0; Fit checks the classes against the model's outputs.</summary>
+    /// Weights are finite and at least 0; Fit checks the classes against the model's outputs.
+    /// An empty dictionary is the same as none.</summary>
     public IReadOnlyDictionary<long, double>? ClassWeights
     {
         get;
-        init => field = value is null || value.All(kv => kv.Key >= 0 && double.IsFinite(kv.Value) && kv.Value >= 0) ? value
+        init => field = value is { Count: 0 } ? null : value is null || value.All(kv => kv.Key >= 0 && double.IsFinite(kv.Value) && kv.Value >= 0) ? value
             : throw new ArgumentOutOfRangeException(nameof(ClassWeights),
                 $"ClassWeights need classes >= 0 and finite weights >= 0; got {string.Join(", ", value.Where(kv => kv.Key < 0 || !double.IsFinite(kv.Value) || kv.Value < 0).Select(kv => $"{kv.Key}: {kv.Value}"))}.");
     }

@@ -61,7 +61,9 @@ module Layer =
             fun config name ->
                 let value =
                     try
-                        JsonSerializer.Deserialize<'Config>(config.Json)
+                        match JsonSerializer.Deserialize<'Config>(config.Json) with
+                        | null -> invalidArg "config" $"'{kind.Kind}' read a null configuration."
+                        | value -> value
                     with :? JsonException as e ->
                         invalidArg "config" $"'{kind.Kind}' cannot read its configuration: {e.Message}"
 

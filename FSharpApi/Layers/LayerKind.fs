@@ -54,7 +54,11 @@ type DefinedLayer<'Config, 'Params, 'State>
         member _.Kind = kind.Kind
 
         member _.Config =
-            let json = JsonSerializer.SerializeToNode(config) :?> JsonObject
+            let json =
+                match JsonSerializer.SerializeToNode(config) with
+                | :? JsonObject as o -> o
+                | _ -> invalidOp $"Layer '{name}' ({kind.Kind}): its configuration must be a record (a JSON object)."
+
             let described = LayerConfig()
 
             for KeyValue(key, value) in json do

@@ -108,11 +108,7 @@ module Model =
             Shuffle = settings.Shuffle,
             ValidationData = Option.toObj settings.Validation,
             ValidationSplit = settings.ValidationSplit,
-            ClassWeights =
-                (if settings.ClassWeights.IsEmpty then
-                     null
-                 else
-                     settings.ClassWeights |> Map.toSeq |> readOnlyDict),
+            ClassWeights = (settings.ClassWeights |> Map.toSeq |> readOnlyDict),
             Callbacks = Array.ofList settings.Callbacks,
             Verbosity = settings.Verbosity,
             ShowStepTimes = settings.ShowStepTimes

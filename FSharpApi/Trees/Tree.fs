@@ -12,7 +12,12 @@ open Functional.Trees
 /// `Some w` has w's path.
 [<RequireQualifiedAccess>]
 module Tree =
-    let rec private collect (shape: TreeShape) (path: string) (value: obj) (acc: ResizeArray<string * torch.Tensor>) =
+    let rec private collect
+        (shape: TreeShape)
+        (path: string)
+        (value: objnull)
+        (acc: ResizeArray<string * torch.Tensor>)
+        =
         match shape with
         | Static
         | Cases _ -> ()
@@ -22,9 +27,9 @@ module Tree =
         | _ -> ()
 
         match shape with
-        | TensorLeaf -> acc.Add((path, value :?> torch.Tensor))
+        | TensorLeaf -> acc.Add((path, nonNull value :?> torch.Tensor))
         | Subtree ->
-            for KeyValue(p, t) in (value :?> TensorTree) do
+            for KeyValue(p, t) in (nonNull value :?> TensorTree) do
                 acc.Add((TreePath.Join(path, p), t))
         | Static -> ()
         | Fields(names, read, _, children) ->
@@ -46,7 +51,7 @@ module Tree =
                 values
                 |> Array.iteri (fun i v -> collect fields.[i].Value (TreePath.Join(path, string i)) v acc)
 
-    let rec private rebuild (shape: TreeShape) (path: string) (template: obj) (tree: TensorTree) : obj =
+    let rec private rebuild (shape: TreeShape) (path: string) (template: objnull) (tree: TensorTree) : objnull =
         match shape with
         | TensorLeaf -> box tree.[path]
         | Subtree -> box (tree.Select path)
@@ -83,7 +88,7 @@ module Tree =
     /// A value shaped like `template` whose leaves are taken from `tree` by path.
     /// Throws KeyNotFoundException (naming the path) when the tree lacks a leaf.
     let ofTree (template: 'T) (tree: TensorTree) : 'T =
-        rebuild (TreeShape.ofType typeof<'T>) "" (box template) tree :?> 'T
+        unbox<'T>(rebuild (TreeShape.ofType typeof<'T>) "" (box template) tree)
 
     /// The leaf tensors, in path order of the value.
     let leaves (value: 'T) : torch.Tensor list = (toTree value).Leaves |> List.ofSeq

@@ -14,13 +14,34 @@ type internal TreeShape =
     | TensorLeaf
     | Subtree
     | Static
-    | Fields of names: string[] * read: (obj -> obj[]) * make: (obj[] -> obj) * children: Lazy<TreeShape>[]
-    | Sequence of element: Lazy<TreeShape> * read: (obj -> obj[]) * make: (obj[] -> obj)
-    | Keyed of value: Lazy<TreeShape> * read: (obj -> (string * obj)[]) * make: (obj -> obj[] -> obj)
-    | Cases of tag: (obj -> int) * cases: (string * (obj -> obj[]) * (obj[] -> obj) * Lazy<TreeShape>[])[]
+    | Fields of
+        names: string[] *
+        read: (objnull -> objnull[]) *
+        make: (objnull[] -> objnull) *
+        children: Lazy<TreeShape>[]
+    | Sequence of element: Lazy<TreeShape> * read: (objnull -> objnull[]) * make: (objnull[] -> objnull)
+    | Keyed of
+        value: Lazy<TreeShape> *
+        read: (objnull -> (string * objnull)[]) *
+        make: (objnull -> objnull[] -> objnull)
+    | Cases of
+        tag: (objnull -> int) *
+        cases: (string * (objnull -> objnull[]) * (objnull[] -> objnull) * Lazy<TreeShape>[])[]
 
 module internal TreeShape =
     let private cache = ConcurrentDictionary<Type, TreeShape>()
+
+    /// What reflection finds for the types handled here (never null for them).
+    let private found (what: string) (value: 'T | null) : 'T =
+        match value with
+        | null -> invalidOp $"Tree: reflection found no {what}."
+        | v -> v
+
+    /// A value taken apart: null only where an F# type represents a case by null (None).
+    let private reader (read: obj -> objnull[]) = fun (o: objnull) -> read (nonNull o)
+
+    let private maker (make: objnull[] -> obj) =
+        fun (items: objnull[]) -> box (make items)
 
     let rec ofType (t: Type) : TreeShape =
         cache.GetOrAdd(t, Func<Type, TreeShape>(build))
@@ -39,8 +60,8 @@ module internal TreeShape =
 
             Fields(
                 fields |> Array.map (fun f -> f.Name),
-                FSharpValue.PreComputeRecordReader(t, true),
-                FSharpValue.PreComputeRecordConstructor(t, true),
+                reader (FSharpValue.PreComputeRecordReader(t, true)),
+                maker (FSharpValue.PreComputeRecordConstructor(t, true)),
                 fields |> Array.map (fun f -> lazyShape f.PropertyType)
             )
         elif FSharpType.IsTuple t then
@@ -48,16 +69,16 @@ module internal TreeShape =
 
             Fields(
                 items |> Array.mapi (fun i _ -> string i),
-                FSharpValue.PreComputeTupleReader t,
-                FSharpValue.PreComputeTupleConstructor t,
+                reader (FSharpValue.PreComputeTupleReader t),
+                maker (FSharpValue.PreComputeTupleConstructor t),
                 items |> Array.map lazyShape
             )
         elif t.IsArray then
-            let e = t.GetElementType()
+            let e = found "array element type" (t.GetElementType())
 
             Sequence(
                 lazyShape e,
-                (fun o -> [| for x in (o :?> Array) -> x |]),
+                (fun o -> [| for x in (nonNull o :?> Array) -> x |]),
                 (fun items ->
                     let a = Array.CreateInstance(e, items.Length) in
                     items |> Array.iteri (fun i x -> a.SetValue(x, i))
@@ -71,16 +92,18 @@ module internal TreeShape =
 
             Sequence(
                 lazyShape e,
-                (fun o -> [| for x in (o :?> Collections.IEnumerable) -> x |]),
+                (fun o -> [| for x in (nonNull o :?> Collections.IEnumerable) -> x |]),
                 (fun items -> Array.foldBack (fun x acc -> cons [| x; acc |]) items empty)
             )
         elif t.IsGenericType && t.GetGenericTypeDefinition() = typedefof<Map<_, _>> then
             let args = t.GetGenericArguments()
-            let keyOf = t.GetProperty("Keys")
-            let item = t.GetProperty("Item")
+            let keyOf = found "Map.Keys" (t.GetProperty("Keys"))
+            let item = found "Map.Item" (t.GetProperty("Item"))
 
             let ctor =
-                t.GetConstructor [| typedefof<seq<_>>.MakeGenericType(FSharpType.MakeTupleType args) |]
+                found
+                    "Map constructor"
+                    (t.GetConstructor [| typedefof<seq<_>>.MakeGenericType(FSharpType.MakeTupleType args) |])
 
             let tupleMake =
                 FSharpValue.PreComputeTupleConstructor(FSharpType.MakeTupleType args)
@@ -90,8 +113,8 @@ module internal TreeShape =
             let listEmpty = FSharpValue.MakeUnion(listCases.[0], [||], true)
             let listCons = FSharpValue.PreComputeUnionConstructor(listCases.[1], true)
 
-            let keys (o: obj) =
-                [| for k in (keyOf.GetValue o :?> Collections.IEnumerable) -> k |]
+            let keys (o: objnull) =
+                [| for k in (nonNull (keyOf.GetValue o) :?> Collections.IEnumerable) -> k |]
 
             Keyed(
                 lazyShape args.[1],
