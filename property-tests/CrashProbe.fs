@@ -455,6 +455,56 @@ let private modelCases =
                 use model = classifier ()
                 model.Fit(x (), torch.zeros (5L, dtype = torch.int64), quiet) |> ignore)
         yield
+            case "Fit: sample weights of another length" "ShapeException" [ "sample weights"; "(3)" ] (fun () ->
+                use model = classifier ()
+
+                model.Fit(
+                    LabeledData(torch.randn (8L, 2L), torch.zeros (8L, dtype = torch.int64), torch.ones 3L),
+                    quiet
+                )
+                |> ignore)
+        yield
+            case
+                "Fit: sample weights as a matrix"
+                "ShapeException"
+                [ "sample weights need shape (examples)" ]
+                (fun () ->
+                    use model = classifier ()
+
+                    model.Fit(
+                        LabeledData(torch.randn (8L, 2L), torch.zeros (8L, dtype = torch.int64), torch.ones (8L, 2L)),
+                        quiet
+                    )
+                    |> ignore)
+        yield
+            case "named model: a missing input leaf" "ArgumentException" [ "no leaf 'b'" ] (fun () ->
+                let a, b = Graph.Input([| 2L |], "a"), Graph.Input([| 2L |], "b")
+
+                let network =
+                    FunctionalModel([ a; b ], [ Dense(1L, name = "y").Call(Graph.Add(a, b)) ])
+
+                use model =
+                    new Model(network, readOnlyDict [ "y", OutputLoss(Loss.MeanSquaredError) ], Optimizer.Sgd 0.1)
+
+                let inputs = TensorTree.Of(struct ("a", torch.randn (4L, 2L)))
+
+                model.Fit(LabeledData(inputs, TensorTree.Of(struct ("y", torch.randn (4L, 1L)))), quiet)
+                |> ignore)
+        yield
+            case "named model: a misshapen input" "ShapeException" [ "input 'b'"; "(batch, 2)" ] (fun () ->
+                let a, b = Graph.Input([| 2L |], "a"), Graph.Input([| 2L |], "b")
+
+                let network =
+                    FunctionalModel([ a; b ], [ Dense(1L, name = "y").Call(Graph.Add(a, b)) ])
+
+                use model =
+                    new Model(network, readOnlyDict [ "y", OutputLoss(Loss.MeanSquaredError) ], Optimizer.Sgd 0.1)
+
+                let inputs =
+                    TensorTree.Of(struct ("a", torch.randn (4L, 2L)), struct ("b", torch.randn (4L, 3L)))
+
+                model.Predict(inputs) |> ignore)
+        yield
             case "Fit: ValidationSplit leaves nothing to validate" "ArgumentException" [ "ValidationSplit" ] (fun () ->
                 use model = classifier ()
 

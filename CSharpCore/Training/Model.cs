@@ -181,6 +181,7 @@ public sealed partial class Model : IDisposable
             throw new ArgumentException(
                 $"Model '{Network.Name}' owns its State and the tensors in it: train it with Fit, or donate a copy (State.Copy()).", nameof(state));
         var step = LossAndGradient(state, batch, batch.SampleWeights);
+        foreach (var headLoss in step.HeadLosses) headLoss.Dispose();   // Fit's logs; this caller gets the total
         return (Advance(state, step.ModelState, step.Gradient, donate), step.Loss, PredictionTree(step.Outputs));
     }
 
@@ -225,9 +226,9 @@ public sealed partial class Model : IDisposable
         // Frozen parameters are constants of the step: autodiff neither records nor computes
         // their gradients (a frozen base under a trained head costs no backward pass); the
         // optimizer gets zeros for them.
-        var frozen = FrozenPaths.Count == 0 ? null : state.Params.Paths.Select(IsFrozen).ToArray();
+        var frozen = FrozenPaths.Count == 0 ? null : new HashSet<string>(state.Params.Paths.Where(IsFrozen), StringComparer.Ordinal);
         TensorTree Whole(TensorTree trainable) => frozen is null ? trainable
-            : state.Params.WithLeaves([.. state.Params.Paths.Select((path, i) => frozen[i] ? state.Params.Leaves[i] : trainable[path])]);
+            : state.Params.Map((path, t) => frozen.Contains(path) ? t : trainable[path]);
         (Tensor, (Tensor[], Tensor[], TensorTree)) LossOf(TensorTree trainable)
         {
             var (outputs, modelState) = Forward(new Variables(Whole(trainable), state.ModelState), x, context);
@@ -235,7 +236,7 @@ public sealed partial class Model : IDisposable
             forwardDone?.Invoke();
             return (loss, (headLosses, [.. outputs.Select(o => o.detach())], modelState.Detach()));
         }
-        var differentiated = frozen is null ? state.Params : state.Params.Filter((path, _) => !IsFrozen(path));
+        var differentiated = frozen is null ? state.Params : state.Params.Filter((path, _) => !frozen.Contains(path));
         Tensor loss;
         Tensor[] headLosses, outputs;
         TensorTree modelState, gradient;
@@ -247,7 +248,7 @@ public sealed partial class Model : IDisposable
         }
         else (loss, (headLosses, outputs, modelState), gradient) = Transforms.ValueAndGrad<(Tensor[], Tensor[], TensorTree)>(LossOf)(differentiated);
         if (frozen is not null)
-            gradient = state.Params.WithLeaves([.. state.Params.Paths.Select((path, i) => frozen[i] ? zeros_like(state.Params.Leaves[i]) : gradient[path])]);
+            gradient = state.Params.Map((path, t) => frozen.Contains(path) ? zeros_like(t) : gradient[path]);
         return (loss, headLosses, outputs, modelState, gradient);
     }
 
@@ -260,7 +261,8 @@ public sealed partial class Model : IDisposable
         {
             var head = heads[h];
             var values = head.Loss.PerExample(outputs[head.Output], targets[h]);
-            var loss = head.Loss.Mean(values, targets[h], exampleWeights?.to_type(values.dtype));
+            var weights = exampleWeights is null || exampleWeights.dtype == values.dtype ? exampleWeights : exampleWeights.to_type(values.dtype);
+            var loss = head.Loss.Mean(values, targets[h], weights);
             perOutput[h] = loss.detach();
             // One unnamed output: the loss itself, with no extra kernel on the fast path.
             var weighted = named ? loss * head.Weight : loss;
