@@ -19,7 +19,7 @@ let argument name fallback =
 
 let epochs, trainCount = argument "--epochs" 10, int64 (argument "--train" 8000)
 
-let struct (images, labels) = Mnist.Load(Mnist.FindFolder __SOURCE_DIRECTORY__)
+let struct (images, labels) = Mnist.Load()
 
 let train =
     Data.ofTrees (images.narrow (0L, 0L, trainCount)) (labels.narrow (0L, 0L, trainCount))

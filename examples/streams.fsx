@@ -1,4 +1,4 @@
-// Training from a stream: the MNIST digits in data/mnist written once to a Parquet file, then
+// Training from a stream: the built-in MNIST digits written once to a Parquet file, then
 // read back through a pipeline (shuffle, batches of 128, tensors, prefetch 4) while the
 // CNN trains on it. Reports how much of each step waited for input. Build first, then:
 //   dotnet fsi examples/streams.fsx -- --epochs 5 --train 8000
@@ -7,6 +7,7 @@
 #r "../FSharpApi/bin/Release/net10.0/Functional.Core.dll"
 #r "../FSharpApi/bin/Release/net10.0/Functional.Streams.dll"
 #r "../FSharpApi/bin/Release/net10.0/Functional.FSharp.dll"
+#r "../integrations/Parquet/bin/Release/net10.0/Functional.Streams.Parquet.dll"
 
 open System
 open System.Diagnostics
@@ -16,6 +17,7 @@ open Functional.Datasets
 open Functional.Layers
 open Functional.Losses
 open Functional.Metrics
+open Functional.Streams
 open Functional.Streams.Columns
 open Functional.Streams.Sources
 open Functional.FSharp
@@ -28,7 +30,7 @@ let argument name fallback =
 let epochs, trainCount = argument "--epochs" 5, int64 (argument "--train" 8000)
 
 // The data as a Parquet file: pixels as a fixed-size list of 784 bytes, labels as int64.
-let struct (images, labels) = Mnist.Load(Mnist.FindFolder __SOURCE_DIRECTORY__)
+let struct (images, labels) = Mnist.Load()
 let parquet = Path.Combine(Path.GetTempPath(), $"mnist-train-{trainCount}.parquet")
 
 let pixels =
@@ -40,7 +42,7 @@ ParquetFile.Write(
 )
 
 let train =
-    Stream.ofParquet parquet // one element per row
+    ParquetStreams.Parquet(parquet) // one element per row
     |> Stream.shuffleWith 42UL 10_000
     |> Stream.batch 128
     |> Stream.toTrainingBatches "image" "label" [| 1L; 28L; 28L |] (fun raw -> raw.to_type (torch.float32) / 255.0f)

@@ -48,7 +48,7 @@ let tests =
                         Path.Combine(Path.GetTempPath(), $"functional-mnist-{Guid.NewGuid():N}.arrow")
 
                     try
-                        let struct (images, labels) = Mnist.Load(Mnist.FindFolder AppContext.BaseDirectory)
+                        let struct (images, labels) = Mnist.Load()
                         let pixels = (images * 255.0f).round().to_type(torch.uint8).reshape(-1L, 784L)
 
                         ArrowIpcFile.Write(
@@ -90,7 +90,7 @@ let tests =
                         Path.Combine(Path.GetTempPath(), $"functional-damaged-{Guid.NewGuid():N}.arrow")
 
                     try
-                        let struct (images, labels) = Mnist.Load(Mnist.FindFolder AppContext.BaseDirectory)
+                        let struct (images, labels) = Mnist.Load()
 
                         let pixels =
                             (images.narrow (0L, 0L, 100L) * 255.0f).to_type(torch.uint8).reshape(-1L, 784L)

@@ -687,7 +687,7 @@ let private csvCases =
             let path = Path.Combine(Path.GetTempPath(), $"probe-{Guid.NewGuid():N}.parquet")
             File.WriteAllText(path, "PAR1 this is not really parquet PAR1")
 
-            for b in Functional.Streams.DataStream.ParquetBatches(path, readAhead = 0).Enumerate() do
+            for b in Functional.Streams.ParquetStreams.ParquetBatches(path, readAhead = 0).Enumerate() do
                 b.Dispose())
         case "arrow: not an Arrow file" "InvalidDataException" [ ".arrow" ] (fun () ->
             let path = Path.Combine(Path.GetTempPath(), $"probe-{Guid.NewGuid():N}.arrow")

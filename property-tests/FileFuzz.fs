@@ -21,6 +21,7 @@ open Functional.Layers
 open Functional.Losses
 open Functional.Optimizers
 open Functional.Persistence
+open Functional.Pretrained
 open Functional.Streams
 open Functional.Training
 open Functional.Trees
@@ -120,6 +121,16 @@ let private readers () =
     )
 
     Sources.ParquetFile.Write(path "t.parquet", [ batch (); batch () ])
+
+    for file in
+        [
+            "views.pt"
+            "model.safetensors.index.json"
+            "model-00001-of-00002.safetensors"
+            "model-00002-of-00002.safetensors"
+        ] do
+        File.Copy(Path.Combine(AppContext.BaseDirectory, "fixtures", "pytorch", file), path file, true)
+
     let b = batch ()
     Sources.ArrowIpcFile.Write(path "t.arrow", b.Schema, [ b; batch () ])
     File.WriteAllText(path "t.csv", "id,score,name\n1,0.5,a\n2,1.5,\"b, c\"\n3,,d\n")
@@ -177,9 +188,28 @@ let private readers () =
             Documented = invalid
         }
         {
+            Name = "pytorch checkpoint"
+            File = path "views.pt"
+            Read =
+                (fun p ->
+                    for t in (PyTorchCheckpoint.Load p).Values do
+                        t.Dispose())
+            Documented = invalid
+        }
+        {
+            Name = "sharded checkpoint index"
+            File = path "model.safetensors.index.json"
+            Read =
+                (fun p ->
+                    for t in Checkpoint.Open(p).Read().Values do
+                        t.Dispose())
+            // An edited shard name can name a file that is not there.
+            Documented = typeof<FileNotFoundException> :: invalid
+        }
+        {
             Name = "parquet"
             File = path "t.parquet"
-            Read = (fun p -> sameTable (DataStream.ParquetBatches(p, readAhead = 0).Enumerate()))
+            Read = (fun p -> sameTable (ParquetStreams.ParquetBatches(p, readAhead = 0).Enumerate()))
             Documented = invalid
         }
         {
@@ -315,7 +345,7 @@ let tests =
                     failtestf "the fuzzing child ended with exit code %d during %A\n%s" exitCode last stderr
 
                 let summaries = lines |> Array.filter (fun l -> l.[0] = marker)
-                Expect.equal summaries.Length 8 "a summary per reader"
+                Expect.equal summaries.Length 10 "a summary per reader"
 
                 for s in summaries do
                     Expect.equal s.[2] "0" $"{s.[1]}: {s.[4]}"

@@ -30,6 +30,7 @@ let allTests =
             StreamSourceTests.tests
             StreamRuntimeTests.tests
             OnnxTests.tests
+            PretrainedTests.tests
             LayerCatalogTests.tests
             LayerCatalogTests.lawTests
             ExampleTests.tests

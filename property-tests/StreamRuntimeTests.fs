@@ -129,7 +129,7 @@ let tests =
                         RowBatchMemory.ResetPeak()
 
                         let pipeline =
-                            DataStream.Parquet(path, batchRows = readRows, readAhead = 3)
+                            ParquetStreams.Parquet(path, batchRows = readRows, readAhead = 3)
                             |> Stream.shuffleWith 1UL shuffleRows
                             |> Stream.batch batchRows
                             |> Stream.toTensors [ "x"; "y" ]
@@ -172,7 +172,7 @@ let tests =
                     for parallelism in [ 1; 3 ] do
                         let e =
                             catchError<StreamException>(fun () ->
-                                Stream.ofParquet path
+                                ParquetStreams.Parquet(path)
                                 |> Stream.mapParallel parallelism failing
                                 |> Stream.toList
                                 |> ignore)
@@ -333,7 +333,7 @@ let tests =
             <| fun () ->
                 withFolder (fun folder ->
                     scoped (fun () ->
-                        let struct (images, labels) = Mnist.Load(Mnist.FindFolder AppContext.BaseDirectory)
+                        let struct (images, labels) = Mnist.Load()
 
                         let pixels =
                             (images.narrow (0L, 0L, 4000L) * 255.0f).round().to_type(torch.uint8).reshape(-1L, 784L)
@@ -348,7 +348,7 @@ let tests =
                             ))
 
                         let train =
-                            Stream.ofParquet path
+                            ParquetStreams.Parquet(path)
                             |> Stream.shuffleWith 1UL 4000
                             |> Stream.batch 64
                             |> Stream.toTrainingBatches "image" "label" [| 1L; 28L; 28L |] (fun raw ->

@@ -73,7 +73,7 @@ let tests =
                         writeParquet path (numbered 1000L 5L 128)
 
                         let pipeline =
-                            DataStream.Parquet(path, batchRows = 100)
+                            ParquetStreams.Parquet(path, batchRows = 100)
                             |> Stream.shuffleWith 3UL 250
                             |> Stream.batch 64
                             |> Stream.toTensors [ "x"; "y" ]
@@ -118,7 +118,7 @@ let tests =
                         Expect.equal files.Count 3 "glob finds the parts"
 
                         let batches =
-                            DataStream.ParquetBatches(files, 2, 100)
+                            ParquetStreams.ParquetBatches(files, 2, 100)
                             |> Stream.map (fun b -> use b = b in (b.Column("y") :?> Int64Array).GetValue(0).Value)
                             |> Stream.toList
 
@@ -245,17 +245,17 @@ let tests =
                     File.WriteAllBytes(parquet, bytes.[.. bytes.Length / 2])
 
                     expectThrowsWith<InvalidDataException> [ parquet; "Parquet" ] (fun () ->
-                        Stream.ofParquetBatches parquet |> Stream.toList |> ignore)
+                        ParquetStreams.ParquetBatches(parquet) |> Stream.toList |> ignore)
 
                     File.WriteAllBytes(parquet, Array.init 4096 byte)
 
                     expectThrowsWith<InvalidDataException> [ parquet ] (fun () ->
-                        Stream.ofParquetBatches parquet |> Stream.toList |> ignore)
+                        ParquetStreams.ParquetBatches(parquet) |> Stream.toList |> ignore)
 
                     let missing = Path.Combine(folder, "missing.parquet")
 
                     expectThrowsWith<FileNotFoundException> [ missing ] (fun () ->
-                        Stream.ofParquetBatches missing |> Stream.toList |> ignore)
+                        ParquetStreams.ParquetBatches(missing) |> Stream.toList |> ignore)
 
                     let arrow = Path.Combine(folder, "cut.arrow")
                     File.WriteAllText(arrow, "ARROW1 but not really")

@@ -149,6 +149,30 @@ public static class SafeTensors
         return (tree, metadata.Where(kv => kv.Key != ChecksumKey).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal));
     }
 
+    /// <summary>Reads tensors of a safetensors file by name, as any tool writes them: only those
+    /// <paramref name="include"/> accepts (all by default), reading only their bytes. Each is a
+    /// fresh tensor the caller owns. No checksum is needed (files from Hugging Face and PyTorch
+    /// carry none; <see cref="Load"/> verifies ours).</summary>
+    /// <exception cref="InvalidDataException">The file is not a valid safetensors file (named in the message).</exception>
+    public static Dictionary<string, Tensor> ReadTensors(string path, Func<string, bool>? include = null)
+    {
+        using var file = OpenChecked(path);
+        var (entries, _, headerLength, _) = ReadEntries(path, file);
+        var tensors = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var e in entries)
+        {
+            if (include is not null && !include(e.Name)) continue;
+            var tensor = torch.empty(e.Shape, e.DType);
+            if (e.End > e.Begin)
+            {
+                file.Position = 8 + headerLength + e.Begin;
+                file.ReadExactly(tensor.bytes);
+            }
+            tensors[e.Name] = tensor;
+        }
+        return tensors;
+    }
+
     static FileStream OpenChecked(string path)
     {
         ArgumentNullException.ThrowIfNull(path);

@@ -8,18 +8,13 @@ open Functional.Streams.Tables
 open Functional.Streams.Training
 
 /// Data pipelines that read as pipelines:
-/// `Stream.ofParquet path |> Stream.shuffle 10_000 |> Stream.batch 128 |> Stream.prefetch 4`.
+/// `Stream.ofArrowIpc path |> Stream.shuffle 10_000 |> Stream.batch 128 |> Stream.prefetch 4`
+/// (Parquet files: `ParquetStreams.Parquet path`, package Functional.Streams.Parquet).
 /// Each function returns a new stream (see `Functional.Streams.DataStream` for what each stage
 /// does, its memory bound and its determinism); the C# surface has the same operators as methods.
 [<RequireQualifiedAccess>]
 module Stream =
     // Sources
-    /// The rows of a Parquet file (record batches read two ahead on their own thread).
-    let ofParquet (path: string) : DataStream<Row> = DataStream.Parquet(path)
-    /// The record batches of a Parquet file, as read.
-    let ofParquetBatches (path: string) : DataStream<RecordBatch> = DataStream.ParquetBatches(path)
-    /// The rows of several Parquet files, read two at a time in parallel and interleaved.
-    let ofParquetFiles (paths: string seq) : DataStream<Row> = DataStream.Parquet(Seq.toArray paths)
     /// The rows of an Arrow IPC file.
     let ofArrowIpc (path: string) : DataStream<Row> = DataStream.ArrowIpc path
     /// The record batches of an Arrow IPC file.

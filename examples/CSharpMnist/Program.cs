@@ -11,7 +11,7 @@ using Functional.Training;
 int Argument(string name, int fallback) => Array.IndexOf(args, name) is var i and >= 0 ? int.Parse(args[i + 1]) : fallback;
 int epochs = Argument("--epochs", 10), trainCount = Argument("--train", 8000);
 
-var (images, labels) = Mnist.Load(Mnist.FindFolder(AppContext.BaseDirectory));
+var (images, labels) = Mnist.Load();
 var (trainX, trainY) = (images[..trainCount], labels[..trainCount]);
 var (testX, testY) = (images[8000..], labels[8000..]);
 

@@ -13,7 +13,7 @@ using Microsoft.ML.OnnxRuntime.Tensors;
 using TorchSharp;
 
 int epochs = Array.IndexOf(args, "--epochs") is var i and >= 0 ? int.Parse(args[i + 1]) : 3;
-var (images, labels) = Mnist.Load(Mnist.FindFolder(AppContext.BaseDirectory));
+var (images, labels) = Mnist.Load();
 var (trainX, trainY, testX, testY) = (images[..8000], labels[..8000], images[8000..], labels[8000..]);
 
 var network = new Sequential(

@@ -18,7 +18,7 @@ using TorchSharp;
 int Argument(string name, int fallback) => Array.IndexOf(args, name) is var i and >= 0 ? int.Parse(args[i + 1]) : fallback;
 int epochs = Argument("--epochs", 5), trainCount = Argument("--train", 8000);
 
-var (images, labels) = Mnist.Load(Mnist.FindFolder(AppContext.BaseDirectory));
+var (images, labels) = Mnist.Load();
 var parquet = Path.Combine(Path.GetTempPath(), $"mnist-train-cs-{trainCount}.parquet");
 var pixels = (images[..trainCount] * 255).round().to(torch.uint8).reshape(-1, 784);
 ParquetFile.Write(parquet, TensorColumns.ToRecordBatches(new Dictionary<string, torch.Tensor> { ["image"] = pixels, ["label"] = labels[..trainCount] }, 1000));

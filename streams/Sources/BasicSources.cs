@@ -9,7 +9,7 @@ namespace Functional.Streams;
 
 /// <summary>
 /// Where streams start: in-memory values, tensors and record batches, generators, Arrow IPC,
-/// Parquet and CSV files, folders of images, text lines and live observables. Tables (Parquet,
+/// CSV files (Parquet: package Functional.Streams.Parquet), folders of images, text lines and live observables. Tables (Parquet,
 /// CSV, Arrow IPC files) are streams of rows, as in tf.data; their <c>...Batches</c> forms give
 /// the record batches as read (for per-batch work and <c>CacheToFile</c>; <c>.Rows()</c> splits them). Every source is
 /// cold (each run reads it again from the start) except <see cref="FromObservable{T}"/>.
@@ -33,6 +33,20 @@ public static partial class DataStream
     {
         ArgumentNullException.ThrowIfNull(generate);
         return new DataStream<T>(name, (run, _) => Generated(generate, name, run));
+    }
+
+    /// <summary>
+    /// A source of your own (a file format, a database): <paramref name="produce"/> yields each
+    /// element with its origin (the file or table and the row, which error messages downstream
+    /// name) and stops early when the run's token is cancelled. Its exceptions reach the consumer
+    /// as they are, so a source reports damage in its own words (naming the file and row). Each
+    /// run of the stream (each epoch) calls <paramref name="produce"/> again.
+    /// </summary>
+    public static DataStream<T> FromSource<T>(string name, Func<CancellationToken, IEnumerable<(T Value, Origin Origin)>> produce)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        ArgumentNullException.ThrowIfNull(produce);
+        return new DataStream<T>(name, (run, _) => produce(run.Token).Select(p => new Sourced<T>(p.Value, p.Origin)));
     }
 
     static IEnumerable<Sourced<T>> Generated<T>(Func<IEnumerable<T>> generate, string name, StreamRun run)

@@ -12,8 +12,9 @@ namespace Functional.Streams.Sources;
 /// the writer puts a random placeholder of the same length there, hashes the file with those
 /// bytes read as '0's, and writes the checksum over the placeholder in place. The reader finds
 /// the checksum's bytes in the file's first and last MiB, reads them as '0's, hashes, compares.
+/// Public so that a file format in another package (Parquet) seals and verifies the same way.
 /// </summary>
-static class FileChecksum
+public static class FileChecksum
 {
     /// <summary>The schema metadata key.</summary>
     public const string Key = "functional.xxh128";

@@ -52,7 +52,7 @@ public abstract class Pooling : Layer, IOnnxExportable
     public string ToOnnx(OnnxGraph graph, string input, long[] inputShape, Variables variables)
     {
         var pads = PoolSize.Select(k => SpatialShape.PaddingFor(Padding, k)).ToArray();
-        Onnx.AttributeProto[] window = [OnnxGraph.Ints("kernel_shape", PoolSize), OnnxGraph.Ints("strides", Strides), OnnxGraph.Ints("pads", [.. pads, .. pads])];
+        OnnxAttribute[] window = [OnnxGraph.Ints("kernel_shape", PoolSize), OnnxGraph.Ints("strides", Strides), OnnxGraph.Ints("pads", [.. pads, .. pads])];
         return Reduction == PoolKind.Max
             ? graph.Node("MaxPool", "pool", [input], [.. window])
             : graph.Node("AveragePool", "pool", [input], [.. window, OnnxGraph.Int("count_include_pad", 0)]);

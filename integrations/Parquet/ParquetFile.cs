@@ -6,7 +6,7 @@ namespace Functional.Streams.Sources;
 
 /// <summary>Parquet files written from record batches, atomically (a failed write leaves the old
 /// file as it was), with a CRC on every page and the XxHash128 of the whole file in the footer's
-/// metadata (<see cref="FileChecksum"/>), both verified by <see cref="DataStream.Parquet(string, int, int)"/>.</summary>
+/// metadata (<see cref="FileChecksum"/>), both verified by <see cref="ParquetStreams.Parquet(string, int, int)"/>.</summary>
 public static class ParquetFile
 {
     /// <summary>
