@@ -2,8 +2,11 @@
 # One entry point for people and CI. Needs only the .NET 10 SDK; tools and packages are
 # restored here.
 #   ./build.sh example   set up, build, run the main example
-#   ./build.sh test      set up, build, run every test (ends with "N passed, N failed")
+#   ./build.sh test      set up, build, run every test ("N passed, N failed"), then use the
+#                        packages from an empty folder as a new user would (build/consumer-check.sh)
 #   ./build.sh build     set up and build only
+#   ./build.sh pack      set up, build, and pack every package into artifacts/packages
+#                        (VERSION_SUFFIX=beta.1 ./build.sh pack for a pre-release)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
@@ -29,16 +32,22 @@ build() {
 }
 
 # The layout .editorconfig describes, for C# (dotnet format) and F# (Fantomas); fix with
-# `dotnet format whitespace Functional.sln` and `dotnet fantomas FSharpApi property-tests examples`.
+# `dotnet format whitespace Functional.sln` and `dotnet fantomas FSharpApi property-tests examples build`.
 check_format() {
   dotnet format whitespace Functional.sln --verify-no-changes -v quiet || {
     echo "C# files are not formatted: run 'dotnet format whitespace Functional.sln'." >&2; exit 1; }
-  dotnet fantomas --check FSharpApi property-tests examples || {
-    echo "F# files are not formatted: run 'dotnet fantomas FSharpApi property-tests examples'." >&2; exit 1; }
+  dotnet fantomas --check FSharpApi property-tests examples build || {
+    echo "F# files are not formatted: run 'dotnet fantomas FSharpApi property-tests examples build'." >&2; exit 1; }
 }
 
 case "${1:-}" in
   build) build ;;
+  pack)
+    build
+    dotnet pack Functional.sln -c Release --no-build -o artifacts/packages -nologo -v quiet \
+      ${VERSION_SUFFIX:+--version-suffix "$VERSION_SUFFIX"}
+    ls artifacts/packages
+    ;;
   example)
     build
     dotnet fsi examples/mnist.fsx
@@ -47,9 +56,10 @@ case "${1:-}" in
     build
     check_format
     dotnet property-tests/bin/Release/net10.0/Functional.PropertyTests.dll --summary
+    build/consumer-check.sh
     ;;
   *)
-    echo "usage: ./build.sh example | test | build" >&2
+    echo "usage: ./build.sh example | test | build | pack" >&2
     exit 2
     ;;
 esac

@@ -66,18 +66,6 @@ let private expectLearns (results: Map<string, string>) =
 
     Expect.isLessThan (value "final_loss") (value "initial_loss" / 10.0) "the loss falls by at least 10x"
 
-/// The README's runnable F# block (the one with #r lines), its paths made absolute, as a script file.
-let private readmeScript () =
-    let readme = File.ReadAllText(Path.Combine(repositoryRoot, "README.md"))
-    let start = readme.IndexOf("```fsharp\n#r") + "```fsharp\n".Length
-    let code = readme.Substring(start, readme.IndexOf("```", start) - start)
-
-    let path =
-        Path.Combine(Path.GetTempPath(), $"functional-readme-{Guid.NewGuid():N}.fsx")
-
-    File.WriteAllText(path, code.Replace("#r \"", $"#r \"{repositoryRoot}/"))
-    path
-
 let private expectCloser (results: Map<string, string>) =
     let start, final =
         float results.["start_distance"], float results.["final_distance"]
@@ -160,13 +148,4 @@ let tests =
                 let share = float results.["input_wait_share"]
                 Expect.isTrue (share >= 0.0 && share < 1.0) $"the input wait is a share of the step time ({share})"
 
-            testCase "the README's F# example runs and fits the line"
-            <| fun () ->
-                let script = readmeScript ()
-
-                try
-                    let output = runForOutput "dotnet" [ "fsi"; script ]
-                    Expect.stringContains output "slope=3.000 intercept=0.500" "the fitted line"
-                finally
-                    File.Delete script
         ]
