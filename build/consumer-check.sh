@@ -8,7 +8,8 @@
 # Each trains a tiny model on the built-in MNIST digits and prints its accuracy. Then every
 # F# and C# block of README.md and docs/ runs there too (build/run-doc-snippets.fsx). Ends with
 # consumer_output_mb= (what the app's output folder adds to the disk beyond the NuGet cache it
-# links to) and pack_consume_seconds= (all of it, downloads included).
+# links to) and pack_consume_seconds= (packing and both consumers, downloads included; not the
+# docs' blocks).
 # Needs a build first (./build.sh build) and FUNCTIONAL_NUGET_SOURCE (./build.sh sets it).
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -40,12 +41,27 @@ cat > "$HOME/.nuget/NuGet/NuGet.Config" <<CONFIG
 </configuration>
 CONFIG
 
+# Prints NAME=VALUE lines; fails unless KEY's value is above 0.8 (a model that learned).
+expect_learned() {
+  local key=$1 output value
+  output=$(cat)
+  echo "$output"
+  value=$(echo "$output" | sed -n "s/^$key=//p" | tail -1)
+  awk -v v="${value:-0}" -v k="$key" 'BEGIN { if (v + 0 <= 0.8) { print k " is " v ": the model did not learn" > "/dev/stderr"; exit 1 } }'
+}
+
 cp -r "$repo/build/consumer/csharp" "$work/app"
-(cd "$work/app" && dotnet build -c Release -nologo -v quiet -clp:ErrorsOnly\;NoSummary -p:FunctionalVersion="$version" \
-  && dotnet bin/Release/net10.0/Consumer.dll)
+(cd "$work/app" && dotnet build -c Release -nologo -v quiet -clp:ErrorsOnly\;NoSummary -p:FunctionalVersion="$version")
+dotnet "$work/app/bin/Release/net10.0/Consumer.dll" | expect_learned csharp_test_accuracy
+# Published for Linux x64 (natives beside the app), as it would be deployed.
+(cd "$work/app" && dotnet publish -c Release -r linux-x64 --self-contained false -o "$work/published" -nologo -v quiet \
+  -clp:ErrorsOnly\;NoSummary -p:FunctionalVersion="$version")
+dotnet "$work/published/Consumer.dll" | expect_learned csharp_test_accuracy
 
 sed "s/\$FUNCTIONAL_VERSION/$version/g" "$repo/build/consumer/fsharp/train.fsx" > "$work/train.fsx"
-(cd "$work" && dotnet fsi train.fsx)
+(cd "$work" && dotnet fsi train.fsx) | expect_learned fsharp_test_accuracy
+
+pack_consume_seconds=$SECONDS
 
 # Every F# and C# block of the README and docs/, as a user pastes it.
 dotnet fsi "$repo/build/run-doc-snippets.fsx" -- "$repo" "$work" "$version"
@@ -53,4 +69,4 @@ dotnet fsi "$repo/build/run-doc-snippets.fsx" -- "$repo" "$work" "$version"
 # du counts a hard-linked file once: listing the cache first leaves the output only what is its own.
 output_mb=$(du -sm "$NUGET_PACKAGES" "$work/app/bin" | tail -1 | cut -f1)
 echo "consumer_output_mb=$output_mb"
-echo "pack_consume_seconds=$SECONDS"
+echo "pack_consume_seconds=$pack_consume_seconds"

@@ -3,8 +3,9 @@
 // Program.cs of a console app referencing every package (build/consumer/snippet). They run in
 // a folder holding the files the docs name (fixtures: mlp.pt). A block the page marks with the
 // line <!-- fragment --> just above it continues an earlier one and is counted, not run.
-// Usage (build/consumer-check.sh runs it in its empty home, feed and cache):
-//   dotnet fsi build/run-doc-snippets.fsx -- REPO WORKDIR VERSION
+// Usage (build/consumer-check.sh runs it in its empty home, feed and cache; PAGE, optional,
+// runs only the pages whose path contains it):
+//   dotnet fsi build/run-doc-snippets.fsx -- REPO WORKDIR VERSION [PAGE]
 open System
 open System.Diagnostics
 open System.IO
@@ -12,6 +13,7 @@ open System.Text.RegularExpressions
 
 let args = fsi.CommandLineArgs |> Array.skip 1
 let repo, work, version = args.[0], args.[1], args.[2]
+let pageFilter = if args.Length > 3 then args.[3] else ""
 
 type Block =
     {
@@ -116,7 +118,9 @@ let pages =
         |> Array.sort
         |> List.ofArray)
 
-let all = pages |> List.collect blocks
+let all =
+    pages |> List.filter (fun p -> p.Contains pageFilter) |> List.collect blocks
+
 let fragments = all |> List.filter _.Fragment
 let mutable failures = 0
 
@@ -133,4 +137,9 @@ for b in all |> List.filter (fun b -> not b.Fragment) do
 printfn "doc_blocks_run=%d" (all.Length - fragments.Length)
 printfn "doc_blocks_fragments=%d" fragments.Length
 printfn "doc_blocks_failed=%d" failures
-exit (if failures = 0 then 0 else 1)
+let ran = all.Length - fragments.Length
+
+if ran = 0 then
+    printfn "no block ran: check the page filter and the fences (```fsharp, ```csharp)"
+
+exit (if failures = 0 && ran > 0 then 0 else 1)

@@ -73,10 +73,27 @@ let private io name =
     let t = PyTorchCheckpoint.Load(fixture $"model_{name}_io.pt")
     t.["x"], t.["y"]
 
-let private loaded (network: ILayer) (inputShape: int64[]) (checkpoint: string) =
+let private loadedWith
+    (modules: IReadOnlyDictionary<string, string> | null)
+    (network: ILayer)
+    (inputShape: int64[])
+    (checkpoint: string)
+    =
     use rng = new torch.Generator(3UL)
     let v = network.Init(rng, inputShape)
-    PretrainedWeights.Load(Checkpoint.Open(fixture checkpoint), network, inputShape, v)
+    PretrainedWeights.Load(Checkpoint.Open(fixture checkpoint), network, inputShape, v, modules)
+
+let private loaded = loadedWith null
+
+/// Our layer paths of the MLP, first and second Dense.
+let private mlpPaths (network: ILayer) =
+    use rng = new torch.Generator(3UL)
+    let v = network.Init(rng, [| 4L |])
+
+    v.Params.Paths
+    |> Seq.map (fun p -> p.Substring(0, p.LastIndexOf '/'))
+    |> Seq.distinct
+    |> List.ofSeq
 
 let private outputOf (network: ILayer) (v: Variables) (x: torch.Tensor) =
     let struct (y, _) = network.Apply(v, x, ApplyContext.Inference)
@@ -141,14 +158,29 @@ let tests =
 
                 Expect.stringContains e.Message "legacy" "the PyTorch reader's words"
 
-            testCase "an MLP from PyTorch (.pt, safetensors, sharded safetensors) gives PyTorch's outputs"
+            testCase
+                "an MLP from PyTorch (.pt in order; safetensors and sharded safetensors by a map) gives PyTorch's outputs"
             <| fun () ->
                 Support.scoped (fun () ->
                     let x, y = io "mlp"
+                    let network = mlp ()
+                    closeTo y (outputOf network (loaded network [| 4L |] "model_mlp.pt") x) "model_mlp.pt"
 
-                    for checkpoint in [ "model_mlp.pt"; "model_mlp.safetensors"; "model.safetensors.index.json" ] do
-                        let network = mlp ()
-                        closeTo y (outputOf network (loaded network [| 4L |] checkpoint) x) checkpoint)
+                    let first, second =
+                        match mlpPaths network with
+                        | [ a; b ] -> a, b
+                        | other -> failwithf "%A" other
+
+                    let map = readOnlyDict [ first, "0"; second, "2" ]
+
+                    for checkpoint in [ "model_mlp.safetensors"; "model.safetensors.index.json" ] do
+                        closeTo y (outputOf network (loadedWith map network [| 4L |] checkpoint) x) checkpoint
+
+                        let e =
+                            Support.catchError<ArgumentException>(fun () ->
+                                loaded network [| 4L |] checkpoint |> ignore)
+
+                        Expect.stringContains e.Message "does not keep module order" $"{checkpoint} in order: refused")
 
             testCase "TorchSharp's nn modules given the same tensors agree with our layers"
             <| fun () ->
@@ -253,13 +285,37 @@ let tests =
                         Support.catchError<InvalidDataException>(fun () ->
                             loaded wrongCount [| 4L |] "model_mlp.pt" |> ignore)
 
-                    Expect.stringContains e.Message "2 modules" "counts both sides")
+                    Expect.stringContains e.Message "2 modules" "counts both sides"
+
+                    let noBias =
+                        Sequential(Dense(8L, activation = ActivationFunction.Relu, useBias = false), Dense(2L))
+                        :> ILayer
+
+                    let e =
+                        Support.catchError<InvalidDataException>(fun () ->
+                            loaded noBias [| 4L |] "model_mlp.pt" |> ignore)
+
+                    Expect.stringContains
+                        e.Message
+                        "'0.bias'"
+                        "a tensor the layer has no use for is an error, not dropped"
+
+                    let conv = Sequential(Conv2D(8L, 3L), Dense(2L)) :> ILayer
+
+                    let e =
+                        Support.catchError<InvalidDataException>(fun () ->
+                            loaded conv [| 4L; 5L; 5L |] "model_mlp.pt" |> ignore)
+
+                    Expect.stringContains
+                        e.Message
+                        "module '0'"
+                        "a module that does not fit the layer's kind, in words")
 
             testCase "a model takes its weights from a checkpoint file and trains on from there"
             <| fun () ->
                 Support.scoped (fun () ->
                     let x, y = io "mlp"
                     use model = new Model(mlp (), [| 4L |], Loss.MeanSquaredError, Optimizer.Adam 1e-3)
-                    PretrainedWeights.LoadInto(model, fixture "model_mlp.safetensors")
+                    PretrainedWeights.LoadInto(model, fixture "model_mlp.pt")
                     closeTo y (model.Predict x) "Model.Predict after LoadInto")
         ]

@@ -23,13 +23,19 @@ public sealed class Checkpoint
 
     static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
-    Checkpoint(string path, IReadOnlyList<Entry> tensors) => (Path, Tensors) = (path, tensors);
+    Checkpoint(string path, IReadOnlyList<Entry> tensors, bool keepsModuleOrder) =>
+        (Path, Tensors, KeepsModuleOrder) = (path, tensors, keepsModuleOrder);
 
     /// <summary>The path it was opened from.</summary>
     public string Path { get; }
 
-    /// <summary>Its tensors, in the order the checkpoint lists them (for PyTorch, module registration order).</summary>
+    /// <summary>Its tensors, in the order the checkpoint lists them.</summary>
     public IReadOnlyList<Entry> Tensors { get; }
+
+    /// <summary>Whether that order is the model's module order: true for a PyTorch checkpoint (a
+    /// state dict keeps module registration order); false for safetensors files (their writer
+    /// sorts tensors by dtype and name) and sharded indexes (written with sorted keys).</summary>
+    public bool KeepsModuleOrder { get; }
 
     /// <summary>Opens the checkpoint at <paramref name="path"/>, telling the format by its content
     /// (an index by its ".index.json" name).</summary>
@@ -40,7 +46,7 @@ public sealed class Checkpoint
         ArgumentNullException.ThrowIfNull(path);
         if (!File.Exists(path)) throw new FileNotFoundException($"No checkpoint at '{path}'.", path);
         if (path.EndsWith(".index.json", StringComparison.OrdinalIgnoreCase)) return OpenSharded(path);
-        return new Checkpoint(path, ListFile(path));
+        return new Checkpoint(path, ListFile(path), IsPyTorchZip(path));
     }
 
     /// <summary>The tensors <paramref name="include"/> accepts (all by default), each a fresh CPU
@@ -105,7 +111,7 @@ public sealed class Checkpoint
                 ?? throw new InvalidDataException($"{indexPath} puts '{name}' in the shard '{shard}', which does not hold it.");
             tensors.Add(entry);
         }
-        return new Checkpoint(indexPath, tensors);
+        return new Checkpoint(indexPath, tensors, keepsModuleOrder: false);
     }
 
     /// <summary>The index's "weight_map", in file order; shard names must be plain file names.</summary>
