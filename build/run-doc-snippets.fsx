@@ -1,8 +1,10 @@
 // Runs every F# and C# block of README.md and docs/*.md as a user would paste it: each F# block
 // as a script of its own (its own #r "nuget: ..." and open lines), each C# block as the
 // Program.cs of a console app referencing every package (build/consumer/snippet). They run in
-// a folder holding the files the docs name (fixtures: mlp.pt). A block the page marks with the
-// line <!-- fragment --> just above it continues an earlier one and is counted, not run.
+// a folder holding the files the docs name: build/consumer/files (train.parquet: 512 of the
+// built-in MNIST digits) and mlp.pt (a PyTorch fixture). A block marked by the line
+// <!-- continues --> just above it runs after the page's first block of its language (its
+// quickstart), as one program (C# using directives moved to the top); one marked <!-- fragment --> is counted, not run.
 // Usage (build/consumer-check.sh runs it in its empty home, feed and cache; PAGE, optional,
 // runs only the pages whose path contains it):
 //   dotnet fsi build/run-doc-snippets.fsx -- REPO WORKDIR VERSION [PAGE]
@@ -22,6 +24,7 @@ type Block =
         Language: string
         Code: string
         Fragment: bool
+        Continues: bool
     }
 
 let blocks (page: string) =
@@ -36,7 +39,7 @@ let blocks (page: string) =
 
             if m.Success then
                 let start = i
-                let fragment = start > 0 && lines.[start - 1].Trim() = "<!-- fragment -->"
+                let marker = if start > 0 then lines.[start - 1].Trim() else ""
                 i <- i + 1
                 let code = ResizeArray()
 
@@ -50,12 +53,14 @@ let blocks (page: string) =
                         Line = start + 1
                         Language = m.Groups.[1].Value
                         Code = String.Join("\n", code)
-                        Fragment = fragment
+                        Fragment = (marker = "<!-- fragment -->")
+                        Continues = (marker = "<!-- continues -->")
                     }
 
             i <- i + 1
     ]
 
+/// Runs a command; its exit code (124 when it took longer than 10 minutes and was stopped) and output.
 let run (folder: string) (file: string) (arguments: string list) =
     let start =
         ProcessStartInfo(
@@ -69,15 +74,32 @@ let run (folder: string) (file: string) (arguments: string list) =
     use p = Process.Start start
     let output = p.StandardOutput.ReadToEndAsync()
     let errors = p.StandardError.ReadToEndAsync()
-    p.WaitForExit()
-    p.ExitCode, output.Result + errors.Result
+
+    if p.WaitForExit(TimeSpan.FromMinutes 10.0) then
+        p.ExitCode, output.Result + errors.Result
+    else
+        p.Kill true
+        124, "stopped after 10 minutes"
 
 /// A fresh folder with the files the docs' blocks read.
 let folderFor (name: string) =
     let folder = Path.Combine(work, "snippets", name)
     Directory.CreateDirectory folder |> ignore
     File.Copy(Path.Combine(repo, "property-tests/fixtures/pytorch/model_mlp.pt"), Path.Combine(folder, "mlp.pt"), true)
+
+    for file in Directory.GetFiles(Path.Combine(repo, "build/consumer/files")) do
+        File.Copy(file, Path.Combine(folder, Path.GetFileName file), true)
+
     folder
+
+/// A C# program's using directives first (a continuing block brings its own).
+let hoistUsings (code: string) =
+    let lines = code.Split '\n'
+
+    let isUsing (l: string) =
+        Regex.IsMatch(l, @"^using (static )?[\w.]+;\s*$")
+
+    String.Join("\n", Array.append (lines |> Array.filter isUsing) (lines |> Array.filter (isUsing >> not)))
 
 let runBlock (b: Block) =
     let name = $"""{b.Page.Replace('/', '_').Replace(".md", "")}_{b.Line}"""
@@ -118,8 +140,25 @@ let pages =
         |> Array.sort
         |> List.ofArray)
 
+/// Each block, a continuing one with its page's first block of the language (the quickstart) before it.
+let withContext (page: Block list) =
+    page
+    |> List.fold
+        (fun (done': Block list) b ->
+            let code =
+                match done' |> List.tryFindBack (fun p -> p.Language = b.Language && not p.Fragment) with
+                | Some previous when b.Continues -> previous.Code + "\n" + b.Code
+                | _ -> b.Code
+
+            let code = if b.Language = "csharp" then hoistUsings code else code
+            { b with Code = code } :: done')
+        []
+    |> List.rev
+
 let all =
-    pages |> List.filter (fun p -> p.Contains pageFilter) |> List.collect blocks
+    pages
+    |> List.filter (fun p -> p.Contains pageFilter)
+    |> List.collect (blocks >> withContext)
 
 let fragments = all |> List.filter _.Fragment
 let mutable failures = 0
