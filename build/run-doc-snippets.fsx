@@ -107,7 +107,9 @@ let runBlock (b: Block) =
 
     match b.Language with
     | "fsharp" ->
-        File.WriteAllText(Path.Combine(folder, "snippet.fsx"), b.Code)
+        // A repository script's references (#r "../FSharpApi/...") are relative to examples/.
+        let code = b.Code.Replace("#r \"../", $"#r \"{repo}/")
+        File.WriteAllText(Path.Combine(folder, "snippet.fsx"), code)
         run folder "dotnet" [ "fsi"; "snippet.fsx" ]
     | _ ->
         for f in Directory.GetFiles(Path.Combine(repo, "build/consumer/snippet")) do
