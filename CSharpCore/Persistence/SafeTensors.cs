@@ -3,6 +3,7 @@ using System.IO.Hashing;
 using System.Text;
 using System.Text.Json;
 using Functional.Trees;
+using Functional.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -258,7 +259,7 @@ public static class SafeTensors
         long elements = 1;
         foreach (var d in shape)
             elements = d == 0 ? 0 : elements > long.MaxValue / d ? throw Invalid(path, $"tensor '{name}' is too large") : elements * d;
-        long size = ElementSize(dtype);
+        long size = TensorAllocation.ElementSize(dtype);
         if (elements > long.MaxValue / size) throw Invalid(path, $"tensor '{name}' of shape [{string.Join(", ", shape)}] is too large");
         long bytes = elements * size;
         if (offsets[1] - offsets[0] != bytes)
@@ -276,14 +277,6 @@ public static class SafeTensors
             values.Add(item.ValueKind == JsonValueKind.Number && item.TryGetInt64(out var n) ? n : throw Invalid(path, $"tensor '{name}' has a {field} entry that is not an integer"));
         return [.. values];
     }
-
-    static long ElementSize(ScalarType dtype) => dtype switch
-    {
-        ScalarType.Float64 or ScalarType.Int64 => 8,
-        ScalarType.Float32 or ScalarType.Int32 => 4,
-        ScalarType.Float16 or ScalarType.BFloat16 or ScalarType.Int16 => 2,
-        _ => 1,
-    };
 
     static InvalidDataException Invalid(string path, string problem) => new($"{path} is not a valid safetensors file: {problem}.");
 }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.IO.MemoryMappedFiles;
 using System.Text;
+using Functional.Runtime;
 using TorchSharp;
 using static Functional.Pretrained.PickleReader;
 using static TorchSharp.torch;
@@ -186,7 +187,7 @@ public static class PyTorchCheckpoint
         var storage = tensor.Storage;
         if (!zip.TryFindStored($"{prefix}data/{storage.Key}", out var entry))
             throw Invalid(path, $"tensor '{name}' refers to storage '{storage.Key}', but there is no entry {prefix}data/{storage.Key}");
-        long elementSize = ElementSize(storage.DType);
+        long elementSize = TensorAllocation.ElementSize(storage.DType);
         if (storage.ElementCount > entry.Size / elementSize)
             throw Invalid(path, $"storage '{storage.Key}' claims {storage.ElementCount} elements of {storage.DType} but its entry has only {entry.Size} bytes");
         return new LocatedTensor(name, tensor, entry);
@@ -197,7 +198,7 @@ public static class PyTorchCheckpoint
         var tensor = located.Tensor;
         var dtype = tensor.Storage.DType;
         if (tensor.ElementCount == 0) return torch.empty(tensor.Shape, dtype);
-        long elementSize = ElementSize(dtype);
+        long elementSize = TensorAllocation.ElementSize(dtype);
         long start = located.Storage.DataOffset + tensor.Offset * elementSize;
         var span = torch.empty(tensor.SpanElements, dtype);
         using (var view = map.CreateViewStream(start, tensor.SpanElements * elementSize, MemoryMappedFileAccess.Read))
@@ -214,14 +215,6 @@ public static class PyTorchCheckpoint
             source.ReadExactly(chunk.bytes);
         }
     }
-
-    static long ElementSize(ScalarType dtype) => dtype switch
-    {
-        ScalarType.Float64 or ScalarType.Int64 => 8,
-        ScalarType.Float32 or ScalarType.Int32 => 4,
-        ScalarType.Float16 or ScalarType.BFloat16 or ScalarType.Int16 => 2,
-        _ => 1,
-    };
 
     static InvalidDataException Invalid(string path, string problem) => new($"{path} is not a valid PyTorch checkpoint: {problem}.");
 }
