@@ -1,4 +1,6 @@
-// An MSBuild task (compiled by RoslynCodeTaskFactory, see TorchSharpNativeFix.targets).
+// An MSBuild task (compiled by RoslynCodeTaskFactory, see TorchSharpNativeFix.targets), and the
+// ELF edit it makes, which Functional.Core compiles too (with FUNCTIONAL_CORE defined: the edit
+// only) to fix the shim at run time where no build step did (Runtime/NativeBackend.cs).
 //
 // TorchSharp 0.107.0's libLibTorchSharp.so asks for the symbol version GLIBCXX_3.4.32 for one
 // symbol it never calls (std::ios_base_library_init). Debian 12's libstdc++ stops at 3.4.30,
@@ -8,14 +10,12 @@
 using System;
 using System.IO;
 using System.Text;
+#if !FUNCTIONAL_CORE
 using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
 
 public sealed class WeakenMissingGlibcxxVersion : Task
 {
-    const uint ShtGnuVerneed = 0x6ffffffe;
-    const ushort VerFlgWeak = 0x2;
-
     /// <summary>The ELF shared libraries to patch (missing files are skipped).</summary>
     [Required] public ITaskItem[] Libraries { get; set; } = Array.Empty<ITaskItem>();
 
@@ -31,7 +31,7 @@ public sealed class WeakenMissingGlibcxxVersion : Task
             try
             {
                 var bytes = File.ReadAllBytes(path);
-                int changed = Weaken(bytes, Version);
+                int changed = ElfVersionNeeds.Weaken(bytes, Version);
                 if (changed == 0) continue;
                 var temp = path + ".patching";
                 File.WriteAllBytes(temp, bytes);
@@ -45,10 +45,18 @@ public sealed class WeakenMissingGlibcxxVersion : Task
         }
         return !Log.HasLoggedErrors;
     }
+}
+#endif
+
+/// <summary>Edits the version requirements (SHT_GNU_verneed) of a little-endian 64-bit ELF file.</summary>
+internal static class ElfVersionNeeds
+{
+    const uint ShtGnuVerneed = 0x6ffffffe;
+    const ushort VerFlgWeak = 0x2;
 
     /// <summary>Sets VER_FLG_WEAK on every version-need entry named <paramref name="version"/>;
     /// returns how many entries changed (0 when already weak or absent).</summary>
-    static int Weaken(byte[] elf, string version)
+    public static int Weaken(byte[] elf, string version)
     {
         if (elf.Length < 64 || elf[0] != 0x7f || elf[1] != (byte)'E' || elf[2] != (byte)'L' || elf[3] != (byte)'F')
             throw new InvalidDataException("not an ELF file");

@@ -3,6 +3,8 @@
 # empty temporary folder with its own home, NuGet configuration and NuGet cache (so nothing from
 # the repository or this machine's caches is on their path), builds and runs
 #   build/consumer/csharp  a console app with PackageReferences to Functional.Core and Functional-cpu
+#                          (run as built and as published), and the same app with TorchSharp-cpu
+#                          instead of the bundle (build/consumer/csharp-without-bundle)
 #   build/consumer/fsharp  an F# script, `#r "nuget: Functional.FSharp"` and Functional-cpu, whose
 #                          first line of code is a plain TorchSharp call
 # Each trains a tiny model on the built-in MNIST digits and prints its accuracy. Then every
@@ -57,6 +59,12 @@ dotnet "$work/app/bin/Release/net10.0/Consumer.dll" | expect_learned csharp_test
 (cd "$work/app" && dotnet publish -c Release -r linux-x64 --self-contained false -o "$work/published" -nologo -v quiet \
   -clp:ErrorsOnly\;NoSummary -p:FunctionalVersion="$version")
 dotnet "$work/published/Consumer.dll" | expect_learned csharp_test_accuracy
+
+# Without the bundle (TorchSharp-cpu and Functional.Core): Functional.Core fixes the shim at run time.
+cp -r "$repo/build/consumer/csharp" "$work/csharp"
+cp -r "$repo/build/consumer/csharp-without-bundle" "$work/without-bundle"
+(cd "$work/without-bundle" && dotnet build -c Release -nologo -v quiet -clp:ErrorsOnly\;NoSummary -p:FunctionalVersion="$version")
+dotnet "$work/without-bundle/bin/Release/net10.0/Consumer.dll" | expect_learned csharp_test_accuracy
 
 sed "s/\$FUNCTIONAL_VERSION/$version/g" "$repo/build/consumer/fsharp/train.fsx" > "$work/train.fsx"
 (cd "$work" && dotnet fsi train.fsx) | expect_learned fsharp_test_accuracy
