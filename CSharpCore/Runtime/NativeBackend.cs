@@ -1,7 +1,8 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Loader;
-using System.Security.Cryptography;
+using System.IO.Hashing;
+using Functional.Persistence;
 using TorchSharp;
 
 namespace Functional.Runtime;
@@ -9,11 +10,13 @@ namespace Functional.Runtime;
 /// <summary>
 /// Gets TorchSharp's natives loaded before any of our code makes a native call.
 /// <list type="bullet">
-/// <item>Where no build step fixed TorchSharp's shim (a project referencing TorchSharp-cpu and
-/// Functional.Core without the Functional-cpu bundle, or our projects by ProjectReference from
-/// outside this repository), it asks for <c>GLIBCXX_3.4.32</c>, which Debian 12's libstdc++
-/// lacks: a fixed copy is made once per user (atomically, in the local application data
-/// folder) and TorchSharp is pointed at it.</item>
+/// <item>Where no build step fixed TorchSharp's shim beside an application (a project
+/// referencing TorchSharp-cpu and Functional.Core without the Functional-cpu bundle, or our
+/// projects by ProjectReference from outside this repository), it asks for
+/// <c>GLIBCXX_3.4.32</c>, which Debian 12's libstdc++ lacks: when TorchSharp's own load of it
+/// fails, a fixed copy (made once per user, atomically, in the local application data folder,
+/// and checked byte for byte when reused) is loaded for it. Applications only: F# scripts get
+/// the fix from the Functional-cpu bundle.</item>
 /// <item>TorchSharp loads its natives in <c>torch</c>'s static constructor, libtorch first and
 /// then its shim, and in an F# script that order matters: each package's natives sit in a
 /// folder of their own, so the shim finds libtorch only if it is loaded already. A first call
@@ -32,54 +35,58 @@ static class NativeBackend
 #pragma warning restore CA2255
     internal static void LoadBeforeFirstUse()
     {
-        if (OperatingSystem.IsLinux()) UseFixedShimWhereNeeded();
         try
         {
+            if (OperatingSystem.IsLinux()) UseFixedShimWhereNeeded();
             RuntimeHelpers.RunClassConstructor(typeof(torch).TypeHandle);
         }
-        catch (TypeInitializationException)
+        catch (Exception)
         {
             // Natives that do not load fail again at the first torch call, with TorchSharp's own
             // message (which names what is missing); failing here would hide it behind ours.
         }
     }
 
-    /// <summary>Where an application's build left TorchSharp's shim unfixed, loads a fixed copy for TorchSharp.</summary>
+    /// <summary>Where an application's build left TorchSharp's shim unfixed, hands TorchSharp a
+    /// fixed copy when its own load fails (nothing is read or written before that).</summary>
     static void UseFixedShimWhereNeeded()
+    {
+        var original = Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", Shim) is var portable && File.Exists(portable)
+            ? portable : Path.Combine(AppContext.BaseDirectory, Shim);
+        var torchSharp = typeof(torch).Assembly;
+        var loaded = new Lazy<IntPtr>(() => FixedAndLoaded(original));
+        (AssemblyLoadContext.GetLoadContext(torchSharp) ?? AssemblyLoadContext.Default).ResolvingUnmanagedDll += (assembly, name) =>
+            name == "LibTorchSharp" && assembly == torchSharp ? loaded.Value : IntPtr.Zero;
+    }
+
+    /// <summary>The fixed copy of <paramref name="original"/>, loaded; zero where there is none to make or it does not load.</summary>
+    static IntPtr FixedAndLoaded(string original)
     {
         try
         {
-            var original = new[] { Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", Shim), Path.Combine(AppContext.BaseDirectory, Shim) }
-                .FirstOrDefault(File.Exists);
-            if (original is null) return;
+            if (!File.Exists(original)) return IntPtr.Zero;
             var bytes = File.ReadAllBytes(original);
-            if (ElfVersionNeeds.Weaken(bytes, MissingVersion) == 0) return; // fixed by the build, or never needed
+            if (ElfVersionNeeds.Weaken(bytes, MissingVersion) == 0) return IntPtr.Zero; // not what fails
             var copy = FixedCopy(bytes);
-            var loaded = new Lazy<IntPtr>(() => LoadBeside(Path.GetDirectoryName(original)!, copy));
-            // Asked when the runtime's own search fails (the original does not load): also for
-            // TorchSharp's NativeLibrary.TryLoad, which a DllImport resolver would not see.
-            AssemblyLoadContext.Default.ResolvingUnmanagedDll += (assembly, name) =>
-                name == "LibTorchSharp" && assembly == typeof(torch).Assembly ? loaded.Value : IntPtr.Zero;
+            return copy is null ? IntPtr.Zero : LoadBeside(Path.GetDirectoryName(original)!, copy);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException or ArgumentException
-            or OverflowException)
+        catch (Exception)
         {
-            // No fix: TorchSharp loads what it finds and says what fails.
+            return IntPtr.Zero; // TorchSharp's own search goes on, and says what fails
         }
     }
 
-    /// <summary>The fixed shim, written once per original (named by its hash) by an atomic rename.</summary>
-    static string FixedCopy(byte[] fixedBytes)
+    /// <summary>The fixed shim in this user's local application data, named by its hash; reused
+    /// only when its bytes are exactly these, else written again atomically. Null without such a folder.</summary>
+    static string? FixedCopy(byte[] fixedBytes)
     {
         var root = Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData);
-        if (root.Length == 0) root = Path.GetTempPath();
-        var folder = Path.Combine(root, "Functional", "natives", Convert.ToHexStringLower(SHA256.HashData(fixedBytes))[..16]);
+        if (root.Length == 0) return null; // no per-user folder: a shared one (/tmp) could be planted
+        var folder = Path.Combine(root, "Functional", "natives", Convert.ToHexStringLower(XxHash128.Hash(fixedBytes)));
         var path = Path.Combine(folder, Shim);
-        if (File.Exists(path)) return path;
+        if (File.Exists(path) && File.ReadAllBytes(path).AsSpan().SequenceEqual(fixedBytes)) return path;
         Directory.CreateDirectory(folder);
-        var temp = Path.Combine(folder, $"{Shim}.{Guid.NewGuid():N}.tmp");
-        File.WriteAllBytes(temp, fixedBytes);
-        File.Move(temp, path, overwrite: true);
+        AtomicFile.Write(path, stream => stream.Write(fixedBytes));
         return path;
     }
 
