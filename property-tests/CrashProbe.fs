@@ -697,6 +697,41 @@ let private csvCases =
                 b.Dispose())
     ]
 
+let private pytorchFixture name =
+    Path.Combine(AppContext.BaseDirectory, "fixtures", "pytorch", name)
+
+/// Loads a PyTorch checkpoint into a fresh network (per-example shape inputShape).
+let private loadPretrained (network: ILayer) (inputShape: int64[]) (file: string) =
+    use rng = new torch.Generator(1UL)
+    let v = network.Init(rng, inputShape)
+
+    Functional.Pretrained.PretrainedWeights.Load(Functional.Pretrained.Checkpoint.Open file, network, inputShape, v)
+    |> ignore
+
+/// Checkpoints whose tensors do not fit the network: the conversions (transposes, sums, gate
+/// splits) must refuse in words before libtorch sees mismatched shapes.
+let private pretrainedCases =
+    let mlp = pytorchFixture "model_mlp.pt"
+
+    [
+        case
+            "pretrained: a Linear's weight for a Conv2D"
+            "InvalidDataException"
+            [ "model_mlp.pt"; "module '0'" ]
+            (fun () -> loadPretrained (Sequential(Conv2D(8L, 3L), Flatten(), Dense(2L))) [| 4L; 5L; 5L |] mlp)
+        case "pretrained: Linear weights for an LSTM" "InvalidDataException" [ "model_mlp.pt"; "module '0'" ] (fun () ->
+            loadPretrained (Sequential(Lstm(8L), Dense(2L))) [| 3L; 4L |] mlp)
+        case "pretrained: an LSTM's for a GRU" "InvalidDataException" [ "model_lstm.pt"; "module 'rnn'" ] (fun () ->
+            loadPretrained (Sequential(Embedding(7L, 3L), Gru(4L))) [| 5L |] (pytorchFixture "model_lstm.pt"))
+        case
+            "pretrained: Dense of the wrong width"
+            "InvalidDataException"
+            [ "model_mlp.pt"; "(4, 8)"; "(4, 9)" ]
+            (fun () -> loadPretrained (Sequential(Dense(9L), Dense(2L))) [| 4L |] mlp)
+        case "pretrained: a legacy torch.save file" "InvalidDataException" [ "legacy.pt"; "legacy" ] (fun () ->
+            loadPretrained (Sequential(Dense(8L), Dense(2L))) [| 4L |] (pytorchFixture "legacy.pt"))
+    ]
+
 let cases: Case list =
     layerCases
     @ hugeCases
@@ -705,6 +740,7 @@ let cases: Case list =
     @ modelCases
     @ fileCases
     @ csvCases
+    @ pretrainedCases
 
 let private marker = "@@probe"
 

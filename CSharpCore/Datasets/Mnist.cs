@@ -36,6 +36,8 @@ public static class Mnist
         if (pixels.dim() != 3 || labels.dim() != 1 || pixels.shape[0] != labels.shape[0])
             throw new InvalidDataException(
                 $"{source}: images ({string.Join(", ", pixels.shape)}) and labels ({string.Join(", ", labels.shape)}) do not match.");
-        return ((pixels.to_type(ScalarType.Float32) / 255).unsqueeze(1), labels.to_type(ScalarType.Int64));
+        using var scope = torch.NewDisposeScope();
+        var images = (pixels.to_type(ScalarType.Float32) / 255).unsqueeze(1);
+        return (images.MoveToOuterDisposeScope(), labels.to_type(ScalarType.Int64).MoveToOuterDisposeScope());
     }
 }

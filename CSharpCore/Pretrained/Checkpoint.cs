@@ -19,7 +19,8 @@ public sealed class Checkpoint
     /// <param name="DType">Its stored dtype.</param>
     /// <param name="Shape">Its shape.</param>
     /// <param name="File">The file holding it (a shard, for a sharded checkpoint).</param>
-    public sealed record Entry(string Name, ScalarType DType, long[] Shape, string File);
+    /// <param name="InPyTorchFile">Whether that file is a torch.save checkpoint (else safetensors).</param>
+    public sealed record Entry(string Name, ScalarType DType, long[] Shape, string File, bool InPyTorchFile);
 
     static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
@@ -46,7 +47,8 @@ public sealed class Checkpoint
         ArgumentNullException.ThrowIfNull(path);
         if (!File.Exists(path)) throw new FileNotFoundException($"No checkpoint at '{path}'.", path);
         if (path.EndsWith(".index.json", StringComparison.OrdinalIgnoreCase)) return OpenSharded(path);
-        return new Checkpoint(path, ListFile(path), IsPyTorchZip(path));
+        bool pytorch = IsPyTorchZip(path);
+        return new Checkpoint(path, ListFile(path, pytorch), keepsModuleOrder: pytorch);
     }
 
     /// <summary>The tensors <paramref name="include"/> accepts (all by default), each a fresh CPU
@@ -61,7 +63,7 @@ public sealed class Checkpoint
             foreach (var file in wanted.GroupBy(t => t.File))
             {
                 var names = file.Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
-                foreach (var (name, tensor) in ReadFile(file.Key, names.Contains))
+                foreach (var (name, tensor) in ReadFile(file.Key, file.First().InPyTorchFile, names.Contains))
                     if (!result.TryAdd(name, tensor)) tensor.Dispose();
             }
             return result;
@@ -85,12 +87,12 @@ public sealed class Checkpoint
             || magic[0] == 0x80 && magic[1] == 0x02 && magic[2] == 0x8a && magic[3] == 0x0a);
     }
 
-    static IReadOnlyList<Entry> ListFile(string path) => IsPyTorchZip(path)
-        ? [.. PyTorchCheckpoint.ReadIndex(path).Select(t => new Entry(t.Name, t.DType, t.Shape, path))]
-        : [.. SafeTensors.ReadHeader(path).Tensors.Select(t => new Entry(t.Name, t.DType, t.Shape, path))];
+    static IReadOnlyList<Entry> ListFile(string path, bool pytorch) => pytorch
+        ? [.. PyTorchCheckpoint.ReadIndex(path).Select(t => new Entry(t.Name, t.DType, t.Shape, path, true))]
+        : [.. SafeTensors.ReadHeader(path).Tensors.Select(t => new Entry(t.Name, t.DType, t.Shape, path, false))];
 
-    static Dictionary<string, Tensor> ReadFile(string path, Func<string, bool> include) =>
-        IsPyTorchZip(path) ? PyTorchCheckpoint.Load(path, include) : SafeTensors.ReadTensors(path, include);
+    static Dictionary<string, Tensor> ReadFile(string path, bool pytorch, Func<string, bool> include) =>
+        pytorch ? PyTorchCheckpoint.Load(path, include) : SafeTensors.ReadTensors(path, include);
 
     static Checkpoint OpenSharded(string indexPath)
     {
@@ -105,7 +107,7 @@ public sealed class Checkpoint
                 var shardPath = System.IO.Path.Combine(folder, shard);
                 if (!File.Exists(shardPath))
                     throw new FileNotFoundException($"{indexPath} names the shard '{shard}', which is not beside it.", shardPath);
-                byShard[shard] = listed = ListFile(shardPath);
+                byShard[shard] = listed = ListFile(shardPath, IsPyTorchZip(shardPath));
             }
             var entry = listed.FirstOrDefault(t => t.Name == name)
                 ?? throw new InvalidDataException($"{indexPath} puts '{name}' in the shard '{shard}', which does not hold it.");

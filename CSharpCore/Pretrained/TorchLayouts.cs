@@ -54,7 +54,7 @@ static class TorchLayouts
     static Tensor GruGates(Tensor stacked)
     {
         if (stacked.shape[0] % 3 != 0)
-            throw new InvalidDataException($"A GRU weight's first dimension ({stacked.shape[0]}) is not three gates.");
+            throw new ArgumentException($"a GRU weight's first dimension ({stacked.shape[0]}) is not three gates");
         var gates = stacked.chunk(3, 0);
         return torch.cat([gates[1], gates[0], gates[2]], 0);
     }
