@@ -25,6 +25,7 @@ let allTests =
             MultiOutputTests.tests
             FSharpSurfaceTests.tests
             TensorBoardTests.tests
+            ProfilerTests.tests
             ArrowTrainingTests.tests
             StreamLawTests.tests
             StreamSourceTests.tests

@@ -31,7 +31,7 @@ let private maskedCrc32c (bytes: byte[]) =
 
 /// Reads every Event of every event file in a folder (TFRecord: length, its CRC, data, its CRC),
 /// checking both checksums as TensorBoard does.
-let private events (folder: string) =
+let events (folder: string) =
     [
         for file in Directory.GetFiles(folder, "events.out.tfevents.*") do
             use reader = new BinaryReader(File.OpenRead file)

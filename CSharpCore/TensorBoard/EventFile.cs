@@ -26,6 +26,14 @@ sealed class EventFile
     /// <summary>Appends a summary at <paramref name="step"/>.</summary>
     public void Write(Tensorboard.Summary summary, long step) => Write(new Tensorboard.Event { WallTime = Now(), Step = step, Summary = summary });
 
+    /// <summary>Appends a step's run metadata (per-node statistics for the Graphs dashboard) under <paramref name="tag"/>.</summary>
+    public void Write(string tag, Tensorboard.RunMetadata metadata, long step) =>
+        Write(new Tensorboard.Event
+        {
+            WallTime = Now(), Step = step,
+            TaggedRunMetadata = new Tensorboard.TaggedRunMetadata { Tag = tag, RunMetadata = metadata.ToByteString() },
+        });
+
     void Write(Tensorboard.Event e)
     {
         var data = e.ToByteArray();

@@ -107,20 +107,37 @@ public sealed partial class Model
         long done = 0;
         var metricStates = NewMetricStates();
         bool keepGradients = options.Callbacks.Any(c => c.NeedsGradients);
+        var profiler = Profiling.Profiler.Of(options.Callbacks);
+        if (profiler is not null && train is Profiling.IStageCounters stages) profiler.Watch(stages);
         using var batches = train.Batches(epoch).GetEnumerator();
-        while (!cancellation.IsCancellationRequested && batches.MoveNext())
+        try
         {
-            clock.InputArrived();
-            using (var batch = batches.Current ?? throw new InvalidOperationException($"Fit: the training data gave a null batch in epoch {epoch + 1}."))
+            // The input wait belongs to the step it feeds: a step's recording begins before its batch is asked for.
+            NextProfiledStep(profiler, clock);
+            while (!cancellation.IsCancellationRequested && batches.MoveNext())
             {
-                double loss = Step(batch, options.ClassWeights, metricStates, losses, context, clock, keepGradients);
-                if (context.StopReason is not null) break;
-                done++;
-                clock.BookkeepingDone();
-                foreach (var c in options.Callbacks) c.OnBatchEnd(context, State.Step, loss);
-                display.Step(epoch, done, () => Logs(losses, metricStates).Select(kv => (kv.Key, kv.Value)));
+                clock.InputArrived();
+                using (var batch = batches.Current ?? throw new InvalidOperationException($"Fit: the training data gave a null batch in epoch {epoch + 1}."))
+                {
+                    double loss = Step(batch, options.ClassWeights, metricStates, losses, context, clock, keepGradients);
+                    if (context.StopReason is not null) break;
+                    done++;
+                    clock.BookkeepingDone();
+                    foreach (var c in options.Callbacks) c.OnBatchEnd(context, State.Step, loss);
+                    display.Step(epoch, done, () => Logs(losses, metricStates).Select(kv => (kv.Key, kv.Value)));
+                }
+                clock.CallbacksDone();
+                if (profiler is not null)
+                {
+                    profiler.EndStep(clock.Recorder);
+                    NextProfiledStep(profiler, clock);
+                }
             }
-            clock.CallbacksDone();
+        }
+        finally
+        {
+            Profiling.Profiler.Abandon(clock.Recorder);
+            clock.Recorder = null;
         }
         cancellation.ThrowIfCancellationRequested();
         if (done == 0 && context.StopReason is null)
@@ -131,6 +148,15 @@ public sealed partial class Model
             context.StopTraining($"the training data ran out: epoch {epoch + 1} gave no batch");
         }
         return done == 0 ? null : Logs(losses, metricStates);
+    }
+
+    /// <summary>Begins recording the next step when the profiler wants it; the profiler's own
+    /// time between steps is then no phase of either.</summary>
+    static void NextProfiledStep(Profiling.Profiler? profiler, StepClock clock)
+    {
+        bool recorded = clock.Recorder is not null;
+        clock.Recorder = profiler?.BeginStep();
+        if (recorded || clock.Recorder is not null) clock.Skip();
     }
 
     /// <summary>

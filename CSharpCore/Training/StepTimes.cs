@@ -33,26 +33,35 @@ public sealed record StepTimes(
     }
 }
 
-/// <summary>Accumulates <see cref="StepTimes"/> from timestamps taken along one epoch.</summary>
+/// <summary>Accumulates <see cref="StepTimes"/> from timestamps taken along one epoch, and
+/// hands each phase to the profiler's recorder when the step is recorded.</summary>
 sealed class StepClock
 {
     long input, forward, backward, optimizer, callbacks, other, steps, last = Stopwatch.GetTimestamp();
 
-    long Lap()
+    /// <summary>The recorder of the step running now, or null.</summary>
+    public Profiling.StepRecorder? Recorder { get; set; }
+
+    long Lap(string phase)
     {
         long now = Stopwatch.GetTimestamp(), elapsed = now - last;
+        Recorder?.Phase(phase, last, now);
         last = now;
         return elapsed;
     }
 
-    public void InputArrived() => input += Lap();
-    public void ForwardDone() => forward += Lap();
-    public void BackwardDone() => backward += Lap();
-    public void Updated() => optimizer += Lap();
-    public void BookkeepingDone() => other += Lap();
+    /// <summary>Starts the next lap now: the time since the last one (the profiler's own
+    /// work between two steps) belongs to no phase.</summary>
+    public void Skip() => last = Stopwatch.GetTimestamp();
+
+    public void InputArrived() => input += Lap(Profiling.PhaseNames.Input);
+    public void ForwardDone() => forward += Lap(Profiling.PhaseNames.Forward);
+    public void BackwardDone() => backward += Lap(Profiling.PhaseNames.Backward);
+    public void Updated() => optimizer += Lap(Profiling.PhaseNames.Optimizer);
+    public void BookkeepingDone() => other += Lap(Profiling.PhaseNames.Other);
     public void CallbacksDone()
     {
-        callbacks += Lap();
+        callbacks += Lap(Profiling.PhaseNames.Callbacks);
         steps++;
     }
 

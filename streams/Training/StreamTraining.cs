@@ -1,3 +1,4 @@
+using Functional.Profiling;
 using Functional.Training;
 using static TorchSharp.torch;
 
@@ -30,10 +31,30 @@ public static class StreamTraining
         return new StreamBatchSource<Batch>(stream, count, batch => batch);
     }
 
-    sealed class StreamBatchSource<T>(DataStream<T> stream, long count, Func<T, Batch> toBatch) : IBatchSource
+    /// <summary>Reads this stream's stages at each step a <see cref="Profiler"/> records in a
+    /// custom loop (Fit does it for a stream given as its batch source).</summary>
+    public static Profiler Watch<T>(this Profiler profiler, DataStream<T> stream)
     {
+        ArgumentNullException.ThrowIfNull(profiler);
+        ArgumentNullException.ThrowIfNull(stream);
+        profiler.Watch(new StageReader<T>(stream));
+        return profiler;
+    }
+
+    sealed class StageReader<T>(DataStream<T> stream) : IStageCounters
+    {
+        public IReadOnlyList<StageCounters> ReadStages() => [.. stream.Stages.Select(stage => stage.Snapshot()).Select(s =>
+            new StageCounters(s.Name, s.Busy, s.WaitingUpstream, s.Elements, s.Workers))];
+    }
+
+    sealed class StreamBatchSource<T>(DataStream<T> stream, long count, Func<T, Batch> toBatch) : IBatchSource, IStageCounters
+    {
+        readonly StageReader<T> stages = new(stream);
+
         public long Count { get; } = count;
 
         public IEnumerable<Batch> Batches(int epoch) => stream.Enumerate(epoch).Select(toBatch);
+
+        public IReadOnlyList<StageCounters> ReadStages() => stages.ReadStages();
     }
 }

@@ -1,0 +1,139 @@
+using System.Diagnostics;
+using Functional.Diagnostics;
+using static TorchSharp.torch;
+
+namespace Functional.Profiling;
+
+/// <summary>
+/// Records one profiled step: the phases the driver names, each layer call's forward span (timed
+/// around its Apply) and backward span (from the markers <see cref="LayerCall"/> puts into the
+/// autograd graph), and heap samples taken at every one of those points. While a step records, it
+/// is the active recorder of the thread that runs it; containers look it up there, so a step
+/// that records nothing costs one thread-static read per layer call.
+/// </summary>
+sealed class StepRecorder
+{
+    [ThreadStatic] static StepRecorder? active;
+
+    /// <summary>The recorder of the step running on this thread, or null.</summary>
+    public static StepRecorder? Active => active;
+
+    readonly bool sampleMemory;
+    readonly List<PhaseSpan> phases = [];
+    readonly List<LayerCallRecord> calls = [];
+    readonly List<(long At, long Bytes)> heap = [];
+    readonly List<Tensor> handedToLibtorch = [];
+    readonly Stack<string> paths = new();
+    readonly object gate = new();
+    StepRecorder? previous;
+
+    public StepRecorder(long step, bool sampleMemory, IReadOnlyList<StageCounters> stagesAtStart)
+    {
+        (Step, this.sampleMemory, StagesAtStart) = (step, sampleMemory, stagesAtStart);
+        Started = DateTimeOffset.UtcNow;
+        Origin = Stopwatch.GetTimestamp();
+        SampleHeap(Origin);
+    }
+
+    public long Step { get; }
+    public long Origin { get; }
+    public DateTimeOffset Started { get; }
+    public IReadOnlyList<StageCounters> StagesAtStart { get; }
+
+    /// <summary>Makes this the recorder of the calling thread until <see cref="Deactivate"/>.</summary>
+    public void Activate()
+    {
+        previous = active;
+        active = this;
+    }
+
+    public void Deactivate() => active = previous;
+
+    /// <summary>A phase of the step (input, forward, backward, optimizer, callbacks, other, or a
+    /// name of the caller's), between two timestamps.</summary>
+    public void Phase(string name, long start, long end)
+    {
+        lock (gate) phases.Add(new PhaseSpan(name, start, end));
+        SampleHeap(end);
+    }
+
+    /// <summary>The path of a child called <paramref name="name"/> of the call running now.</summary>
+    public string ChildPath(string name) => paths.Count == 0 || paths.Peek().Length == 0 ? name : paths.Peek() + "/" + name;
+
+    /// <summary>Starts a layer call at <paramref name="path"/>; its index.</summary>
+    public int BeginCall(string path, string label, string kind, bool composite)
+    {
+        long now = Stopwatch.GetTimestamp();
+        int index;
+        lock (gate)
+        {
+            index = calls.Count;
+            calls.Add(new LayerCallRecord(label, kind, paths.Count, composite) { ForwardStart = now, HeapBefore = SampleHeap(now) });
+        }
+        paths.Push(path);
+        return index;
+    }
+
+    public void EndCall(int index)
+    {
+        paths.Pop();
+        long now = Stopwatch.GetTimestamp();
+        var heapAfter = SampleHeap(now);
+        lock (gate)
+        {
+            calls[index].ForwardEnd = now;
+            calls[index].HeapAfter = heapAfter;
+        }
+    }
+
+    /// <summary>Called from inside libtorch's reverse pass: the gradient of call
+    /// <paramref name="index"/>'s output arrived (its backward begins), or that of its input was
+    /// made (its backward ends).</summary>
+    public void BackwardBoundary(int index, bool begins, Tensor handedBack)
+    {
+        long now = Stopwatch.GetTimestamp();
+        SampleHeap(now);
+        lock (gate)
+        {
+            var call = calls[index];
+            if (begins) call.BackwardStart = call.BackwardStart is { } s ? Math.Min(s, now) : now;
+            else call.BackwardEnd = call.BackwardEnd is { } e ? Math.Max(e, now) : now;
+            handedToLibtorch.Add(handedBack);
+        }
+    }
+
+    long? SampleHeap(long at)
+    {
+        if (!sampleMemory || NativeHeap.InUseBytes() is not { } bytes) return null;
+        lock (gate) heap.Add((at, bytes));
+        return bytes;
+    }
+
+    /// <summary>Ends the step: what it recorded, with the counters of the stages now.</summary>
+    public StepProfile Finish(IReadOnlyList<StageCounters> stagesAtEnd)
+    {
+        long end = Stopwatch.GetTimestamp();
+        SampleHeap(end);
+        foreach (var t in handedToLibtorch) t.Dispose();   // libtorch copied them when backward returned
+        handedToLibtorch.Clear();
+        lock (gate) return StepProfile.From(this, end, phases, calls, heap, stagesAtEnd);
+    }
+}
+
+/// <summary>A named interval of a step, in Stopwatch timestamps.</summary>
+readonly record struct PhaseSpan(string Name, long Start, long End);
+
+/// <summary>One layer call as it was recorded, in Stopwatch timestamps.</summary>
+sealed class LayerCallRecord(string label, string kind, int depth, bool composite)
+{
+    public string Label { get; } = label;
+    public string Kind { get; } = kind;
+    public int Depth { get; } = depth;
+    public bool Composite { get; } = composite;
+    public long ForwardStart { get; set; }
+    public long ForwardEnd { get; set; }
+    public long? BackwardStart { get; set; }
+    public long? BackwardEnd { get; set; }
+    public long? HeapBefore { get; set; }
+    public long? HeapAfter { get; set; }
+}
