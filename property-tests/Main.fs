@@ -26,6 +26,7 @@ let allTests =
             FSharpSurfaceTests.tests
             TensorBoardTests.tests
             ProfilerTests.tests
+            TuningTests.tests
             ArrowTrainingTests.tests
             StreamLawTests.tests
             StreamSourceTests.tests

@@ -12,8 +12,10 @@ switch (name)
     case "fit-child": FitSpeed.RunChild(args.Skip(1).ToArray()); break;
     case "streams": StreamThroughput.Run(); break;
     case "streams-child": StreamThroughput.RunChild(args.Skip(1).ToArray()); break;
+    case "profile": ProfileBench.Run(); break;
+    case "profile-child": ProfileBench.RunChild(); break;
     default:
-        Console.Error.WriteLine("usage: bench/run fit | grad-memory | remat | save-load | streams");
+        Console.Error.WriteLine("usage: bench/run fit | grad-memory | remat | save-load | streams | profile");
         return 2;
 }
 return 0;
