@@ -381,6 +381,68 @@ let tests =
                     Expect.stringContains lines.[1] "accuracy: " "metrics"
                     Expect.isFalse (output.ToString().Contains '\r') "no carriage returns")
 
+            testCase "progress: the bar shows the time left and per step; a Progress sink gets every epoch and its end"
+            <| fun () ->
+                scoped (fun () ->
+                    let x, y = blobs 256L 9UL
+                    use model = classifier 0UL (Optimizer.Sgd 0.1)
+                    use output = new StringWriter()
+                    let reports = Collections.Generic.List<TrainingProgress>()
+
+                    let sink =
+                        { new IProgress<TrainingProgress> with
+                            member _.Report p = reports.Add p
+                        }
+
+                    model.Fit(
+                        x,
+                        y,
+                        FitOptions(
+                            Epochs = 2,
+                            BatchSize = 32,
+                            ValidationSplit = 0.25,
+                            Verbosity = Verbosity.Bar,
+                            Output = output,
+                            Progress = sink
+                        )
+                    )
+                    |> ignore
+
+                    let text = output.ToString()
+                    Expect.stringContains text "Epoch 1/2 6/6 [==============================]" "a full bar"
+                    Expect.isTrue (text.Contains "us/step" || text.Contains "ms/step") "time per step"
+                    let ends = reports |> Seq.filter (fun r -> r.EpochEnded) |> Seq.toList
+                    Expect.sequenceEqual [ for r in ends -> r.Epoch ] [ 0; 1 ] "an end per epoch"
+
+                    for r in ends do
+                        Expect.equal r.Step 6L "every step done"
+                        Expect.equal r.StepsPerEpoch (Nullable 6L) "the steps are known"
+                        Expect.equal r.Fraction (Nullable 1.0) "all of it"
+                        Expect.isTrue (r.Logs.ContainsKey "val_accuracy") "with the validation logs"
+                        Expect.isGreaterThan r.TimePerStep TimeSpan.Zero "a time per step"
+
+                    let last = reports |> Seq.filter (fun r -> not r.EpochEnded) |> Seq.last
+                    Expect.equal last.Step 6L "the last step is reported"
+                    Expect.isTrue (last.Logs.ContainsKey "loss") "with the running loss"
+
+                    let midway =
+                        TrainingProgress(
+                            1,
+                            10,
+                            63L,
+                            Nullable 469L,
+                            TimeSpan.FromSeconds 0.5,
+                            Nullable(TimeSpan.FromSeconds 65.2),
+                            TimeSpan.FromMilliseconds 8.0,
+                            readOnlyDict [ "loss", 0.45123 ],
+                            false
+                        )
+
+                    Expect.equal
+                        (string midway)
+                        "Epoch 2/10 - 63/469 - ETA: 1:06 - 8ms/step - loss: 0.4512"
+                        "Keras's line")
+
             testCase "monitoring callbacks take the direction from the metric, not from its name"
             <| fun () ->
                 scoped (fun () ->

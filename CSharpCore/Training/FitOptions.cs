@@ -82,4 +82,9 @@ public sealed record FitOptions
 
     /// <summary>Where progress goes (standard output by default).</summary>
     public TextWriter? Output { get; init; }
+
+    /// <summary>Also receives progress (a notebook display, a UI): during each epoch at most
+    /// every 0.25 s and at its last step, and once when it ends, with its logs. Called on
+    /// Fit's thread, whatever <see cref="Verbosity"/> says.</summary>
+    public IProgress<TrainingProgress>? Progress { get; init; }
 }
