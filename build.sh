@@ -2,8 +2,9 @@
 # One entry point for people and CI. Needs only the .NET 10 SDK; tools and packages are
 # restored here.
 #   ./build.sh example   set up, build, run the main example
-#   ./build.sh test      set up, build, run every test ("N passed, N failed"), then use the
-#                        packages from an empty folder as a new user would (build/consumer-check.sh)
+#   ./build.sh test      set up, build, run every test ("N passed, N failed"), run the example
+#                        notebook headless (build/notebook-check.sh), then use the packages from
+#                        an empty folder as a new user would (build/consumer-check.sh)
 #   ./build.sh build     set up and build only
 #   ./build.sh pack      set up, build, and pack every package into artifacts/packages
 #                        (VERSION_SUFFIX=beta.1 ./build.sh pack for a pre-release)
@@ -56,6 +57,7 @@ case "${1:-}" in
     build
     check_format
     dotnet property-tests/bin/Release/net10.0/Functional.PropertyTests.dll --summary
+    build/notebook-check.sh
     build/consumer-check.sh
     ;;
   *)
