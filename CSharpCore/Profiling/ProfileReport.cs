@@ -1,4 +1,5 @@
 using System.Text;
+using Functional.Training;
 
 namespace Functional.Profiling;
 

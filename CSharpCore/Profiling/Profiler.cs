@@ -19,7 +19,7 @@ namespace Functional.Profiling;
 /// step 5 by default. Layer timing needs the network's containers (Sequential, functional
 /// models) to call their children; a custom layer's insides are one call. Layer markers are
 /// identities in the autograd graph: gradients are unchanged.</remarks>
-public sealed class Profiler : Callback
+public sealed class Profiler : Callback, IStepProfiler
 {
     readonly List<StepProfile> recorded = [];
     long seen;
@@ -116,13 +116,19 @@ public sealed class Profiler : Callback
         if (LogDir is not null && Recorded.Count > 0) Save(LogDir);
     }
 
+    IStepRecording? IStepProfiler.BeginStep() => BeginStep();
+
+    void IStepProfiler.EndStep(IStepRecording? recording) => EndStep((StepRecorder?)recording);
+
+    void IStepProfiler.Abandon(IStepRecording? recording) => Abandon((StepRecorder?)recording);
+
     /// <summary>A recorder for the step about to begin, active on this thread, or null when
     /// this step is not recorded.</summary>
-    internal StepRecorder? BeginStep()
+    StepRecorder? BeginStep()
     {
         long next = Interlocked.Read(ref seen);
         if (next < FirstStep || next >= (long)FirstStep + StepCount) return null;
-        LayerCall.WarmUp(SampleMemory);
+        LayerMarker.WarmUp(SampleMemory);
         var recorder = new StepRecorder(next, SampleMemory, stages?.ReadStages() ?? []);
         recorder.Activate();
         return recorder;
@@ -139,21 +145,11 @@ public sealed class Profiler : Callback
     }
 
     /// <summary>The step did not happen (the data ran out) or failed: nothing is kept.</summary>
-    internal static void Abandon(StepRecorder? recorder)
+    static void Abandon(StepRecorder? recorder)
     {
         if (recorder is null) return;
         recorder.Deactivate();
         recorder.Finish([]);
-    }
-
-    /// <summary>The one profiler among <paramref name="callbacks"/>, or null.</summary>
-    internal static Profiler? Of(IReadOnlyList<Callback> callbacks)
-    {
-        Profiler? found = null;
-        foreach (var c in callbacks)
-            if (c is Profiler p)
-                found = found is null ? p : throw new ArgumentException("FitOptions.Callbacks has more than one Profiler; give one.", nameof(callbacks));
-        return found;
     }
 }
 

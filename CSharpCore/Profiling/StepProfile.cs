@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Functional.Training;
 
 namespace Functional.Profiling;
 
@@ -82,24 +83,6 @@ public sealed class StepProfile
 
     /// <summary>The Stopwatch timestamp the step began at (to lay steps out on one time line).</summary>
     internal long Origin { get; private init; }
-}
-
-/// <summary>The names Fit gives the phases of a step; a custom loop may use them too (the
-/// report reads "input" as input wait).</summary>
-public static class PhaseNames
-{
-    /// <summary>Waiting for the next batch.</summary>
-    public const string Input = "input";
-    /// <summary>The model and the loss.</summary>
-    public const string Forward = "forward";
-    /// <summary>The gradients.</summary>
-    public const string Backward = "backward";
-    /// <summary>The update.</summary>
-    public const string Optimizer = "optimizer";
-    /// <summary>Callbacks and progress.</summary>
-    public const string Callbacks = "callbacks";
-    /// <summary>Metrics and bookkeeping.</summary>
-    public const string Other = "other";
 }
 
 /// <summary>One phase of a step and its time.</summary>

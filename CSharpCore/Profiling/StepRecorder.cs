@@ -1,5 +1,8 @@
 using System.Diagnostics;
 using Functional.Diagnostics;
+using Functional.Layers;
+using Functional.Training;
+using Functional.Trees;
 using static TorchSharp.torch;
 
 namespace Functional.Profiling;
@@ -7,17 +10,13 @@ namespace Functional.Profiling;
 /// <summary>
 /// Records one profiled step: the phases the driver names, each layer call's forward span (timed
 /// around its Apply) and backward span (from the markers <see cref="LayerCall"/> puts into the
-/// autograd graph), and heap samples taken at every one of those points. While a step records, it
-/// is the active recorder of the thread that runs it; containers look it up there, so a step
-/// that records nothing costs one thread-static read per layer call.
+/// autograd graph by <see cref="LayerMarker"/>), and heap samples taken at every one of those
+/// points. While a step records, it observes the layer calls of the thread that runs it
+/// (<see cref="LayerCall.Observer"/>); a step that records nothing costs one thread-static read
+/// per layer call.
 /// </summary>
-sealed class StepRecorder
+sealed class StepRecorder : ILayerCallObserver, IStepRecording
 {
-    [ThreadStatic] static StepRecorder? active;
-
-    /// <summary>The recorder of the step running on this thread, or null.</summary>
-    public static StepRecorder? Active => active;
-
     readonly bool sampleMemory;
     readonly List<PhaseSpan> phases = [];
     readonly List<LayerCallRecord> calls = [];
@@ -25,7 +24,7 @@ sealed class StepRecorder
     readonly List<Tensor> handedToLibtorch = [];
     readonly Stack<string> paths = new();
     readonly object gate = new();
-    StepRecorder? previous;
+    ILayerCallObserver? previous;
 
     public StepRecorder(long step, bool sampleMemory, IReadOnlyList<StageCounters> stagesAtStart)
     {
@@ -40,14 +39,48 @@ sealed class StepRecorder
     public DateTimeOffset Started { get; }
     public IReadOnlyList<StageCounters> StagesAtStart { get; }
 
-    /// <summary>Makes this the recorder of the calling thread until <see cref="Deactivate"/>.</summary>
+    /// <summary>Makes this the observer of the calling thread's layer calls until <see cref="Deactivate"/>.</summary>
     public void Activate()
     {
-        previous = active;
-        active = this;
+        previous = LayerCall.Observer;
+        LayerCall.Observer = this;
     }
 
-    public void Deactivate() => active = previous;
+    public void Deactivate() => LayerCall.Observer = previous;
+
+    /// <summary>Times the call and brackets it with markers: on its input (its backward ends
+    /// when that gradient is made) and on its output (its backward begins when that one arrives).</summary>
+    public (Tensor Output, TensorTree State) Call(ILayer layer, string? name, Tensor input, Func<Tensor, (Tensor Output, TensorTree State)> apply)
+    {
+        string path = name is null ? "" : ChildPath(name);
+        int index = BeginCall(path, NetworkWalk.Label(layer, path), LayerRegistry.KindOf(layer), layer is ICompositeLayer);
+        (Tensor Output, TensorTree State) result;
+        try
+        {
+            result = apply(LayerMarker.Wrap(this, index, begins: false, input));
+        }
+        finally
+        {
+            EndCall(index);
+        }
+        return (LayerMarker.Wrap(this, index, begins: true, result.Output), result.State);
+    }
+
+    /// <summary>The loss, recorded as a call named "loss" at the top.</summary>
+    public (Tensor Total, Tensor[] PerOutput) Loss(Tensor[] outputs, Func<Tensor[], (Tensor Total, Tensor[] PerOutput)> loss)
+    {
+        int index = BeginCall("loss", "loss", "loss", composite: false);
+        (Tensor Total, Tensor[] PerOutput) value;
+        try
+        {
+            value = loss([.. outputs.Select(o => LayerMarker.Wrap(this, index, begins: false, o))]);
+        }
+        finally
+        {
+            EndCall(index);
+        }
+        return (LayerMarker.Wrap(this, index, begins: true, value.Total), value.PerOutput);
+    }
 
     /// <summary>A phase of the step (input, forward, backward, optimizer, callbacks, other, or a
     /// name of the caller's), between two timestamps.</summary>
@@ -58,10 +91,10 @@ sealed class StepRecorder
     }
 
     /// <summary>The path of a child called <paramref name="name"/> of the call running now.</summary>
-    public string ChildPath(string name) => paths.Count == 0 || paths.Peek().Length == 0 ? name : paths.Peek() + "/" + name;
+    string ChildPath(string name) => paths.Count == 0 || paths.Peek().Length == 0 ? name : paths.Peek() + "/" + name;
 
     /// <summary>Starts a layer call at <paramref name="path"/>; its index.</summary>
-    public int BeginCall(string path, string label, string kind, bool composite)
+    int BeginCall(string path, string label, string kind, bool composite)
     {
         long now = Stopwatch.GetTimestamp();
         int index;
@@ -74,7 +107,7 @@ sealed class StepRecorder
         return index;
     }
 
-    public void EndCall(int index)
+    void EndCall(int index)
     {
         paths.Pop();
         long now = Stopwatch.GetTimestamp();

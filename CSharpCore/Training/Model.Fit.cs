@@ -107,8 +107,8 @@ public sealed partial class Model
         long done = 0;
         var metricStates = NewMetricStates();
         bool keepGradients = options.Callbacks.Any(c => c.NeedsGradients);
-        var profiler = Profiling.Profiler.Of(options.Callbacks);
-        if (profiler is not null && train is Profiling.IStageCounters stages) profiler.Watch(stages);
+        var profiler = StepProfilerOf(options.Callbacks);
+        if (profiler is not null && train is IStageCounters stages) profiler.Watch(stages);
         using var batches = train.Batches(epoch).GetEnumerator();
         try
         {
@@ -136,7 +136,7 @@ public sealed partial class Model
         }
         finally
         {
-            Profiling.Profiler.Abandon(clock.Recorder);
+            profiler?.Abandon(clock.Recorder);
             clock.Recorder = null;
         }
         cancellation.ThrowIfCancellationRequested();
@@ -152,11 +152,21 @@ public sealed partial class Model
 
     /// <summary>Begins recording the next step when the profiler wants it; the profiler's own
     /// time between steps is then no phase of either.</summary>
-    static void NextProfiledStep(Profiling.Profiler? profiler, StepClock clock)
+    static void NextProfiledStep(IStepProfiler? profiler, StepClock clock)
     {
         bool recorded = clock.Recorder is not null;
         clock.Recorder = profiler?.BeginStep();
         if (recorded || clock.Recorder is not null) clock.Skip();
+    }
+
+    /// <summary>The one step profiler among <paramref name="callbacks"/>, or null.</summary>
+    static IStepProfiler? StepProfilerOf(IReadOnlyList<Callback> callbacks)
+    {
+        IStepProfiler? found = null;
+        foreach (var c in callbacks)
+            if (c is IStepProfiler p)
+                found = found is null ? p : throw new ArgumentException("FitOptions.Callbacks has more than one Profiler; give one.", nameof(callbacks));
+        return found;
     }
 
     /// <summary>

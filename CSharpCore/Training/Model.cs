@@ -232,7 +232,7 @@ public sealed partial class Model : IDisposable
         (Tensor, (Tensor[], Tensor[], TensorTree)) LossOf(TensorTree trainable)
         {
             var (outputs, modelState) = Forward(new Variables(Whole(trainable), state.ModelState), x, context);
-            var (loss, headLosses) = Profiling.LayerCall.Loss(outputs, o => TotalLoss(o, y, exampleWeights));
+            var (loss, headLosses) = LayerCall.ApplyLoss(outputs, o => TotalLoss(o, y, exampleWeights));
             forwardDone?.Invoke();
             return (loss, (headLosses, [.. outputs.Select(o => o.detach())], modelState.Detach()));
         }
@@ -275,7 +275,7 @@ public sealed partial class Model : IDisposable
     (Tensor[] Outputs, TensorTree State) Forward(Variables variables, Tensor[] x, ApplyContext context)
     {
         if (Network is FunctionalModel f && (inputs.Length != 1 || outputs.Length != 1)) return f.ApplyAll(variables, x, context);
-        var (output, state) = Profiling.LayerCall.ApplyNetwork(Network, variables, x[0], context);
+        var (output, state) = LayerCall.ApplyNetwork(Network, variables, x[0], context);
         return ([output], state);
     }
 

@@ -40,7 +40,7 @@ sealed class StepClock
     long input, forward, backward, optimizer, callbacks, other, steps, last = Stopwatch.GetTimestamp();
 
     /// <summary>The recorder of the step running now, or null.</summary>
-    public Profiling.StepRecorder? Recorder { get; set; }
+    public IStepRecording? Recorder { get; set; }
 
     long Lap(string phase)
     {
@@ -54,14 +54,14 @@ sealed class StepClock
     /// work between two steps) belongs to no phase.</summary>
     public void Skip() => last = Stopwatch.GetTimestamp();
 
-    public void InputArrived() => input += Lap(Profiling.PhaseNames.Input);
-    public void ForwardDone() => forward += Lap(Profiling.PhaseNames.Forward);
-    public void BackwardDone() => backward += Lap(Profiling.PhaseNames.Backward);
-    public void Updated() => optimizer += Lap(Profiling.PhaseNames.Optimizer);
-    public void BookkeepingDone() => other += Lap(Profiling.PhaseNames.Other);
+    public void InputArrived() => input += Lap(PhaseNames.Input);
+    public void ForwardDone() => forward += Lap(PhaseNames.Forward);
+    public void BackwardDone() => backward += Lap(PhaseNames.Backward);
+    public void Updated() => optimizer += Lap(PhaseNames.Optimizer);
+    public void BookkeepingDone() => other += Lap(PhaseNames.Other);
     public void CallbacksDone()
     {
-        callbacks += Lap(Profiling.PhaseNames.Callbacks);
+        callbacks += Lap(PhaseNames.Callbacks);
         steps++;
     }
 

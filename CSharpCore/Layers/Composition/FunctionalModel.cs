@@ -193,7 +193,7 @@ public sealed class FunctionalModel : IDescribedLayer, ICompositeLayer
                     var own = new Variables(variables.Params.Select(name), newState.GetValueOrDefault(name) ?? variables.State.Select(name));
                     int call = calls.GetValueOrDefault(name);
                     calls[name] = call + 1;
-                    (values[node], newState[name]) = Profiling.LayerCall.Apply(l.Layer, own, values[l.Input.Node],
+                    (values[node], newState[name]) = LayerCall.Apply(l.Layer, own, values[l.Input.Node],
                         context.For(call == 0 ? name : $"{name}#{call}"), call == 0 ? name : $"{name}_call{call + 1}");
                     break;
                 case MergeNode { Kind: "add" } m:

@@ -97,7 +97,7 @@ public sealed class Sequential : IDescribedLayer, ICompositeLayer
         foreach (var (name, layer) in Layers)
         {
             var own = new Variables(variables.Params.Select(name), variables.State.Select(name));
-            (x, var state) = Profiling.LayerCall.Apply(layer, own, x, context.For(name), name);
+            (x, var state) = LayerCall.Apply(layer, own, x, context.For(name), name);
             newState.Add((name, state));
         }
         return (x, TensorTree.Node([.. newState]));

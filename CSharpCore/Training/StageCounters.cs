@@ -1,4 +1,4 @@
-namespace Functional.Profiling;
+namespace Functional.Training;
 
 /// <summary>
 /// The running totals of one stage of an input pipeline (a stream's map, shuffle, prefetch...),
@@ -12,7 +12,7 @@ namespace Functional.Profiling;
 public sealed record StageCounters(string Name, TimeSpan Busy, TimeSpan WaitingUpstream, long Elements, int Workers);
 
 /// <summary>A batch source whose stages the profiler can read (streams are: see
-/// <c>StreamTraining.ToBatchSource</c>); Fit reads them when a <see cref="Profiler"/> records.</summary>
+/// <c>StreamTraining.ToBatchSource</c>); Fit reads them when a <see cref="Profiling.Profiler"/> records.</summary>
 public interface IStageCounters
 {
     /// <summary>Every stage's totals now, upstream first.</summary>
