@@ -139,6 +139,24 @@ let tests =
                 Expect.isGreaterThan (float results.["test_accuracy"]) 0.8 "learns digits from the stream"
                 Expect.isTrue (results.ContainsKey "input_wait_share") "reports the input wait"
 
+            testCase "profiling a slow stream and the fixed one, C# program, run small"
+            <| fun () ->
+                let logDir =
+                    Path.Combine(Path.GetTempPath(), $"functional-profile-example-{Guid.NewGuid():N}")
+
+                let results =
+                    runProgram "CSharpProfile" [ "--train"; "2560"; "--delay-ms"; "100"; "--logdir"; logDir ]
+
+                Expect.equal results.["bottleneck_before"] "Input" "the slow read makes it input-bound"
+                Expect.isGreaterThan (float results.["input_wait_share_before"]) 0.3 "mostly waiting"
+                Expect.notEqual results.["bottleneck_after"] "Input" "the fix removes the wait"
+
+                for run in [ "before"; "after" ] do
+                    for file in [ "trace.json"; "report.txt" ] do
+                        Expect.isTrue (File.Exists(Path.Combine(logDir, run, "profile", file))) $"{run}: {file}"
+
+                Directory.Delete(logDir, true)
+
             testCase "training from a Parquet stream, F# script, run small"
             <| fun () ->
                 let results =

@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Net;
-using Functional.Metrics;
 using Functional.Plots;
 using Functional.Profiling;
 using Functional.Training;

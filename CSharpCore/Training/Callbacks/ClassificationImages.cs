@@ -1,4 +1,3 @@
-using Functional.Metrics;
 using Functional.TensorBoard;
 using static TorchSharp.torch;
 

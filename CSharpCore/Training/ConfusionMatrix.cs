@@ -1,8 +1,7 @@
 using System.Text;
-using Functional.Training;
 using static TorchSharp.torch;
 
-namespace Functional.Metrics;
+namespace Functional.Training;
 
 /// <summary>
 /// How often each class was predicted as each other class: <c>Counts[actual, predicted]</c>.
