@@ -33,12 +33,12 @@ build() {
 }
 
 # The layout .editorconfig describes, for C# (dotnet format) and F# (Fantomas); fix with
-# `dotnet format whitespace Functional.sln` and `dotnet fantomas FSharpApi property-tests examples build`.
+# `dotnet format whitespace Functional.sln` and `dotnet fantomas FSharpApi property-tests examples build integrations`.
 check_format() {
   dotnet format whitespace Functional.sln --verify-no-changes -v quiet || {
     echo "C# files are not formatted: run 'dotnet format whitespace Functional.sln'." >&2; exit 1; }
-  dotnet fantomas --check FSharpApi property-tests examples build || {
-    echo "F# files are not formatted: run 'dotnet fantomas FSharpApi property-tests examples build'." >&2; exit 1; }
+  dotnet fantomas --check FSharpApi property-tests examples build integrations || {
+    echo "F# files are not formatted: run 'dotnet fantomas FSharpApi property-tests examples build integrations'." >&2; exit 1; }
 }
 
 case "${1:-}" in
