@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# One entry point for people and CI. Needs only the .NET 10 SDK; tools and packages are
-# restored here.
+# One entry point for people and CI. Needs the .NET 10 SDK; tools and packages are restored
+# here, and the notebook check installs Debian's jupyter-nbconvert with apt the first time.
 #   ./build.sh example   set up, build, run the main example
 #   ./build.sh test      set up, build, run every test ("N passed, N failed"), run the example
 #                        notebook headless (build/notebook-check.sh), then use the packages from

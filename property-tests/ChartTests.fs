@@ -108,6 +108,12 @@ let tests =
                     Expect.stringContains samples "heatmap" "the images"
                     Expect.isGreaterThan (samples.Split("\"type\":\"heatmap\"").Length - 1) 3 "four images"
 
+                    expectThrowsWith<ArgumentException> [ "at least one image" ] (fun () ->
+                        Charts.SamplePredictions(model, x, y, 0) |> ignore)
+
+                    expectThrowsWith<ArgumentException> [ "a target per image" ] (fun () ->
+                        Charts.SamplePredictions(model, x, y.narrow (0L, 0L, 3L)) |> ignore)
+
                     let offline = history.Plot().ToHtml(embedPlotly = true)
                     Expect.isGreaterThan offline.Length 1_000_000 "plotly.js embedded for offline pages"
                     Directory.Delete(folder, true))

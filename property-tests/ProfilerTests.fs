@@ -304,6 +304,47 @@ let tests =
 
                     Expect.stringContains (profiler.Report().ToString()) "Top layers" "a report")
 
+            testCase "a callback's own model calls are not the step's, and a step begun under no_grad still records"
+            <| fun () ->
+                scoped (fun () ->
+                    use model = cnn 3UL
+                    let probe, _ = images 4L 9UL
+                    let profiler = Profiler(firstStep = 1, steps = 2)
+
+                    let predicting =
+                        LambdaCallback(onBatchEnd = fun context _ _ -> context.Model.Predict(probe).Dispose())
+
+                    let x, y = images 64L 4UL
+
+                    model.Fit(
+                        x,
+                        y,
+                        FitOptions(BatchSize = 16, Verbosity = Verbosity.Silent, Callbacks = [ predicting; profiler ])
+                    )
+                    |> ignore
+
+                    for step in profiler.Recorded do
+                        let names = [ for l in step.Layers -> l.Name ]
+
+                        Expect.equal
+                            names
+                            (List.distinct names)
+                            "each call once: Predict in a callback is not recorded"
+
+                    let network = Sequential(Dense(4L, name = "only"))
+                    use rng = new torch.Generator(2UL)
+                    let variables = network.Init(rng, [| 3L |])
+                    let inference = Profiler(firstStep = 0, steps = 1)
+
+                    do
+                        use _ = torch.no_grad ()
+                        use step = inference.Step()
+                        network.Apply(variables, torch.ones (2L, 3L), ApplyContext.Inference) |> ignore
+
+                    let recorded = inference.Recorded |> Seq.exactlyOne
+                    Expect.sequenceEqual [ for l in recorded.Layers -> l.Name ] [ "only" ] "forward only, no backward"
+                    Expect.equal recorded.Layers.[0].Backward TimeSpan.Zero "no gradient flowed")
+
             testCase "bad use is a clear exception"
             <| fun () ->
                 expectThrowsWith<ArgumentOutOfRangeException> [ "first step" ] (fun () ->

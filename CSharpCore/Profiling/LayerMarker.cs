@@ -13,19 +13,35 @@ sealed class LayerMarker : autograd.SingleTensorFunction<LayerMarker>
 {
     const string Key = "boundary";
 
-    sealed record Boundary(StepRecorder Recorder, int Call, bool Begins);
+    sealed record Boundary(StepRecorder Recorder, int Call, bool Begins)
+    {
+        /// <summary>The handle forward made; libtorch wraps it in a new one, so it is freed after apply.</summary>
+        public Tensor? Alias { get; set; }
+    }
 
     public override string Name => "Functional.ProfileMarker";
 
-    /// <summary>A marker on <paramref name="x"/>, or <paramref name="x"/> itself when no
-    /// gradient will flow through it.</summary>
-    public static Tensor Wrap(StepRecorder recorder, int call, bool begins, Tensor x) =>
-        is_grad_enabled() && x.requires_grad ? apply(new Boundary(recorder, call, begins), x) : x;
+    /// <summary>
+    /// A marker on <paramref name="x"/>, or <paramref name="x"/> itself when no gradient will
+    /// flow through it. TorchSharp keeps an empty tensor the size of each custom function's
+    /// output until the graph is freed; the recorder counts those bytes and leaves them out of
+    /// its heap samples.
+    /// </summary>
+    public static Tensor Wrap(StepRecorder recorder, int call, bool begins, Tensor x)
+    {
+        if (!is_grad_enabled() || !x.requires_grad) return x;
+        var boundary = new Boundary(recorder, call, begins);
+        var marked = apply(boundary, x);
+        boundary.Alias?.Dispose();
+        recorder.MarkerHeld(x.numel() * x.element_size());
+        return marked;
+    }
 
     public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
     {
-        ctx.save_data(Key, vars[0]);
-        return ((Tensor)vars[1]).alias();
+        var boundary = (Boundary)vars[0];
+        ctx.save_data(Key, boundary);
+        return boundary.Alias = ((Tensor)vars[1]).alias();
     }
 
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor grad_output)
@@ -50,15 +66,16 @@ sealed class LayerMarker : autograd.SingleTensorFunction<LayerMarker>
     public static void WarmUp(bool sampleMemory)
     {
         if (warm) return;
-        warm = true;
         var recorder = new StepRecorder(-1, sampleMemory, []);
         recorder.Activate();
         try
         {
             using var scope = NewDisposeScope();
+            using var grad = enable_grad();   // a custom loop may begin a step under no_grad
             var x = ones(2, requires_grad: true);
             var y = recorder.Call(new Layers.Flatten("warm-up"), "warm-up", x, input => (input * 2, Trees.TensorTree.Empty));
             y.Output.sum().backward();
+            warm = true;
         }
         finally
         {

@@ -93,8 +93,8 @@ public sealed class ProfileReport
         double callbacks = Share(PhaseMean(PhaseNames.Callbacks));
         if (callbacks >= 0.20)
             return (Bottleneck.Callbacks, $"callback-bound: callbacks take {100 * callbacks:F0}% of the step; log or save less often");
-        var top = TopLayers.Take(2).Select(l => $"'{l.Name}' ({100 * Share(l.Total):F0}%)");
-        var verdict = $"compute-bound: {waiting}; most time goes to {string.Join(" and ", top)}";
+        var top = TopLayers.Take(2).Select(l => $"'{l.Name}' ({100 * Share(l.Total):F0}%)").ToList();
+        var verdict = $"compute-bound: {waiting}" + (top.Count > 0 ? $"; most time goes to {string.Join(" and ", top)}" : "");
         double optimizer = Share(PhaseMean(PhaseNames.Optimizer));
         if (optimizer >= 0.25) verdict += $"; the optimizer takes {100 * optimizer:F0}% of the step: try FusedAdam";
         return (Bottleneck.Compute, verdict);

@@ -63,6 +63,8 @@ public sealed class Profiler : Callback, IStepProfiler
     /// that has stages, such as a stream's).</summary>
     public void Watch(IStageCounters source) => stages = source ?? throw new ArgumentNullException(nameof(source));
 
+    void IStepProfiler.Watch(IStageCounters? source) => stages = source;
+
     /// <summary>
     /// Begins the next step of a custom loop; dispose it when the step is done, on the thread
     /// that began it. While it records, layer calls made on this thread are timed, and

@@ -25,6 +25,8 @@ sealed class StepRecorder : ILayerCallObserver, IStepRecording
     readonly Stack<string> paths = new();
     readonly object gate = new();
     ILayerCallObserver? previous;
+    long markerBytes;
+    bool finished;
 
     public StepRecorder(long step, bool sampleMemory, IReadOnlyList<StageCounters> stagesAtStart)
     {
@@ -46,12 +48,29 @@ sealed class StepRecorder : ILayerCallObserver, IStepRecording
         LayerCall.Observer = this;
     }
 
-    public void Deactivate() => LayerCall.Observer = previous;
+    /// <summary>Stops observing, on the thread that activated it. A step ended on another thread
+    /// (after an await) is let go by its own thread at that thread's next layer call.</summary>
+    public void Deactivate()
+    {
+        if (ReferenceEquals(LayerCall.Observer, this)) LayerCall.Observer = previous;
+    }
+
+    /// <summary>Bytes a marker made libtorch keep until the graph is freed (see <see cref="LayerMarker.Wrap"/>).</summary>
+    public void MarkerHeld(long bytes) => Interlocked.Add(ref markerBytes, bytes);
+
+    /// <summary>Whether the step has ended: it then observes nothing, and lets its thread go.</summary>
+    bool Stale()
+    {
+        if (!Volatile.Read(ref finished)) return false;
+        Deactivate();
+        return true;
+    }
 
     /// <summary>Times the call and brackets it with markers: on its input (its backward ends
     /// when that gradient is made) and on its output (its backward begins when that one arrives).</summary>
     public (Tensor Output, TensorTree State) Call(ILayer layer, string? name, Tensor input, Func<Tensor, (Tensor Output, TensorTree State)> apply)
     {
+        if (Stale()) return apply(input);
         string path = name is null ? "" : ChildPath(name);
         int index = BeginCall(path, NetworkWalk.Label(layer, path), LayerRegistry.KindOf(layer), layer is ICompositeLayer);
         (Tensor Output, TensorTree State) result;
@@ -69,6 +88,7 @@ sealed class StepRecorder : ILayerCallObserver, IStepRecording
     /// <summary>The loss, recorded as a call named "loss" at the top.</summary>
     public (Tensor Total, Tensor[] PerOutput) Loss(Tensor[] outputs, Func<Tensor[], (Tensor Total, Tensor[] PerOutput)> loss)
     {
+        if (Stale()) return loss(outputs);
         int index = BeginCall("loss", "loss", "loss", composite: false);
         (Tensor Total, Tensor[] PerOutput) value;
         try
@@ -128,6 +148,7 @@ sealed class StepRecorder : ILayerCallObserver, IStepRecording
         SampleHeap(now);
         lock (gate)
         {
+            if (finished) return;   // a pass after the step ended (a custom loop's late backward)
             var call = calls[index];
             if (begins) call.BackwardStart = call.BackwardStart is { } s ? Math.Min(s, now) : now;
             else call.BackwardEnd = call.BackwardEnd is { } e ? Math.Max(e, now) : now;
@@ -137,7 +158,8 @@ sealed class StepRecorder : ILayerCallObserver, IStepRecording
 
     long? SampleHeap(long at)
     {
-        if (!sampleMemory || NativeHeap.InUseBytes() is not { } bytes) return null;
+        if (!sampleMemory || NativeHeap.InUseBytes() is not { } inUse) return null;
+        long bytes = Math.Max(0, inUse - Interlocked.Read(ref markerBytes));
         lock (gate) heap.Add((at, bytes));
         return bytes;
     }
@@ -146,10 +168,13 @@ sealed class StepRecorder : ILayerCallObserver, IStepRecording
     public StepProfile Finish(IReadOnlyList<StageCounters> stagesAtEnd)
     {
         long end = Stopwatch.GetTimestamp();
-        SampleHeap(end);
-        foreach (var t in handedToLibtorch) t.Dispose();   // libtorch copied them when backward returned
-        handedToLibtorch.Clear();
-        lock (gate) return StepProfile.From(this, end, phases, calls, heap, stagesAtEnd);
+        lock (gate)
+        {
+            finished = true;
+            foreach (var t in handedToLibtorch) t.Dispose();   // libtorch copied them when backward returned
+            handedToLibtorch.Clear();
+            return StepProfile.From(this, end, phases, calls, heap, stagesAtEnd);
+        }
     }
 }
 

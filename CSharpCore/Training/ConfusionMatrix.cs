@@ -62,7 +62,7 @@ public sealed class ConfusionMatrix
             if (low < 0 || high >= classes)
                 throw new ArgumentOutOfRangeException(nameof(targets), $"ConfusionMatrix: class ids must be in [0, {classes}); got values from {low} to {high}.");
         }
-        var flat = bincount(t * classes + p, minlength: classes * classes).data<long>().ToArray();
+        var flat = bincount(t * classes + p, minlength: classes * classes).cpu().data<long>().ToArray();
         var counts = new long[classes, classes];
         for (int i = 0; i < classes; i++)
             for (int j = 0; j < classes; j++) counts[i, j] = flat[i * classes + j];

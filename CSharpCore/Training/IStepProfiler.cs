@@ -4,8 +4,8 @@ namespace Functional.Training;
 /// recording for the step about to begin, or null when it does not record that step.</summary>
 interface IStepProfiler
 {
-    /// <summary>Reads these input stages at each recorded step.</summary>
-    void Watch(IStageCounters source);
+    /// <summary>Reads these input stages at each recorded step (null: the source has none).</summary>
+    void Watch(IStageCounters? source);
 
     /// <summary>A recording for the next step, active on this thread, or null.</summary>
     IStepRecording? BeginStep();

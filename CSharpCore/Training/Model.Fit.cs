@@ -65,6 +65,8 @@ public sealed partial class Model
         var history = new History();
         var context = new TrainingContext(this, history);
         var display = new ProgressDisplay(options, options.Epochs);
+        var profiler = StepProfilerOf(options.Callbacks);
+        profiler?.Watch(train as IStageCounters);
         long stepsPerEpoch = train is TensorBatches b ? (train.Count + b.BatchSize - 1) / b.BatchSize : 0;
         foreach (var c in options.Callbacks) c.OnTrainBegin(context);
         try
@@ -74,7 +76,8 @@ public sealed partial class Model
                 foreach (var c in options.Callbacks) c.OnEpochBegin(context, epoch);
                 display.EpochBegin(epoch, stepsPerEpoch);
                 var clock = new StepClock();
-                if (TrainEpoch(train, options, epoch, context, display, clock, cancellation) is not { } logs) break;
+                if (TrainEpoch(train, options, epoch, context, display, clock, profiler, cancellation) is not { } logs) break;
+                display.TrainingDone();
                 var times = clock.Result();
                 if (validation is not null)
                     foreach (var (name, value) in Evaluate(validation, cancellation)) logs["val_" + name] = value;
@@ -101,14 +104,12 @@ public sealed partial class Model
 
     /// <summary>One epoch of steps; its logs, or null when it was stopped before its first step.</summary>
     Dictionary<string, double>? TrainEpoch(IBatchSource train, FitOptions options, int epoch, TrainingContext context, ProgressDisplay display,
-        StepClock clock, CancellationToken cancellation)
+        StepClock clock, IStepProfiler? profiler, CancellationToken cancellation)
     {
         var losses = new LossAverages(heads.Length);
         long done = 0;
         var metricStates = NewMetricStates();
         bool keepGradients = options.Callbacks.Any(c => c.NeedsGradients);
-        var profiler = StepProfilerOf(options.Callbacks);
-        if (profiler is not null && train is IStageCounters stages) profiler.Watch(stages);
         using var batches = train.Batches(epoch).GetEnumerator();
         try
         {
@@ -123,8 +124,18 @@ public sealed partial class Model
                     if (context.StopReason is not null) break;
                     done++;
                     clock.BookkeepingDone();
-                    foreach (var c in options.Callbacks) c.OnBatchEnd(context, State.Step, loss);
-                    display.Step(epoch, done, () => Logs(losses, metricStates).Select(kv => (kv.Key, kv.Value)));
+                    // A callback's own model calls (a Predict) are not the step's: the profiler looks away.
+                    var observer = LayerCall.Observer;
+                    LayerCall.Observer = null;
+                    try
+                    {
+                        foreach (var c in options.Callbacks) c.OnBatchEnd(context, State.Step, loss);
+                        display.Step(epoch, done, () => Logs(losses, metricStates).Select(kv => (kv.Key, kv.Value)));
+                    }
+                    finally
+                    {
+                        LayerCall.Observer = observer;
+                    }
                 }
                 clock.CallbacksDone();
                 if (profiler is not null)

@@ -18,6 +18,7 @@ sealed class ProgressDisplay
     readonly IProgress<TrainingProgress>? sink;
     readonly Stopwatch epochClock = new(), redraw = new(), logged = new(), reported = new();
     long steps, done;
+    TimeSpan? trained;
 
     public ProgressDisplay(FitOptions options, int epochs)
     {
@@ -29,10 +30,14 @@ sealed class ProgressDisplay
         this.epochs = epochs;
     }
 
+    /// <summary>The epoch's training ended (validation comes next): its time per step is final.</summary>
+    public void TrainingDone() => trained = epochClock.Elapsed;
+
     public void EpochBegin(int epoch, long stepsPerEpoch)
     {
         steps = stepsPerEpoch;
         done = 0;
+        trained = null;
         epochClock.Restart();
         redraw.Restart();
         logged.Restart();
@@ -68,13 +73,13 @@ sealed class ProgressDisplay
         new(epoch, epochs, done, steps == 0 ? null : steps, epochClock.Elapsed, ended ? TimeSpan.Zero : Remaining(), PerStep(),
             logs.ToDictionary(l => l.Name, l => l.Value, StringComparer.Ordinal), ended);
 
-    TimeSpan PerStep() => done == 0 ? TimeSpan.Zero : epochClock.Elapsed / done;
+    TimeSpan PerStep() => done == 0 ? TimeSpan.Zero : (trained ?? epochClock.Elapsed) / done;
 
     TimeSpan? Remaining() => steps == 0 || done == 0 ? null : PerStep() * Math.Max(0, steps - done);
 
     /// <summary>"ETA: 5s - 8ms/step" while the end is known and ahead, "1.2s - 8ms/step" otherwise.</summary>
     string Timing() =>
-        (done < steps && Remaining() is { } left ? $"ETA: {Clock(left)}" : $"{epochClock.Elapsed.TotalSeconds:F1}s") + $" - {PerStepText(PerStep())}";
+        (done < steps && Remaining() is { } left ? $"ETA: {Clock(left)}" : Seconds(epochClock.Elapsed)) + $" - {PerStepText(PerStep())}";
 
     string Bar()
     {
@@ -87,7 +92,7 @@ sealed class ProgressDisplay
     {
         sink?.Report(Progress(epoch, logs.Select(kv => (kv.Key, kv.Value)), ended: true));
         if (silent) return;
-        var line = $"Epoch {epoch + 1}/{epochs} - {done} steps - {epochClock.Elapsed.TotalSeconds:F1}s - {PerStepText(PerStep())}{Format(logs.Select(kv => (kv.Key, kv.Value)))}";
+        var line = $"Epoch {epoch + 1}/{epochs} - {done} steps - {Seconds(epochClock.Elapsed)} - {PerStepText(PerStep())}{Format(logs.Select(kv => (kv.Key, kv.Value)))}";
         if (times is not null) line += $" - time: {times}";
         output.WriteLine(bar ? $"\r{line}   " : line);
     }
@@ -100,11 +105,14 @@ sealed class ProgressDisplay
     static string Format(IEnumerable<(string Name, double Value)> values) =>
         string.Concat(values.Select(v => $" - {v.Name}: {v.Value.ToString("F4", CultureInfo.InvariantCulture)}"));
 
-    /// <summary>Keras's time per step: "150us/step", "8ms/step", "2s/step".</summary>
+    /// <summary>Keras's time per step: "150us/step", "8ms/step", "2.1s/step".</summary>
     internal static string PerStepText(TimeSpan perStep) =>
-        perStep.TotalMilliseconds < 1 ? $"{perStep.TotalMicroseconds:F0}us/step"
-        : perStep.TotalSeconds < 1 ? $"{perStep.TotalMilliseconds:F0}ms/step"
-        : $"{perStep.TotalSeconds:F1}s/step";
+        perStep.TotalMilliseconds < 1 ? string.Create(CultureInfo.InvariantCulture, $"{perStep.TotalMicroseconds:F0}us/step")
+        : perStep.TotalSeconds < 1 ? string.Create(CultureInfo.InvariantCulture, $"{perStep.TotalMilliseconds:F0}ms/step")
+        : string.Create(CultureInfo.InvariantCulture, $"{perStep.TotalSeconds:F1}s/step");
+
+    /// <summary>"1.2s".</summary>
+    internal static string Seconds(TimeSpan t) => string.Create(CultureInfo.InvariantCulture, $"{t.TotalSeconds:F1}s");
 
     /// <summary>"5s", "1:05", "1:02:03", whole seconds rounded up.</summary>
     internal static string Clock(TimeSpan time)
@@ -124,7 +132,7 @@ sealed class ProgressDisplay
 /// <param name="Elapsed">Time since the epoch began.</param>
 /// <param name="Remaining">The estimated time left in the epoch (the mean step so far times the
 /// steps left), when the steps are known.</param>
-/// <param name="TimePerStep">The mean step so far.</param>
+/// <param name="TimePerStep">The mean training step so far (validation not included).</param>
 /// <param name="Logs">The running loss and metrics; at the epoch's end its logs, validation included.</param>
 /// <param name="EpochEnded">Whether this is the epoch's final report.</param>
 public sealed record TrainingProgress(int Epoch, int Epochs, long Step, long? StepsPerEpoch, TimeSpan Elapsed, TimeSpan? Remaining,
@@ -137,7 +145,7 @@ public sealed record TrainingProgress(int Epoch, int Epochs, long Step, long? St
     public override string ToString()
     {
         var counter = StepsPerEpoch is { } n ? $"{Step}/{n}" : $"{Step} steps";
-        var timing = !EpochEnded && Remaining is { } left ? $"ETA: {ProgressDisplay.Clock(left)}" : $"{Elapsed.TotalSeconds:F1}s";
+        var timing = !EpochEnded && Remaining is { } left ? $"ETA: {ProgressDisplay.Clock(left)}" : ProgressDisplay.Seconds(Elapsed);
         return $"Epoch {Epoch + 1}/{Epochs} - {counter} - {timing} - {ProgressDisplay.PerStepText(TimePerStep)}" +
                string.Concat(Logs.Select(kv => $" - {kv.Key}: {kv.Value.ToString("F4", CultureInfo.InvariantCulture)}"));
     }

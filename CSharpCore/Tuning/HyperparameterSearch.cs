@@ -25,7 +25,7 @@ public static class HyperparameterSearch
     /// <summary>
     /// Trains each of <paramref name="trials"/> in turn with <paramref name="train"/> and logs
     /// it; a trial that throws is logged as failed and the search goes on (its error is in the
-    /// result). The best trial is the one with the lowest <paramref name="objective"/> (the
+    /// result; a cancellation stops the search). The best trial is the one with the lowest <paramref name="objective"/> (the
     /// highest when <paramref name="maximize"/>, which defaults to true for names that do not
     /// contain "loss" or "error").
     /// </summary>
@@ -41,6 +41,9 @@ public static class HyperparameterSearch
         var names = trials[0].Values.Keys.ToArray();
         if (trials.FirstOrDefault(t => !t.Values.Keys.SequenceEqual(names)) is { } odd)
             throw new ArgumentException($"Every trial needs the same hyperparameters ({string.Join(", ", names)}); one has {string.Join(", ", odd.Values.Keys)}.", nameof(trials));
+        foreach (var name in names)
+            if (trials.Select(t => HyperparameterSpace.KindOf(t.Values[name])).Distinct().Count() > 1)
+                throw new ArgumentException($"Hyperparameter '{name}' takes values of different kinds across the trials; give it all numbers, all strings or all booleans.", nameof(trials));
         bool higherIsBetter = maximize ?? !(objective.Contains("loss", StringComparison.OrdinalIgnoreCase) || objective.Contains("error", StringComparison.OrdinalIgnoreCase));
         var results = new List<TrialResult>(trials.Count);
         for (int i = 0; i < trials.Count; i++)
@@ -58,7 +61,7 @@ public static class HyperparameterSearch
                 session.Write(HParamsPlugin.SessionEnd(succeeded: true), history.Epochs);
                 results.Add(new TrialResult(trial, final, null));
             }
-            catch (Exception e) when (e is not OutOfMemoryException)
+            catch (Exception e) when (e is not (OutOfMemoryException or OperationCanceledException))
             {
                 session.Write(HParamsPlugin.SessionEnd(succeeded: false), 0);
                 results.Add(new TrialResult(trial, new Dictionary<string, double>(), e));

@@ -30,8 +30,9 @@ public sealed class HyperparameterSpace
         var kinds = values.Select(KindOf).Distinct().ToList();
         if (kinds.Count != 1)
             throw new ArgumentException($"Hyperparameter '{name}' mixes kinds of value ({string.Join(", ", values.Select(v => v?.GetType().Name ?? "null"))}); give all numbers, all strings or all booleans.", nameof(values));
-        if (values.Distinct().Count() != values.Length) throw new ArgumentException($"Hyperparameter '{name}' lists a value twice.", nameof(values));
-        return Add(new Domain(name, kinds[0], [.. values.Select(v => kinds[0] == ValueKind.Number ? Convert.ToDouble(v, CultureInfo.InvariantCulture) : v)], null, false));
+        object[] converted = [.. values.Select(v => kinds[0] == ValueKind.Number ? Convert.ToDouble(v, CultureInfo.InvariantCulture) : v)];
+        if (converted.Distinct().Count() != converted.Length) throw new ArgumentException($"Hyperparameter '{name}' lists a value twice.", nameof(values));
+        return Add(new Domain(name, kinds[0], converted, null, false));
     }
 
     /// <summary>A number drawn uniformly from [<paramref name="min"/>, <paramref name="max"/>] (random search only).</summary>

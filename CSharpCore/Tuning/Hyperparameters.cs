@@ -8,15 +8,19 @@ public sealed class Hyperparameters
     readonly (string Name, object Value)[] values;
 
     /// <summary>A trial's values, in the order of the space.</summary>
+    /// <exception cref="ArgumentException">A name given twice, or a value that is not a number, string or boolean.</exception>
     public Hyperparameters(IEnumerable<(string Name, object Value)> values)
     {
         ArgumentNullException.ThrowIfNull(values);
         this.values = [.. values.Select(v => (v.Name, HyperparameterSpace.KindOf(v.Value) == HyperparameterSpace.ValueKind.Number
             ? Convert.ToDouble(v.Value, CultureInfo.InvariantCulture) : v.Value))];
+        if (this.values.GroupBy(v => v.Name).FirstOrDefault(g => g.Count() > 1) is { } twice)
+            throw new ArgumentException($"Hyperparameter '{twice.Key}' is given twice.", nameof(values));
+        Values = this.values.ToDictionary(v => v.Name, v => v.Value);
     }
 
     /// <summary>The values by name, in the order of the space.</summary>
-    public IReadOnlyDictionary<string, object> Values => values.ToDictionary(v => v.Name, v => v.Value);
+    public IReadOnlyDictionary<string, object> Values { get; }
 
     object Get(string name) => values.FirstOrDefault(v => v.Name == name) is { Name: not null } found ? found.Value
         : throw new KeyNotFoundException($"The trial has no hyperparameter '{name}'; it has {string.Join(", ", values.Select(v => $"'{v.Name}'"))}.");

@@ -83,8 +83,23 @@ type Charts =
             let shape = String.Join(", ", images.shape)
             invalidArg (nameof images) $"SamplePredictions takes images (N, C, H, W); got a tensor of shape ({shape})."
 
+        let wanted = defaultArg count 8
+
+        if wanted < 1 then
+            invalidArg (nameof count) $"SamplePredictions draws at least one image; count was {wanted}."
+
+        if images.shape.[0] = 0L then
+            invalidArg (nameof images) "SamplePredictions needs at least one image."
+
+        if targets.dim () = 0L || targets.shape.[0] <> images.shape.[0] then
+            let shape = String.Join(", ", targets.shape)
+
+            invalidArg
+                (nameof targets)
+                $"SamplePredictions needs a target per image ({images.shape.[0]}); got targets of shape ({shape})."
+
         use _ = torch.NewDisposeScope()
-        let n = min (defaultArg count 8) (int images.shape.[0])
+        let n = min wanted (int images.shape.[0])
         let shown = images.narrow (0L, 0L, int64 n)
         let predicted = model.Predict(shown).argmax(-1L).data<int64>().ToArray()
 

@@ -44,8 +44,8 @@ public sealed class ClassificationImages(LabeledData data, string logDir, int sa
         {
             using var scope = NewDisposeScope();
             int n = (int)Math.Min(Samples, inputs.shape[0]);
-            var predicted = context.Model.Predict(inputs[..n]).argmax(-1).data<long>().ToArray();
-            var actual = targets[..n].to_type(ScalarType.Int64).reshape(-1).data<long>().ToArray();
+            var predicted = context.Model.Predict(inputs[..n]).argmax(-1).cpu().data<long>().ToArray();
+            var actual = targets[..n].to_type(ScalarType.Int64).reshape(-1).cpu().data<long>().ToArray();
             for (int i = 0; i < n; i++)
                 summary.Value.Add(Image($"predictions/{i}", Framed(inputs[i], predicted[i] == actual[i]),
                     $"predicted {matrix.ClassNames[(int)predicted[i]]}, true {matrix.ClassNames[(int)actual[i]]}"));
