@@ -345,6 +345,41 @@ let tests =
                     Expect.sequenceEqual [ for l in recorded.Layers -> l.Name ] [ "only" ] "forward only, no backward"
                     Expect.equal recorded.Layers.[0].Backward TimeSpan.Zero "no gradient flowed")
 
+            testCase "a recorded step uses no more memory than an unrecorded one (the markers keep no buffers)"
+            <| fun () ->
+                if OperatingSystem.IsLinux() then
+                    scoped (fun () ->
+                        let network = Sequential(Activation(ActivationFunction.Relu, "relu"))
+                        let x = torch.randn(1024L, 10240L).requires_grad_() // 40 MB
+
+                        let mb () =
+                            float (Functional.Diagnostics.NativeHeap.InUseBytes().Value) / 1048576.0
+
+                        let grows (apply: unit -> torch.Tensor) =
+                            let before = mb ()
+                            let y = apply ()
+                            let grown = mb () - before
+                            y.Dispose()
+                            grown
+
+                        let plain =
+                            grows (fun () ->
+                                let struct (y, _) = network.Apply(Variables.None, x, ApplyContext.Inference)
+                                y)
+
+                        let profiler = Profiler(firstStep = 0, steps = 1)
+                        use step = profiler.Step()
+
+                        let recorded =
+                            grows (fun () ->
+                                let struct (y, _) = network.Apply(Variables.None, x, ApplyContext.Inference)
+                                y)
+
+                        Expect.isLessThan
+                            recorded
+                            (plain + 20.0)
+                            $"recorded {recorded:F0} MB vs plain {plain:F0} MB (the two markers would keep 80 MB more)")
+
             testCase "bad use is a clear exception"
             <| fun () ->
                 expectThrowsWith<ArgumentOutOfRangeException> [ "first step" ] (fun () ->
