@@ -64,12 +64,6 @@ let private pluginContent (folder: string) (tag: string) =
                         yield fields v.Metadata.PluginData.Content
     ]
 
-let private blobs (n: int64) (seed: uint64) =
-    use rng = new torch.Generator(seed)
-    let labels = torch.randint (0L, 2L, [| n |], generator = rng)
-    let centres = labels.to_type(torch.float32).unsqueeze(1L) * 4.0f - 2.0f
-    torch.randn ([| n; 2L |], generator = rng) * 0.7f + centres, labels
-
 let tests =
     testList
         "tuning"
@@ -146,7 +140,7 @@ let tests =
                     let logDir =
                         Path.Combine(Path.GetTempPath(), $"functional-search-{Guid.NewGuid():N}")
 
-                    let x, y = blobs 256L 1UL
+                    let x, y = TrainingTests.blobs 256L 1UL
 
                     let space =
                         HyperparameterSpace()
