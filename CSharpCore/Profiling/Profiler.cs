@@ -33,9 +33,10 @@ public sealed class Profiler : Callback, IStepProfiler
     /// <param name="firstStep">The first step to record (0-based).</param>
     /// <param name="steps">How many steps to record.</param>
     /// <param name="logDir">Where Fit saves the trace, the report and the TensorBoard run metadata; null: nowhere.</param>
-    /// <param name="sampleMemory">Sample the native heap at every marker (glibc's mallinfo2, which
-    /// walks the heap's free lists: from a few to about a hundred microseconds on a fragmented
-    /// heap, most of the profiler's cost; false leaves the heap out).</param>
+    /// <param name="sampleMemory">Sample the native heap (glibc's mallinfo2, which walks the heap's
+    /// free lists: from a few to about a hundred microseconds on a fragmented heap, most of the
+    /// profiler's cost) at every layer call's start and end, and within a budget at backward
+    /// boundaries and phase ends; false leaves the heap out.</param>
     public Profiler(int firstStep = 5, int steps = 5, string? logDir = null, bool sampleMemory = true)
     {
         FirstStep = firstStep >= 0 ? firstStep : throw new ArgumentOutOfRangeException(nameof(firstStep), firstStep, "The first step to record is 0 or later.");

@@ -107,7 +107,7 @@ sealed class StepRecorder : ILayerCallObserver, IStepRecording
     public void Phase(string name, long start, long end)
     {
         lock (gate) phases.Add(new PhaseSpan(name, start, end));
-        SampleHeap(end);
+        SampleHeap(end, required: false);
     }
 
     /// <summary>The path of a child called <paramref name="name"/> of the call running now.</summary>
@@ -145,7 +145,7 @@ sealed class StepRecorder : ILayerCallObserver, IStepRecording
     public void BackwardBoundary(int index, bool begins, Tensor handedBack)
     {
         long now = Stopwatch.GetTimestamp();
-        SampleHeap(now);
+        SampleHeap(now, required: false);
         lock (gate)
         {
             if (finished) return;   // a pass after the step ended (a custom loop's late backward)
@@ -156,13 +156,28 @@ sealed class StepRecorder : ILayerCallObserver, IStepRecording
         }
     }
 
-    long? SampleHeap(long at)
+    /// <summary>
+    /// Reads the heap at <paramref name="at"/>. A reading walks glibc's free lists (tens of
+    /// microseconds on a busy heap), so only the readings a layer's forward needs (its start and
+    /// end) are always taken; the others (phases, backward boundaries: for the peak) are taken
+    /// while readings have cost at most 1/<see cref="SampleBudget"/> of the time since the last.
+    /// </summary>
+    long? SampleHeap(long at, bool required = true)
     {
-        if (!sampleMemory || NativeHeap.InUseBytes() is not { } inUse) return null;
+        if (!sampleMemory) return null;
+        if (!required && at - Volatile.Read(ref lastSampleEnd) < SampleBudget * Volatile.Read(ref lastSampleCost)) return null;
+        long begin = Stopwatch.GetTimestamp();
+        if (NativeHeap.InUseBytes() is not { } inUse) return null;
+        long end = Stopwatch.GetTimestamp();
+        Volatile.Write(ref lastSampleEnd, end);
+        Volatile.Write(ref lastSampleCost, end - begin);
         long bytes = Math.Max(0, inUse - Interlocked.Read(ref markerBytes));
         lock (gate) heap.Add((at, bytes));
         return bytes;
     }
+
+    const int SampleBudget = 20;
+    long lastSampleEnd, lastSampleCost;
 
     /// <summary>Ends the step: what it recorded, with the counters of the stages now.</summary>
     public StepProfile Finish(IReadOnlyList<StageCounters> stagesAtEnd)

@@ -1,5 +1,5 @@
 // Profiling training that waits for its data, and fixing it. The MNIST CNN is fed by a stream
-// whose read stage is deliberately slow (it waits 40 ms per batch, like a read from a busy
+// whose read stage is deliberately slow (it waits 60 ms per batch, like a read from a busy
 // network share); a Profiler records ten steps and its verdict says the run is input-bound and
 // which stage to blame. The fixed stream runs that stage on several workers and prefetches, and
 // the second profile shows the wait gone. Each run leaves profile/trace.json (open it in
@@ -17,7 +17,7 @@ using TorchSharp;
 using static TorchSharp.torch;
 
 string Option(string name, string fallback) => Array.IndexOf(args, name) is var i and >= 0 ? args[i + 1] : fallback;
-int trainCount = int.Parse(Option("--train", "8000")), delayMs = int.Parse(Option("--delay-ms", "40"));
+int trainCount = int.Parse(Option("--train", "8000")), delayMs = int.Parse(Option("--delay-ms", "60"));
 string logDir = Option("--logdir", Path.Combine(Path.GetTempPath(), "functional-profile"));
 const int batchSize = 128;
 
