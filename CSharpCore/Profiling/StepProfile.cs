@@ -77,7 +77,7 @@ public sealed class StepProfile
         return new StepProfile(recorder.Step, recorder.Started, Stopwatch.GetElapsedTime(origin, end),
             [.. phases.Select(p => new PhaseProfile(p.Name, Stopwatch.GetElapsedTime(p.Start, p.End)))], layers,
             heap.Count > 0 ? heap[0].Bytes : null, heap.Count > 0 ? heap.Max(h => h.Bytes) : null, stages, spans,
-            [.. heap.Select(h => (At(h.At), h.Bytes))])
+            [.. heap.Select(h => (At(Math.Max(h.At, origin)), h.Bytes))])
         { Origin = origin };
     }
 

@@ -31,9 +31,11 @@ sealed class StepRecorder : ILayerCallObserver, IStepRecording
     public StepRecorder(long step, bool sampleMemory, IReadOnlyList<StageCounters> stagesAtStart)
     {
         (Step, this.sampleMemory, StagesAtStart) = (step, sampleMemory, stagesAtStart);
+        // The step begins after the first heap reading, which can take a millisecond on a
+        // fragmented heap: the profiler's own work is no part of the step it measures.
+        SampleHeap(Stopwatch.GetTimestamp());
         Started = DateTimeOffset.UtcNow;
         Origin = Stopwatch.GetTimestamp();
-        SampleHeap(Origin);
     }
 
     public long Step { get; }
