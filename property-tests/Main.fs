@@ -27,6 +27,7 @@ let allTests =
             TensorBoardTests.tests
             ProfilerTests.tests
             TuningTests.tests
+            MixedPrecisionTests.tests
             ChartTests.tests
             ArrowTrainingTests.tests
             StreamLawTests.tests

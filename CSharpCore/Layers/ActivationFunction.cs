@@ -37,10 +37,10 @@ public sealed class ActivationFunction
     public static ActivationFunction Tanh { get; } = new("tanh", x => x.tanh());
     /// <summary>1 / (1 + exp(-x)).</summary>
     public static ActivationFunction Sigmoid { get; } = new("sigmoid", x => x.sigmoid());
-    /// <summary>Softmax over the last axis.</summary>
-    public static ActivationFunction Softmax { get; } = new("softmax", x => x.softmax(-1));
-    /// <summary>Log-softmax over the last axis.</summary>
-    public static ActivationFunction LogSoftmax { get; } = new("log_softmax", x => x.log_softmax(-1));
+    /// <summary>Softmax over the last axis; in float32 for 16-bit inputs (mixed precision).</summary>
+    public static ActivationFunction Softmax { get; } = new("softmax", x => PrecisionPolicy.InFloat32(x).softmax(-1));
+    /// <summary>Log-softmax over the last axis; in float32 for 16-bit inputs.</summary>
+    public static ActivationFunction LogSoftmax { get; } = new("log_softmax", x => PrecisionPolicy.InFloat32(x).log_softmax(-1));
 
     /// <summary>The built-in activations by name.</summary>
     public static IReadOnlyDictionary<string, ActivationFunction> BuiltIn { get; } =

@@ -11,14 +11,22 @@ namespace Functional.Layers;
 /// when <paramref name="Training"/> is true and a layer needs randomness.</param>
 public sealed record ApplyContext(bool Training, RandomKey? Key = null)
 {
+    /// <summary>The precision policy layers compute under (a layer's own policy overrides it);
+    /// <see cref="PrecisionPolicy.Global"/> when the context was made.</summary>
+    public PrecisionPolicy Precision { get; init; } = PrecisionPolicy.Global;
+
     /// <summary>Inference: no randomness, running statistics.</summary>
-    public static ApplyContext Inference { get; } = new(false);
+    public static ApplyContext Inference => new(false);
 
     /// <summary>Training with randomness derived from <paramref name="key"/>.</summary>
     public static ApplyContext Train(RandomKey key) => new(true, key);
 
     /// <summary>Training with randomness derived from the key <paramref name="seed"/>.</summary>
     public static ApplyContext Train(ulong seed) => new(true, new RandomKey(seed));
+
+    /// <summary>The same context under <paramref name="policy"/> (e.g. a hand-written loop in mixed precision).</summary>
+    public ApplyContext WithPrecision(PrecisionPolicy policy) =>
+        this with { Precision = policy ?? throw new ArgumentNullException(nameof(policy)) };
 
     /// <summary>The context for the part of the model named <paramref name="name"/>: the same
     /// mode, the key folded with the name.</summary>

@@ -26,8 +26,38 @@ public abstract class Layer : IDescribedLayer
         Any,
     }
 
+    /// <summary>What a layer does under a mixed <see cref="PrecisionPolicy"/>.</summary>
+    protected enum MixedPrecision
+    {
+        /// <summary>Computes in the policy's compute dtype: its floating parameters and input are
+        /// cast to it (Dense, convolutions, attention, recurrent cells). Layers without variables
+        /// compute in their input's dtype.</summary>
+        Compute,
+        /// <summary>Computes in float32 (normalisation statistics) and gives its output back in
+        /// the dtype the input came in.</summary>
+        Float32,
+        /// <summary>Computes in float32 and casts its output to the compute dtype (a lookup
+        /// such as Embedding: casting its whole table every step would cost more).</summary>
+        Float32ThenCompute,
+    }
+
     /// <inheritdoc/>
     public string Name { get; }
+
+    /// <summary>This layer's own precision policy (Keras's per-layer <c>dtype</c>), overriding
+    /// the model's; null (the default) follows the model. Set with <see cref="LayerPrecision.WithPrecision{TLayer}"/>.</summary>
+    public PrecisionPolicy? Precision { get; private set; }
+
+    /// <summary>A copy of this layer with its own precision policy (null: follow the model's).</summary>
+    internal Layer CopyWithPrecision(PrecisionPolicy? policy)
+    {
+        var copy = (Layer)MemberwiseClone();
+        copy.Precision = policy;
+        return copy;
+    }
+
+    /// <summary>How this layer computes under a mixed policy (<see cref="MixedPrecision.Compute"/> unless overridden).</summary>
+    protected virtual MixedPrecision UnderMixedPrecision => MixedPrecision.Compute;
 
     /// <summary>The layer type's short name, e.g. "dense"; the default layer name. Built-in
     /// layers take it from their <see cref="LayerKindAttribute"/>; other layers may override it
@@ -81,9 +111,31 @@ public abstract class Layer : IDescribedLayer
         ArgumentNullException.ThrowIfNull(context);
         if (input.dim() < 1)
             throw new ShapeException($"Layer '{Name}' ({Kind}) expects a batch of inputs (at least 1 dimension), but received a scalar.");
-        input = AcceptDtype(input, VariablesDtype(variables));
+        var dtype = VariablesDtype(variables);
+        var policy = Precision ?? context.Precision;
+        if (policy.IsMixed && dtype == policy.VariableDtype) return ApplyMixed(policy.ComputeDtype, dtype.Value, variables, input, context);
+        input = AcceptDtype(input, dtype);
         CheckInput(variables, input);
         return Forward(variables, input, context);
+    }
+
+    /// <summary>Apply under a mixed policy, for a layer whose variables are in the policy's variable dtype.</summary>
+    (Tensor Output, TensorTree State) ApplyMixed(ScalarType compute, ScalarType variableDtype, Variables variables, Tensor input, ApplyContext context)
+    {
+        var role = UnderMixedPrecision;
+        if (role == MixedPrecision.Compute)
+        {
+            var cast = new Variables(variables.Params.Map(t => t.is_floating_point() ? t.to_type(compute) : t), variables.State);
+            input = AcceptDtype(input, compute);
+            CheckInput(cast, input);
+            return Forward(cast, input, context);
+        }
+        var original = input.dtype;
+        input = AcceptDtype(input, variableDtype);
+        CheckInput(variables, input);
+        var (output, state) = Forward(variables, input, context);
+        var outputDtype = role == MixedPrecision.Float32ThenCompute ? compute : original;
+        return (output.is_floating_point() && PrecisionPolicy.IsHalf(outputDtype) && output.dtype != outputDtype ? output.to_type(outputDtype) : output, state);
     }
 
     /// <summary>Throws <see cref="ShapeException"/> when <paramref name="input"/> does not fit.</summary>

@@ -44,6 +44,8 @@ public sealed class LossFunction
         if (predictions.shape[0] != targets.shape.FirstOrDefault(-1))
             throw new ArgumentException(
                 $"{Name}: predictions have {predictions.shape[0]} examples (shape {Format(predictions)}) but targets have shape {Format(targets)}.");
+        // Losses are computed in float32 for 16-bit predictions (mixed precision).
+        predictions = Layers.PrecisionPolicy.InFloat32(predictions);
         // Floating targets follow the predictions' dtype (Keras casts y_true to y_pred's dtype).
         if (targets.is_floating_point() && predictions.is_floating_point() && targets.dtype != predictions.dtype)
             targets = targets.to_type(predictions.dtype);

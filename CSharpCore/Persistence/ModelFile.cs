@@ -41,6 +41,7 @@ public static class ModelFile
         // A model fed by name takes its input shapes from its graph; one fed a tensor saves its own.
         if (model.InputNames is null) description["input_shape"] = new JsonArray([.. model.InputShape.Select(d => (JsonNode)d)]);
         else description["named"] = true;
+        if (model.Precision != PrecisionPolicy.Float32) description["precision"] = model.Precision.Name;
         if (model.ClassNames is { } names) description["class_names"] = new JsonArray([.. names.Select(n => (JsonNode)n)]);
         if (model.FrozenPaths.Count > 0) description["frozen"] = new JsonArray([.. model.FrozenPaths.Select(p => (JsonNode)p)]);
         if (TrainingDescription.Of(model) is { } training) description["training"] = training;
@@ -214,7 +215,7 @@ public static class ModelFile
         return Ready(folder, LoadConsistent(folder, null), optimizer, new Dictionary<string, OutputLoss> { [""] = new(loss, 1, metrics?.ToArray()) });
     }
 
-    /// <summary>A ready model fed by name (see <see cref="Model(FunctionalModel, IReadOnlyDictionary{string, OutputLoss}, GradientTransformation, ulong)"/>)
+    /// <summary>A ready model fed by name (see <see cref="Model(FunctionalModel, IReadOnlyDictionary{string, OutputLoss}, GradientTransformation, ulong, PrecisionPolicy?)"/>)
     /// with your losses and optimizer; otherwise as <see cref="LoadModel(string, LossFunction, GradientTransformation, IEnumerable{Metric}?)"/>.</summary>
     public static Model LoadModel(string folder, IReadOnlyDictionary<string, OutputLoss> outputs, GradientTransformation optimizer)
     {
@@ -259,10 +260,11 @@ public static class ModelFile
                 throw new ArgumentException(
                     $"{folder}: the saved model is fed by name (outputs {string.Join(", ", ((FunctionalModel)network).OutputNames)}): give an OutputLoss per output name.",
                     nameof(outputs));
+            var precision = Precision(description, folder);
             if (inputShape is null)
-                model = new Model((FunctionalModel)network, outputs, optimizer, state.Seed);
+                model = new Model((FunctionalModel)network, outputs, optimizer, state.Seed, precision);
             else if (outputs.Count == 1 && outputs.TryGetValue("", out var single))
-                model = new Model(network, inputShape, single.Loss, optimizer, single.Metrics, state.Seed);
+                model = new Model(network, inputShape, single.Loss, optimizer, single.Metrics, state.Seed, precision);
             else
                 throw new ArgumentException(
                     $"{folder}: the saved model is fed one tensor and has one unnamed output; give one loss (not {string.Join(", ", outputs.Keys.Select(k => $"'{k}'"))}).",
@@ -291,6 +293,16 @@ public static class ModelFile
             throw e as InvalidDataException ?? new InvalidDataException($"{folder}: the saved model does not fit together: {e.Message}", e);
         }
         return model;
+    }
+
+    /// <summary>The precision policy saved with a model (float32 when none is).</summary>
+    static PrecisionPolicy Precision(JsonObject description, string folder)
+    {
+        if (description["precision"] is null) return PrecisionPolicy.Float32;
+        var name = description["precision"] is JsonValue v && v.TryGetValue<string>(out var text) ? text
+            : throw new InvalidDataException($"{folder}: the model description's precision is not a string.");
+        return PrecisionPolicy.All.FirstOrDefault(p => p.Name == name)
+            ?? throw new InvalidDataException($"{folder}: unknown precision policy '{name}' (known: {string.Join(", ", PrecisionPolicy.All.Select(p => p.Name))}).");
     }
 
     /// <summary>The class names saved with a model, or null.</summary>

@@ -69,8 +69,9 @@ public sealed partial class Model
             }
             // The optimizer groups leaves by this snapshot, never by the live set.
             var snapshot = next.ToArray();
-            Optimizer = snapshot.Length == 0 ? BaseOptimizer
+            var trained = snapshot.Length == 0 ? BaseOptimizer
                 : Transform.Freeze(BaseOptimizer, path => snapshot.Any(prefix => TreePath.IsUnder(path, prefix)));
+            Optimizer = autoLossScale ? LossScale.Dynamic(trained) : trained;
             var state = State with { OptState = Optimizer.Init(State.Params) };
             State.DisposeExcept(state);
             State = state;

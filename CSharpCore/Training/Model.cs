@@ -24,9 +24,10 @@ public sealed partial class Model : IDisposable
 
     /// <summary>Compiles <paramref name="network"/> for inputs of per-example shape
     /// <paramref name="inputShape"/> and initialises its state from <paramref name="seed"/>. It
-    /// trains on one input tensor and one target tensor per batch.</summary>
+    /// trains on one input tensor and one target tensor per batch. <paramref name="precision"/>
+    /// sets the dtype layers compute in (<see cref="PrecisionPolicy.Global"/> by default).</summary>
     public Model(ILayer network, long[] inputShape, LossFunction loss, GradientTransformation optimizer,
-        IEnumerable<Metric>? metrics = null, ulong seed = 0)
+        IEnumerable<Metric>? metrics = null, ulong seed = 0, PrecisionPolicy? precision = null)
     {
         Network = network ?? throw new ArgumentNullException(nameof(network));
         ShapeException.RequireValid(inputShape, $"Model '{network.Name}'");
@@ -35,10 +36,10 @@ public sealed partial class Model : IDisposable
         var outputShape = network.OutputShape(inputShape);
         (inputs, outputs, named) = ([("", inputShape)], [("", outputShape)], false);
         heads = [new Head("", 0, loss, 1, metrics?.ToArray() ?? [])];
-        BaseOptimizer = Optimizer = optimizer;
+        Precision = precision ?? PrecisionPolicy.Global;
+        BaseOptimizer = optimizer;
         using var rng = TrainState.GeneratorFor(seed, -1);
-        var variables = network.Init(rng, inputShape);
-        State = new TrainState(variables.Params, variables.State, optimizer.Init(variables.Params), 0, seed);
+        (State, Optimizer, autoLossScale) = InitialState(network.Init(rng, inputShape), optimizer, seed);
     }
 
     /// <summary>
@@ -49,7 +50,8 @@ public sealed partial class Model : IDisposable
     /// loss is the weighted sum of theirs. Outputs not listed are predicted, not trained.
     /// </summary>
     /// <exception cref="ArgumentException">No outputs, a name that is not an output, or two inputs of one name.</exception>
-    public Model(FunctionalModel network, IReadOnlyDictionary<string, OutputLoss> outputs, GradientTransformation optimizer, ulong seed = 0)
+    public Model(FunctionalModel network, IReadOnlyDictionary<string, OutputLoss> outputs, GradientTransformation optimizer, ulong seed = 0,
+        PrecisionPolicy? precision = null)
     {
         Network = network ?? throw new ArgumentNullException(nameof(network));
         ArgumentNullException.ThrowIfNull(outputs);
@@ -64,11 +66,30 @@ public sealed partial class Model : IDisposable
         (inputs, this.outputs, named) = ([.. inputNames.Zip(network.InputShapes)], [.. outputNames.Zip(network.OutputShapes)], true);
         heads = [.. outputNames.Select((name, i) => (name, i)).Where(o => outputs.ContainsKey(o.name)).Select(o =>
             new Head(o.name, o.i, outputs[o.name].Loss, outputs[o.name].Weight, [.. outputs[o.name].Metrics]))];
-        BaseOptimizer = Optimizer = optimizer;
+        Precision = precision ?? PrecisionPolicy.Global;
+        BaseOptimizer = optimizer;
         using var rng = TrainState.GeneratorFor(seed, -1);
-        var variables = network.Init(rng);
-        State = new TrainState(variables.Params, variables.State, optimizer.Init(variables.Params), 0, seed);
+        (State, Optimizer, autoLossScale) = InitialState(network.Init(rng), optimizer, seed);
     }
+
+    /// <summary>The first state, and the optimizer training runs: under a policy that needs loss
+    /// scaling, <paramref name="optimizer"/> wrapped in <see cref="LossScale.Dynamic"/> unless it
+    /// scales its loss already (Keras's compile wraps it in a <c>LossScaleOptimizer</c>).</summary>
+    (TrainState, GradientTransformation, bool AutoLossScale) InitialState(Variables variables, GradientTransformation optimizer, ulong seed)
+    {
+        var optState = optimizer.Init(variables.Params);
+        bool wrap = Precision.NeedsLossScaling && LossScale.Find(optState) is null;
+        if (wrap)
+        {
+            optState.Dispose();
+            optimizer = LossScale.Dynamic(optimizer);
+            optState = optimizer.Init(variables.Params);
+        }
+        return (new TrainState(variables.Params, variables.State, optState, 0, seed), optimizer, wrap);
+    }
+
+    /// <summary>Whether the model wrapped its optimizer in loss scaling itself (so freezing keeps the scaling outermost).</summary>
+    readonly bool autoLossScale;
 
     readonly (string Name, long[] Shape)[] inputs, outputs;
     readonly Head[] heads;
@@ -83,6 +104,9 @@ public sealed partial class Model : IDisposable
 
     /// <summary>The network.</summary>
     public ILayer Network { get; }
+    /// <summary>The precision policy the network computes under (layers with their own override
+    /// it); saved with the model. Outputs reach the loss, Predict and Evaluate in float32.</summary>
+    public PrecisionPolicy Precision { get; }
     /// <summary>Per-example input shape of a model with one input.</summary>
     /// <exception cref="InvalidOperationException">The model has several inputs (see <see cref="InputShapes"/>).</exception>
     public long[] InputShape => inputs.Length == 1 ? inputs[0].Shape
@@ -223,6 +247,8 @@ public sealed partial class Model : IDisposable
         var (x, y) = (InputsOf(batch.Inputs), TargetsOf(batch.Targets));
         _ = batch.Rows;   // the same number of rows everywhere, or a ShapeException naming the two
         var context = ApplyContext.Train(RandomKey.ForStep(state.Seed, state.Step));
+        // Loss scaling (float16): the loss is differentiated times the scale, the gradients divided by it again.
+        double scale = LossScale.Current(state.OptState);
         // Frozen parameters are constants of the step: autodiff neither records nor computes
         // their gradients (a frozen base under a trained head costs no backward pass); the
         // optimizer gets zeros for them.
@@ -234,7 +260,7 @@ public sealed partial class Model : IDisposable
             var (outputs, modelState) = Forward(new Variables(Whole(trainable), state.ModelState), x, context);
             var (loss, headLosses) = LayerCall.ApplyLoss(outputs, o => TotalLoss(o, y, exampleWeights));
             forwardDone?.Invoke();
-            return (loss, (headLosses, [.. outputs.Select(o => o.detach())], modelState.Detach()));
+            return (scale == 1 ? loss : loss * scale, (headLosses, [.. outputs.Select(o => o.detach())], modelState.Detach()));
         }
         var differentiated = frozen is null ? state.Params : state.Params.Filter((path, _) => !frozen.Contains(path));
         Tensor loss;
@@ -246,7 +272,15 @@ public sealed partial class Model : IDisposable
             using (no_grad()) (loss, (headLosses, outputs, modelState)) = LossOf(differentiated);
             gradient = TensorTree.Empty;
         }
-        else (loss, (headLosses, outputs, modelState), gradient) = Transforms.ValueAndGrad<(Tensor[], Tensor[], TensorTree)>(LossOf)(differentiated);
+        else
+        {
+            (loss, (headLosses, outputs, modelState), gradient) = Transforms.ValueAndGrad<(Tensor[], Tensor[], TensorTree)>(LossOf)(differentiated);
+            if (scale != 1)
+            {
+                using (no_grad()) loss = loss / scale;
+                LossScale.UnscaleInPlace(gradient, scale);
+            }
+        }
         if (frozen is not null)
             gradient = state.Params.Map((path, t) => frozen.Contains(path) ? zeros_like(t) : gradient[path]);
         return (loss, headLosses, outputs, modelState, gradient);
@@ -272,11 +306,17 @@ public sealed partial class Model : IDisposable
     }
 
     /// <summary>The network's outputs for one batch of each input.</summary>
+    /// <remarks>The network computes under the model's precision policy; 16-bit outputs are cast to float32.</remarks>
     (Tensor[] Outputs, TensorTree State) Forward(Variables variables, Tensor[] x, ApplyContext context)
     {
-        if (Network is FunctionalModel f && (inputs.Length != 1 || outputs.Length != 1)) return f.ApplyAll(variables, x, context);
+        if (context.Precision != Precision) context = context with { Precision = Precision };
+        if (Network is FunctionalModel f && (inputs.Length != 1 || outputs.Length != 1))
+        {
+            var (all, newState) = f.ApplyAll(variables, x, context);
+            return ([.. all.Select(PrecisionPolicy.InFloat32)], newState);
+        }
         var (output, state) = LayerCall.ApplyNetwork(Network, variables, x[0], context);
-        return ([output], state);
+        return ([PrecisionPolicy.InFloat32(output)], state);
     }
 
     /// <summary>The input tensors a batch's input tree gives, in the model's input order, shapes checked.</summary>

@@ -114,7 +114,7 @@ public sealed class MultiHeadAttention(long heads, long keyDim, bool causal = fa
         var scores = q.matmul(k.transpose(-2, -1)) / Math.Sqrt(KeyDim);                   // (batch, heads, tq, tk)
         if (mask is not null)
             scores = scores.masked_fill((mask.dim() == 3 ? mask.unsqueeze(1) : mask).logical_not(), double.NegativeInfinity);
-        var attended = scores.softmax(-1).matmul(v).transpose(1, 2).reshape(query.shape[0], query.shape[1], width);
+        var attended = PrecisionPolicy.InFloat32(scores).softmax(-1).to_type(v.dtype).matmul(v).transpose(1, 2).reshape(query.shape[0], query.shape[1], width);
         return attended.matmul(parameters["output/kernel"]) + parameters["output/bias"];
     }
 

@@ -48,6 +48,10 @@ public sealed class Embedding(long vocabulary, long dimensions, Initializer? ini
             throw new ShapeException($"Layer '{Name}' (embedding) has ids in [0, {Vocabulary}), but received ids from {low} to {high}.");
     }
 
+    /// <summary>Looks up in float32 and gives the rows in the compute dtype under a mixed policy
+    /// (casting the whole table each step would cost more than the rows).</summary>
+    protected override MixedPrecision UnderMixedPrecision => MixedPrecision.Float32ThenCompute;
+
     /// <inheritdoc/>
     protected override (Tensor Output, TensorTree State) Forward(Variables variables, Tensor input, ApplyContext context) =>
         (variables.Params["embeddings"].index_select(0, input.to_type(ScalarType.Int64).flatten()).view([.. input.shape, Dimensions]), variables.State);

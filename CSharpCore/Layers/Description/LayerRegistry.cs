@@ -100,7 +100,9 @@ public static class LayerRegistry
         if (entry is null || config is null)
             throw new NotSupportedException(
                 $"Layer '{layer.Name}' ({layer.GetType().Name}) cannot be saved: give it a kind and a configuration and register it with LayerRegistry.Register.");
-        return new JsonObject { ["type"] = entry.Kind, ["name"] = layer.Name, ["config"] = config.Json.DeepClone() };
+        var json = new JsonObject { ["type"] = entry.Kind, ["name"] = layer.Name, ["config"] = config.Json.DeepClone() };
+        if (layer is Layer { Precision: { } policy }) json["dtype"] = policy.Name;
+        return json;
     }
 
     /// <summary>Rebuilds a layer from its description; <paramref name="where"/> is its JSON path, for errors.</summary>
@@ -116,9 +118,19 @@ public static class LayerRegistry
         var config = new LayerConfig(o["config"] as JsonObject ?? throw Bad(at, "missing or not an object"), at);
         if (!ByKind.TryGetValue(type, out var entry))
             throw Bad($"{where}.type", $"unknown layer type '{type}' (register custom layers with LayerRegistry.Register)");
+        PrecisionPolicy? precision = null;
+        if (o["dtype"] is { } dtype)
+        {
+            var policyName = dtype is JsonValue pv && pv.TryGetValue<string>(out var p) ? p : throw Bad($"{where}.dtype", "not a string");
+            precision = PrecisionPolicy.All.FirstOrDefault(x => x.Name == policyName)
+                ?? throw Bad($"{where}.dtype", $"unknown precision policy '{policyName}' (known: {string.Join(", ", PrecisionPolicy.All.Select(x => x.Name))})");
+        }
         try
         {
-            return entry.FromConfig(config, name);
+            var layer = entry.FromConfig(config, name);
+            if (precision is null) return layer;
+            return layer is Layer own ? own.CopyWithPrecision(precision)
+                : throw Bad($"{where}.dtype", $"layer type '{type}' takes no precision policy of its own");
         }
         catch (Exception e) when (e is ArgumentException and not ShapeException)
         {

@@ -51,6 +51,9 @@ public sealed class BatchNorm(double momentum = 0.99, double epsilon = 1e-3, str
             throw ShapeError($"(batch, {features}, ...)", input.shape[1..]);
     }
 
+    /// <summary>Statistics in float32 under a mixed policy; the output in the input's dtype.</summary>
+    protected override MixedPrecision UnderMixedPrecision => MixedPrecision.Float32;
+
     /// <inheritdoc/>
     protected override (Tensor Output, TensorTree State) Forward(Variables variables, Tensor input, ApplyContext context)
     {

@@ -38,6 +38,9 @@ public sealed class LayerNorm(double epsilon = 1e-5, string? name = null) : Laye
             throw ShapeError($"(batch, ..., {features})", input.shape[1..]);
     }
 
+    /// <summary>Statistics in float32 under a mixed policy; the output in the input's dtype.</summary>
+    protected override MixedPrecision UnderMixedPrecision => MixedPrecision.Float32;
+
     /// <inheritdoc/>
     protected override (Tensor Output, TensorTree State) Forward(Variables variables, Tensor input, ApplyContext context) =>
         (torch.nn.functional.layer_norm(input, [input.shape[^1]], variables.Params["scale"], variables.Params["offset"], Epsilon),

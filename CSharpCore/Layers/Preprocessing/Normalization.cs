@@ -158,6 +158,9 @@ public sealed class Normalization : Layer, IOnnxExportable
         return [1, .. perExample.Select((d, i) => i == dim ? d : 1)];
     }
 
+    /// <summary>Statistics in float32 under a mixed policy; the output in the input's dtype.</summary>
+    protected override MixedPrecision UnderMixedPrecision => MixedPrecision.Float32;
+
     /// <inheritdoc/>
     protected override (Tensor Output, TensorTree State) Forward(Variables variables, Tensor input, ApplyContext context)
     {
