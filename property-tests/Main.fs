@@ -34,6 +34,7 @@ let allTests =
             StreamSourceTests.tests
             StreamRuntimeTests.tests
             OnnxTests.tests
+            CompileTests.tests
             PretrainedTests.tests
             LayerCatalogTests.tests
             LayerCatalogTests.lawTests

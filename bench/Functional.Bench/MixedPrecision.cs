@@ -103,7 +103,7 @@ static class MixedPrecision
     }
 
     /// <summary>The README's networks.</summary>
-    static ILayer Network(bool cnn) => cnn
+    internal static ILayer Network(bool cnn) => cnn
         ? new Sequential(
             new Conv2D(32, 3, activation: ActivationFunction.Relu), new MaxPool2D(),
             new Conv2D(64, 3, activation: ActivationFunction.Relu), new MaxPool2D(),

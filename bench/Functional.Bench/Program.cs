@@ -14,10 +14,11 @@ switch (name)
     case "streams-child": StreamThroughput.RunChild(args.Skip(1).ToArray()); break;
     case "profile": ProfileBench.Run(); break;
     case "mixed": MixedPrecision.Run(); break;
+    case "compile": CompileBench.Run(); break;
     case "mixed-child": MixedPrecision.RunChild(args.Skip(1).ToArray()); break;
     case "profile-child": ProfileBench.RunChild(); break;
     default:
-        Console.Error.WriteLine("usage: bench/run fit | grad-memory | remat | save-load | streams | profile | mixed");
+        Console.Error.WriteLine("usage: bench/run fit | grad-memory | remat | save-load | streams | profile | mixed | compile");
         return 2;
 }
 return 0;
