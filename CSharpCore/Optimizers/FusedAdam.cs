@@ -25,7 +25,10 @@ public static class FusedAdam
     static readonly Lazy<jit.CompilationUnit> compiled = new(() => jit.compile(Script + "\n"));
 
     /// <summary>The fused step for <c>Chain(ScaleByAdam(beta1, beta2, epsilon), ScaleByLearningRate(learningRate))</c>'s state.</summary>
-    public static InPlaceStep Step(Schedule learningRate, double beta1, double beta2, double epsilon) => (gradients, state, parameters) =>
+    /// <remarks>Should TorchScript refuse a call (seen once, rarely: <c>c10::Scalar::toLong</c>
+    /// while converting the arguments, before the kernel runs), the counts go back and that step
+    /// runs <paramref name="unfused"/> (the chain's in-place update) instead.</remarks>
+    public static InPlaceStep Step(Schedule learningRate, double beta1, double beta2, double epsilon, InPlaceUpdate unfused) => (gradients, state, parameters) =>
     {
         var adam = AdamState.Of(OptimizerState.ChainLink(state, 0));
         var rate = LearningRateState.Of(OptimizerState.ChainLink(state, 1));
@@ -34,7 +37,17 @@ public static class FusedAdam
         double lr = learningRate(rateStep) * rate.Multiplier.item<double>();
         using var step = torch.tensor((float)t);
         var steps = Enumerable.Repeat(step, parameters.Count).ToArray();
-        compiled.Value.invoke("adam", parameters.Leaves.ToArray(), gradients.Leaves.ToArray(), adam.Mu.Leaves.ToArray(), adam.Nu.Leaves.ToArray(),
-            steps, lr, beta1, beta2, epsilon);
+        try
+        {
+            compiled.Value.invoke("adam", parameters.Leaves.ToArray(), gradients.Leaves.ToArray(), adam.Mu.Leaves.ToArray(), adam.Nu.Leaves.ToArray(),
+                steps, lr, beta1, beta2, epsilon);
+        }
+        catch (System.Runtime.InteropServices.ExternalException)
+        {
+            adam.Count.sub_(1);
+            rate.Count.sub_(1);
+            var updates = unfused(gradients, state, parameters);
+            for (int i = 0; i < updates.Count; i++) parameters.Leaves[i].add_(updates.Leaves[i]);
+        }
     };
 }

@@ -33,11 +33,11 @@ public static class Optimizer
     /// <summary>Adam with a learning-rate schedule.</summary>
     /// <remarks>Fit's in-place step runs it as one fused libtorch kernel for all parameters
     /// (<see cref="FusedAdam"/>); the pure <see cref="GradientTransformation.Update"/> runs the chain.</remarks>
-    public static GradientTransformation Adam(Schedule learningRate, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8) =>
-        Transform.Chain(Transform.ScaleByAdam(beta1, beta2, epsilon), Transform.ScaleByLearningRate(learningRate)) with
-        {
-            FusedStep = FusedAdam.Step(learningRate, beta1, beta2, epsilon),
-        };
+    public static GradientTransformation Adam(Schedule learningRate, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8)
+    {
+        var chain = Transform.Chain(Transform.ScaleByAdam(beta1, beta2, epsilon), Transform.ScaleByLearningRate(learningRate));
+        return chain with { FusedStep = FusedAdam.Step(learningRate, beta1, beta2, epsilon, chain.UpdateInPlace) };
+    }
 
     /// <summary>AdamW: Adam with decoupled weight decay (Loshchilov and Hutter).</summary>
     public static GradientTransformation AdamW(double learningRate = 1e-3, double weightDecay = 1e-2,

@@ -22,6 +22,8 @@ namespace Functional.Runtime;
 /// folder of their own, so the shim finds libtorch only if it is loaded already. A first call
 /// through a nested type (<c>new torch.Generator(seed)</c>, as <c>Model</c>'s constructor makes)
 /// skips that constructor and fails to load the shim; running it first avoids that.</item>
+/// <item>Before libtorch (and its OpenMP runtime) loads, <see cref="OpenMpSpinning"/> bounds the
+/// OpenMP threads' spinning, which a shared machine needs.</item>
 /// </list>
 /// Either step failing leaves things as they were: TorchSharp then reports, in its own words,
 /// what does not load.
@@ -38,6 +40,7 @@ static class NativeBackend
         try
         {
             if (OperatingSystem.IsLinux()) UseFixedShimWhereNeeded();
+            OpenMpSpinning.ConfigureBeforeLibgompLoads();
             RuntimeHelpers.RunClassConstructor(typeof(torch).TypeHandle);
         }
         catch (Exception)

@@ -73,6 +73,12 @@ public sealed record FitOptions
             : throw new ArgumentNullException(nameof(Callbacks), "Callbacks must not be null or hold null.");
     } = [];
 
+    /// <summary>How the steps are set up (intra-op threads): <see cref="TrainingPlan.Measured"/>
+    /// measures on the first batch, <see cref="TrainingPlan.Pinned"/> fixes them; null (the
+    /// default) leaves libtorch's setting as it is. The plan used is <see cref="Model.Plan"/>, and
+    /// a line of the progress display.</summary>
+    public TrainingPlan? Plan { get; init; }
+
     /// <summary>Progress display.</summary>
     public Verbosity Verbosity { get; init; } = Verbosity.Auto;
 

@@ -68,6 +68,20 @@ public sealed partial class Model
         var profiler = StepProfilerOf(options.Callbacks);
         profiler?.Watch(train as IStageCounters);
         long stepsPerEpoch = train is TensorBatches b ? (train.Count + b.BatchSize - 1) / b.BatchSize : 0;
+        int threadsBefore = torch.get_num_threads();
+        if (options.Plan is { } plan)
+        {
+            try
+            {
+                Plan = ResolvePlan(plan, () => train.Batches(options.InitialEpoch).FirstOrDefault());
+            }
+            finally
+            {
+                torch.set_num_threads(threadsBefore);
+            }
+            torch.set_num_threads(Plan.Threads);
+            display.Message($"Plan: {Plan}.");
+        }
         foreach (var c in options.Callbacks) c.OnTrainBegin(context);
         try
         {
@@ -96,6 +110,7 @@ public sealed partial class Model
             // Callbacks release what they hold (files, best weights) even when training throws.
             foreach (var c in options.Callbacks) c.OnTrainEnd(context);
             context.ReleaseGradients();
+            if (options.Plan is not null) torch.set_num_threads(threadsBefore);
         }
         history.StopReason = context.StopReason;
         if (context.StopReason is not null) display.Message($"Training stopped: {context.StopReason}.");

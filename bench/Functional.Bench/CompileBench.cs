@@ -14,6 +14,7 @@ namespace Functional.Bench;
 /// each side runs with 1 and with 2 threads, set explicitly before each of its rounds, and is
 /// credited with its better setting. Rounds alternate the four variants; medians of 7 rounds.
 /// Compiled models run with the default spinning (during a call only), as on a shared machine.
+/// Then the training step with a measured plan (see <see cref="TrainStep"/>).
 /// </summary>
 static class CompileBench
 {
@@ -59,6 +60,47 @@ static class CompileBench
             }
             foreach (var c in compiled) c.Dispose();
         }
+        rows.AddRange(TrainStep());
         rows.ForEach(Console.WriteLine);
+    }
+
+    /// <summary>
+    /// Fit with a measured step plan against Fit as it runs by default (libtorch's thread count,
+    /// the machine's cores) and against Fit at the better of 1 and 2 threads, each set explicitly
+    /// before its rounds; batch 8, 32 and 128, 7 alternating rounds of about 0.3 s, medians.
+    /// </summary>
+    static IEnumerable<string> TrainStep()
+    {
+        foreach (var name in new[] { "mlp", "cnn" })
+        {
+            bool cnn = name == "cnn";
+            long[] shape = cnn ? [1, 28, 28] : [784];
+            foreach (int batch in new[] { 8, 32, 128 })
+            {
+                const int batches = 20;
+                using var x = torch.rand([batch * batches, .. shape]);
+                using var y = torch.randint(0, 10, [batch * batches]);
+                using var model = new Model(MixedPrecision.Network(cnn), shape, Loss.SparseCategoricalCrossEntropy(fromLogits: true), Optimizer.Adam(1e-3));
+                var options = new FitOptions { BatchSize = batch, Shuffle = false, Verbosity = Verbosity.Silent };
+                // Plan once (as Fit does with TrainingPlan.Measured), then pinned for every round.
+                model.Fit(x, y, options with { Epochs = 2, Plan = TrainingPlan.Measured });
+                var plan = model.Plan!;
+                double Rate(int threads, int epochs)
+                {
+                    torch.set_num_threads(threads);
+                    return epochs * batches / Measure.Seconds(() => model.Fit(x, y, options with { Epochs = epochs }));
+                }
+                int epochsPerRound = Math.Max(1, (int)(0.3 * Rate(Environment.ProcessorCount, 2) / batches));
+                var sides = new[] { Environment.ProcessorCount, 1, plan.Threads };
+                var rates = sides.Select(_ => new List<double>()).ToArray();
+                for (int round = 0; round < Rounds; round++)
+                    for (int i = 0; i < sides.Length; i++) rates[i].Add(Rate(sides[i], epochsPerRound));
+                double byDefault = Measure.Median(rates[0]), oneThread = Measure.Median(rates[1]), planned = Measure.Median(rates[2]);
+                Console.WriteLine($"{name} batch {batch}: plan {plan}; default {byDefault:F1} steps/s, 1 thread {oneThread:F1}, planned {planned:F1}");
+                yield return $"step_compiled_vs_eager_{name}_b{batch}={planned / byDefault:F2}";
+                yield return $"step_compiled_vs_best_eager_{name}_b{batch}={planned / Math.Max(byDefault, oneThread):F2}";
+            }
+        }
+        torch.set_num_threads(Environment.ProcessorCount);
     }
 }
