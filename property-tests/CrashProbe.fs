@@ -427,6 +427,16 @@ let private modelCases =
 
     [
         yield
+            case "Compile: inputs of another shape" "ShapeException" [ "(batch, 2)"; "(8, 3)" ] (fun () ->
+                use model = classifier ()
+                use compiled = Functional.Compilation.ModelCompilation.Compile model
+                compiled.Predict(torch.randn (8L, 3L)) |> ignore)
+        yield
+            case "Compile: boolean inputs" "DtypeException" [ "real-valued"; "Bool" ] (fun () ->
+                use model = classifier ()
+                use compiled = Functional.Compilation.ModelCompilation.Compile model
+                compiled.Predict((torch.randn (8L, 2L)).gt(torch.tensor 0.0f)) |> ignore)
+        yield
             case
                 "Fit: class weight for class 7 of 3"
                 "ArgumentOutOfRangeException"

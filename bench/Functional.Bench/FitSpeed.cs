@@ -74,7 +74,7 @@ static class FitSpeed
             return;
         }
         NativeAllocator.Tune();
-        using var fitModel = new Model(Network(cnn), inputShape, Loss.SparseCategoricalCrossEntropy(fromLogits: true), Optimizer.Adam(1e-3));
+        using var fitModel = new Model(MixedPrecision.Network(cnn), inputShape, Loss.SparseCategoricalCrossEntropy(fromLogits: true), Optimizer.Adam(1e-3));
         var options = new FitOptions { BatchSize = Batch, Shuffle = false, Verbosity = Verbosity.Silent };
         // The data is BatchesInData batches: n steps are n / BatchesInData epochs.
         void Fit(int n) => fitModel.Fit(x, y, options with { Epochs = n / BatchesInData });
@@ -139,14 +139,6 @@ static class FitSpeed
             }
         }, net);
     }
-
-    static ILayer Network(bool cnn) => cnn
-        ? new Sequential(
-            new Conv2D(32, 3, activation: ActivationFunction.Relu), new MaxPool2D(),
-            new Conv2D(64, 3, activation: ActivationFunction.Relu), new MaxPool2D(),
-            new Flatten(), new Dense(128, activation: ActivationFunction.Relu), new Dense(10))
-        : new Sequential(
-            new Dense(512, activation: ActivationFunction.Relu), new Dense(256, activation: ActivationFunction.Relu), new Dense(10));
 
     static torch.nn.Module<Tensor, Tensor> TorchSharpNetwork(bool cnn) => cnn
         ? torch.nn.Sequential(

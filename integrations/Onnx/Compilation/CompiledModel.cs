@@ -59,9 +59,17 @@ public sealed class CompiledModel : IDisposable
         var x = single ? inputs.unsqueeze(0) : inputs.alias();
         for (int i = 0; i < segments.Length; i++)
         {
-            var next = segments[i].Run(x);
-            x.Dispose();
-            x = next;
+            try
+            {
+                var next = segments[i].Run(x);
+                x.Dispose();
+                x = next;
+            }
+            catch
+            {
+                x.Dispose();
+                throw;
+            }
         }
         if (!single) return x;
         using (x) return x.squeeze(0);
