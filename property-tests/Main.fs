@@ -35,6 +35,7 @@ let allTests =
             StreamRuntimeTests.tests
             OnnxTests.tests
             CompileTests.tests
+            ModelOptimizationTests.tests
             PretrainedTests.tests
             LayerCatalogTests.tests
             LayerCatalogTests.lawTests

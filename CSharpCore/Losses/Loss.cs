@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace Functional.Losses;
 
 /// <summary>The built-in losses. Each averages over everything but the batch axis per example,
-/// then (with <see cref="LossFunction.Invoke"/>) over the batch.</summary>
+/// then (with <see cref="LossFunction.Invoke(Tensor, Tensor)"/>) over the batch.</summary>
 public static class Loss
 {
     /// <summary>Mean of (prediction - target)^2.</summary>

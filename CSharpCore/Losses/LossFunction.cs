@@ -10,12 +10,26 @@ namespace Functional.Losses;
 /// </summary>
 public sealed class LossFunction
 {
-    readonly Func<Tensor, Tensor, Tensor> perExample;
+    readonly Func<Tensor, Tensor, Tensor>? perExample;
+    readonly Func<Tensor, Tensor, Tensor, Tensor>? perExampleWithInputs;
     readonly Action<Tensor, Tensor>? check;
     readonly Func<Tensor, Tensor>? countedRows;
 
     /// <summary>A loss from its per-example form (predictions, targets) -&gt; (batch).</summary>
     public LossFunction(string name, Func<Tensor, Tensor, Tensor> perExample) : this(name, perExample, null) { }
+
+    /// <summary>
+    /// A loss that also reads the batch's inputs, (inputs, predictions, targets) -&gt; (batch), as
+    /// Keras 3's <c>compute_loss(x, y, y_pred)</c> override: a teacher's soft targets for
+    /// distillation (<see cref="ModelOptimization.Distiller"/>), an input-dependent penalty. Models
+    /// with one input train and evaluate with it; it cannot be called without the inputs.
+    /// </summary>
+    public LossFunction(string name, Func<Tensor, Tensor, Tensor, Tensor> perExampleWithInputs)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        Name = name;
+        this.perExampleWithInputs = perExampleWithInputs ?? throw new ArgumentNullException(nameof(perExampleWithInputs));
+    }
 
     internal LossFunction(string name, Func<Tensor, Tensor, Tensor> perExample, Action<Tensor, Tensor>? check,
         Func<Tensor, Tensor>? countedRows = null)
@@ -34,11 +48,23 @@ public sealed class LossFunction
     /// saved model rebuilds it; null for losses of your own.</summary>
     public JsonObject? Description { get; init; }
 
+    /// <summary>Whether the loss reads the batch's inputs too (see
+    /// <see cref="PerExample(Tensor, Tensor, Tensor)"/>).</summary>
+    public bool NeedsInputs => perExampleWithInputs is not null;
+
     /// <summary>The loss of each example: shape (batch).</summary>
-    public Tensor PerExample(Tensor predictions, Tensor targets)
+    /// <exception cref="InvalidOperationException">The loss reads the inputs (<see cref="NeedsInputs"/>).</exception>
+    public Tensor PerExample(Tensor predictions, Tensor targets) => PerExample(predictions, targets, null);
+
+    /// <summary>The loss of each example given the batch's <paramref name="inputs"/> (which a loss
+    /// that does not read them ignores): shape (batch).</summary>
+    /// <exception cref="InvalidOperationException">The loss reads the inputs and none were given.</exception>
+    public Tensor PerExample(Tensor predictions, Tensor targets, Tensor? inputs)
     {
         ArgumentNullException.ThrowIfNull(predictions);
         ArgumentNullException.ThrowIfNull(targets);
+        if (NeedsInputs && inputs is null)
+            throw new InvalidOperationException($"{Name} reads the batch's inputs: call PerExample(predictions, targets, inputs) (a model with one input does).");
         if (predictions.dim() == 0)
             throw new ArgumentException($"{Name}: predictions must have a batch dimension; got a scalar.");
         if (predictions.shape[0] != targets.shape.FirstOrDefault(-1))
@@ -50,13 +76,18 @@ public sealed class LossFunction
         if (targets.is_floating_point() && predictions.is_floating_point() && targets.dtype != predictions.dtype)
             targets = targets.to_type(predictions.dtype);
         check?.Invoke(predictions, targets);
-        var values = perExample(predictions, targets);
+        var values = perExampleWithInputs is { } withInputs ? withInputs(inputs!, predictions, targets) : perExample!(predictions, targets);
+        if (values.dim() == 0 || values.shape[0] != predictions.shape[0])
+            throw new InvalidOperationException($"{Name} returned shape {Format(values)} for {predictions.shape[0]} examples; a loss returns one value per example (batch) or more per example (batch, ...).");
         return values.dim() == 1 ? values : values.reshape(predictions.shape[0], -1).mean([1]);
     }
 
     /// <summary>The mean loss over the batch (a scalar): rows the loss leaves out (see
     /// <see cref="CountedRows"/>) are not in the mean's denominator.</summary>
     public Tensor Invoke(Tensor predictions, Tensor targets) => Mean(PerExample(predictions, targets), targets);
+
+    /// <summary>The mean loss over the batch, for a loss that reads the inputs.</summary>
+    public Tensor Invoke(Tensor predictions, Tensor targets, Tensor inputs) => Mean(PerExample(predictions, targets, inputs), targets);
 
     /// <summary>A boolean (batch) mask of the rows that count, or null when all do (a sparse
     /// cross-entropy with an ignore index leaves rows out).</summary>

@@ -47,7 +47,7 @@ public sealed partial class Model
                 var (outputs, _) = Forward(new Variables(State.Params, State.ModelState), x, ApplyContext.Inference);
                 for (int h = 0; h < heads.Length; h++)
                 {
-                    var perExample = heads[h].Loss.PerExample(outputs[heads[h].Output], y[h]);
+                    var perExample = heads[h].Loss.PerExample(outputs[heads[h].Output], y[h], LossInputs(heads[h], x));
                     if (batch.SampleWeights is { } w) perExample = perExample * w.to_type(perExample.dtype);
                     losses.AddSum(h, perExample.to_type(ScalarType.Float64).sum().item<double>(), CountedRows(heads[h], y[h]));
                 }

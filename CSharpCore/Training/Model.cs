@@ -258,7 +258,7 @@ public sealed partial class Model : IDisposable
         (Tensor, (Tensor[], Tensor[], TensorTree)) LossOf(TensorTree trainable)
         {
             var (outputs, modelState) = Forward(new Variables(Whole(trainable), state.ModelState), x, context);
-            var (loss, headLosses) = LayerCall.ApplyLoss(outputs, o => TotalLoss(o, y, exampleWeights));
+            var (loss, headLosses) = LayerCall.ApplyLoss(outputs, o => TotalLoss(o, y, x, exampleWeights));
             forwardDone?.Invoke();
             return (scale == 1 ? loss : loss * scale, (headLosses, [.. outputs.Select(o => o.detach())], modelState.Detach()));
         }
@@ -287,14 +287,14 @@ public sealed partial class Model : IDisposable
     }
 
     /// <summary>The weighted sum of the trained outputs' mean losses, and each one's (detached).</summary>
-    (Tensor Total, Tensor[] PerOutput) TotalLoss(Tensor[] outputs, Tensor[] targets, Tensor? exampleWeights)
+    (Tensor Total, Tensor[] PerOutput) TotalLoss(Tensor[] outputs, Tensor[] targets, Tensor[] inputs, Tensor? exampleWeights)
     {
         var perOutput = new Tensor[heads.Length];
         Tensor? total = null;
         for (int h = 0; h < heads.Length; h++)
         {
             var head = heads[h];
-            var values = head.Loss.PerExample(outputs[head.Output], targets[h]);
+            var values = head.Loss.PerExample(outputs[head.Output], targets[h], LossInputs(head, inputs));
             var weights = exampleWeights is null || exampleWeights.dtype == values.dtype ? exampleWeights : exampleWeights.to_type(values.dtype);
             var loss = head.Loss.Mean(values, targets[h], weights);
             perOutput[h] = loss.detach();
@@ -304,6 +304,12 @@ public sealed partial class Model : IDisposable
         }
         return (total!, perOutput);
     }
+
+    /// <summary>The inputs a loss that reads them gets (the model's one input), or null.</summary>
+    Tensor? LossInputs(Head head, Tensor[] inputs) =>
+        !head.Loss.NeedsInputs ? null
+        : inputs.Length == 1 ? inputs[0]
+        : throw new InvalidOperationException($"The loss '{head.Loss.Name}' reads the batch's inputs, which needs a model with one input; model '{Network.Name}' has {inputs.Length}.");
 
     /// <summary>The network's outputs for one batch of each input.</summary>
     /// <remarks>The network computes under the model's precision policy; 16-bit outputs are cast to float32.</remarks>
