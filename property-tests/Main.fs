@@ -36,6 +36,7 @@ let allTests =
             OnnxTests.tests
             CompileTests.tests
             ModelOptimizationTests.tests
+            QuantizationTests.tests
             PretrainedTests.tests
             LayerCatalogTests.tests
             LayerCatalogTests.lawTests

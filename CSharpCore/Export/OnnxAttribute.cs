@@ -34,12 +34,38 @@ public sealed record OnnxAttribute(string Name, OnnxAttributeKind Kind, long Int
 /// <param name="Attributes">Its attributes.</param>
 public sealed record OnnxNode(string OpType, string Name, IReadOnlyList<string> Inputs, IReadOnlyList<string> Outputs, IReadOnlyList<OnnxAttribute> Attributes);
 
-/// <summary>A constant (initializer) of an ONNX graph: float32 or int64 values, row-major, little-endian.</summary>
+/// <summary>The element types of the constants the lowerings write (ONNX's names).</summary>
+public enum OnnxElementType
+{
+    /// <summary>32-bit floats.</summary>
+    Float,
+    /// <summary>64-bit integers (shapes, axes, ids).</summary>
+    Int64,
+    /// <summary>32-bit integers (quantized biases).</summary>
+    Int32,
+    /// <summary>Signed bytes (quantized weights).</summary>
+    Int8,
+    /// <summary>Unsigned bytes (quantized activations' zero points).</summary>
+    UInt8,
+}
+
+/// <summary>A constant (initializer) of an ONNX graph: values row-major, little-endian.</summary>
 /// <param name="Name">The value's name.</param>
-/// <param name="IsInt64">Whether the values are int64 (else float32).</param>
+/// <param name="Type">The element type.</param>
 /// <param name="Dims">The shape.</param>
 /// <param name="Data">The values' bytes.</param>
-public sealed record OnnxConstant(string Name, bool IsInt64, long[] Dims, byte[] Data);
+public sealed record OnnxConstant(string Name, OnnxElementType Type, long[] Dims, byte[] Data);
+
+/// <summary>
+/// The integer form of a float constant, for quantized layers (<see cref="OnnxGraph.Quantizing"/>):
+/// <c>float = (Values - ZeroPoint) * Scale</c>, the parameters per slice along
+/// <see cref="Axis"/> when 1-D.
+/// </summary>
+/// <param name="Values">int8 weights or int32 biases.</param>
+/// <param name="Scale">float32, a scalar or one per slice.</param>
+/// <param name="ZeroPoint">Of the values' dtype, shaped as the scale; null: 0.</param>
+/// <param name="Axis">The axis of per-slice parameters; null when they are scalars.</param>
+public sealed record QuantizedConstant(TorchSharp.torch.Tensor Values, TorchSharp.torch.Tensor Scale, TorchSharp.torch.Tensor? ZeroPoint, int? Axis);
 
 /// <summary>A graph input or output: its name, element type and per-example shape (the batch
 /// dimension, first, is dynamic and named "batch").</summary>

@@ -16,6 +16,10 @@ public sealed class OnnxGraph
     int counter;
     readonly List<OnnxNode> nodes = [];
     readonly List<OnnxConstant> constants = [];
+    // While a quantized layer lowers its inner layer: the integer forms of its float constants
+    // (by tensor identity), and whether products quantize their inputs as they arrive.
+    Dictionary<Tensor, QuantizedConstant>? quantized;
+    bool dynamicActivations;
 
     /// <summary>An empty graph called <paramref name="name"/>.</summary>
     public OnnxGraph(string name) => Name = name;
@@ -77,15 +81,69 @@ public sealed class OnnxGraph
         return names;
     }
 
-    /// <summary>Adds a constant (float32, or int64 for integer tensors); its name.</summary>
+    /// <summary>Adds a constant; its name. int64, int32, int8 and uint8 tensors keep their type,
+    /// any other is written as float32. Inside <see cref="Quantizing"/>, a float constant with an
+    /// integer form is written as that form and a DequantizeLinear, whose output's name this returns.</summary>
     public string Constant(string hint, Tensor value)
     {
         ArgumentNullException.ThrowIfNull(value);
+        if (quantized is not null && quantized.TryGetValue(value, out var q)) return Dequantized(hint, q);
         var name = Fresh(hint);
-        bool integer = value.dtype == ScalarType.Int64;
-        using var data = value.detach().cpu().to_type(integer ? ScalarType.Int64 : ScalarType.Float32).contiguous();
-        constants.Add(new OnnxConstant(name, integer, data.shape, data.numel() == 0 ? [] : data.bytes.ToArray()));
+        var (dtype, type) = value.dtype switch
+        {
+            ScalarType.Int64 => (ScalarType.Int64, OnnxElementType.Int64),
+            ScalarType.Int32 => (ScalarType.Int32, OnnxElementType.Int32),
+            ScalarType.Int8 => (ScalarType.Int8, OnnxElementType.Int8),
+            ScalarType.Byte => (ScalarType.Byte, OnnxElementType.UInt8),
+            _ => (ScalarType.Float32, OnnxElementType.Float),
+        };
+        using var data = value.detach().cpu().to_type(dtype).contiguous();
+        constants.Add(new OnnxConstant(name, type, data.shape, data.numel() == 0 ? [] : data.bytes.ToArray()));
         return name;
+    }
+
+    /// <summary>An integer constant and the DequantizeLinear that turns it back to float32; the latter's name.</summary>
+    string Dequantized(string hint, QuantizedConstant q)
+    {
+        // The zero point is written even when it is 0: ONNX Runtime's fusions read its type from it.
+        using var zeroPoint = q.ZeroPoint is null ? torch.zeros_like(q.Scale, dtype: q.Values.dtype) : null;
+        string[] inputs = [Constant(hint + "_q", q.Values), Constant(hint + "_scale", q.Scale), Constant(hint + "_zero_point", q.ZeroPoint ?? zeroPoint!)];
+        return q.Axis is { } axis ? Node("DequantizeLinear", hint, inputs, Int("axis", axis)) : Node("DequantizeLinear", hint, inputs);
+    }
+
+    /// <summary>
+    /// Lowers what follows with integer forms of some float constants (a quantized layer lowering
+    /// the layer it wraps): each <paramref name="constants"/> pair names a float tensor the inner
+    /// layer will pass to <see cref="Constant(string, Tensor)"/> or <see cref="Affine"/> and its
+    /// integer form. With <paramref name="dynamicActivations"/>, <see cref="Affine"/> also
+    /// quantizes its input as it arrives (DynamicQuantizeLinear, MatMulInteger). Dispose the
+    /// result to end it.
+    /// </summary>
+    public IDisposable Quantizing(IEnumerable<(Tensor Float, QuantizedConstant Integer)> constants, bool dynamicActivations)
+    {
+        ArgumentNullException.ThrowIfNull(constants);
+        if (quantized is not null) throw new InvalidOperationException("A quantized lowering is already under way: quantized layers do not nest.");
+        quantized = new Dictionary<Tensor, QuantizedConstant>(ReferenceEqualityComparer.Instance);
+        foreach (var (value, integer) in constants) quantized[value] = integer;
+        this.dynamicActivations = dynamicActivations;
+        return new Scope(this);
+    }
+
+    sealed class Scope(OnnxGraph graph) : IDisposable
+    {
+        public void Dispose() => (graph.quantized, graph.dynamicActivations) = (null, false);
+    }
+
+    /// <summary>QuantizeLinear to uint8 then DequantizeLinear, with a scalar
+    /// <paramref name="scale"/> and <paramref name="zeroPoint"/>: where a value is rounded to
+    /// what an integer kernel computes with; the dequantized value's name.</summary>
+    public string QuantizeDequantize(string x, Tensor scale, Tensor zeroPoint)
+    {
+        ArgumentNullException.ThrowIfNull(scale);
+        ArgumentNullException.ThrowIfNull(zeroPoint);
+        using var z = zeroPoint.to_type(ScalarType.Byte);
+        var (s, zp) = (Constant("scale", scale), Constant("zero_point", z));
+        return Node("DequantizeLinear", "dequantize", [Node("QuantizeLinear", "quantize", [x, s, zp]), s, zp]);
     }
 
     /// <summary>Adds a 1-D int64 constant (shapes, axes, indices).</summary>
@@ -119,10 +177,32 @@ public sealed class OnnxGraph
         _ => throw new NotSupportedException($"Activation '{f.Name}' cannot be exported to ONNX."),
     };
 
-    /// <summary><c>x W + b</c> over the last axis, for a layer's kernel and bias.</summary>
-    public string Affine(string hint, string x, Tensor kernel, Tensor? bias)
+    /// <summary><c>x W + b</c> over the last axis, for a layer's kernel and bias;
+    /// <paramref name="matrix"/>: x is known to be a (batch, features) matrix. Quantized (see
+    /// <see cref="Quantizing"/>), a matrix product is a Gemm on dequantized operands, which ONNX
+    /// Runtime runs as one integer QGemm; with dynamic activations, the chain it fuses into
+    /// DynamicQuantizeMatMul.</summary>
+    public string Affine(string hint, string x, Tensor kernel, Tensor? bias, bool matrix = false)
     {
+        ArgumentNullException.ThrowIfNull(kernel);
+        if (quantized is not null && quantized.TryGetValue(kernel, out var q))
+        {
+            if (dynamicActivations) return DynamicAffine(hint, x, q, bias);
+            if (matrix) return Node("Gemm", hint, bias is null ? [x, Constant("kernel", kernel)] : [x, Constant("kernel", kernel), Constant("bias", bias)]);
+        }
         var y = Node("MatMul", hint, [x, Constant("kernel", kernel)]);
+        return bias is null ? y : Node("Add", hint, [y, Constant("bias", bias)]);
+    }
+
+    /// <summary>x W + b with x quantized to uint8 as it arrives and W int8 (zero point 0):
+    /// DynamicQuantizeLinear, MatMulInteger, and the product of the two scales.</summary>
+    string DynamicAffine(string hint, string x, QuantizedConstant kernel, Tensor? bias)
+    {
+        var parts = Nodes("DynamicQuantizeLinear", hint + "_input", [x], 3);
+        using var zeroPoint = torch.zeros_like(kernel.Scale, dtype: ScalarType.Int8);
+        var product = Node("MatMulInteger", hint, [parts[0], Constant("kernel_q", kernel.Values), parts[2], Constant("kernel_zero_point", zeroPoint)]);
+        var scale = Node("Mul", hint + "_scale", [parts[1], Constant("kernel_scale", kernel.Scale)]);
+        var y = Node("Mul", hint, [Node("Cast", hint, [product], Int("to", 1)), scale]);
         return bias is null ? y : Node("Add", hint, [y, Constant("bias", bias)]);
     }
 

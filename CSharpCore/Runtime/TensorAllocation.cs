@@ -14,6 +14,7 @@ public static class TensorAllocation
 {
     [ThreadStatic] static Budget? budget;
     [ThreadStatic] static bool shapesOnly;
+    [ThreadStatic] static ScalarType? floatsCountedAs;
 
     /// <summary>Whether initialisers on this thread only need the shapes (see <see cref="ForShapes"/>):
     /// they then return uninitialised tensors instead of drawing values.</summary>
@@ -50,16 +51,17 @@ public static class TensorAllocation
             elements *= d;
         }
         var bytes = elements * ElementSize(dtype);
+        var counted = floatsCountedAs is { } kept && IsFloating(dtype) ? elements * ElementSize(kept) : bytes;
         long available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
         if (bytes > available)
             throw new ArgumentOutOfRangeException(nameof(shape),
                 $"{what}: shape ({string.Join(", ", shape)}) needs {Describe(bytes)}, more than this machine's {Describe(available)} of memory.");
         if (budget is { } b)
         {
-            if (b.Used + bytes > b.Bytes)
+            if (b.Used + counted > b.Bytes)
                 throw new ArgumentOutOfRangeException(nameof(shape),
                     $"{what}: shape ({string.Join(", ", shape)}) would take {b.Purpose} past its limit of {Describe(b.Bytes)}.");
-            b.Used += (long)bytes;
+            b.Used += (long)counted;
         }
         return (long)bytes;
     }
@@ -75,6 +77,23 @@ public static class TensorAllocation
         budget = new Budget(bytes, purpose);
         return new Restore(previous);
     }
+
+    /// <summary>Until the returned scope is disposed, floating-point tensors count against the
+    /// <see cref="Limit"/> at the size of <paramref name="dtype"/>: a layer that makes float
+    /// weights only to keep them as int8 (a quantized layer) is held to what it keeps.</summary>
+    public static IDisposable CountFloatsAs(ScalarType dtype)
+    {
+        var previous = floatsCountedAs;
+        floatsCountedAs = dtype;
+        return new RestoreCounting(previous);
+    }
+
+    sealed class RestoreCounting(ScalarType? previous) : IDisposable
+    {
+        public void Dispose() => floatsCountedAs = previous;
+    }
+
+    static bool IsFloating(ScalarType dtype) => dtype is ScalarType.Float16 or ScalarType.BFloat16 or ScalarType.Float32 or ScalarType.Float64;
 
     /// <summary>Bytes per element of <paramref name="dtype"/>.</summary>
     public static int ElementSize(ScalarType dtype) => dtype switch

@@ -15,10 +15,11 @@ switch (name)
     case "profile": ProfileBench.Run(); break;
     case "mixed": MixedPrecision.Run(); break;
     case "compile": CompileBench.Run(); break;
+    case "optimize": Optimize.Run(); break;
     case "mixed-child": MixedPrecision.RunChild(args.Skip(1).ToArray()); break;
     case "profile-child": ProfileBench.RunChild(); break;
     default:
-        Console.Error.WriteLine("usage: bench/run fit | grad-memory | remat | save-load | streams | profile | mixed | compile");
+        Console.Error.WriteLine("usage: bench/run fit | grad-memory | remat | save-load | streams | profile | mixed | compile | optimize");
         return 2;
 }
 return 0;

@@ -82,7 +82,14 @@ public static class OnnxExport
         var proto = new TensorProto
         {
             Name = c.Name,
-            DataType = (int)(c.IsInt64 ? TensorProto.Types.DataType.Int64 : TensorProto.Types.DataType.Float),
+            DataType = (int)(c.Type switch
+            {
+                OnnxElementType.Int64 => TensorProto.Types.DataType.Int64,
+                OnnxElementType.Int32 => TensorProto.Types.DataType.Int32,
+                OnnxElementType.Int8 => TensorProto.Types.DataType.Int8,
+                OnnxElementType.UInt8 => TensorProto.Types.DataType.Uint8,
+                _ => TensorProto.Types.DataType.Float,
+            }),
             RawData = ByteString.CopyFrom(c.Data),
         };
         proto.Dims.AddRange(c.Dims);

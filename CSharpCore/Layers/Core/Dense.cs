@@ -72,5 +72,5 @@ public sealed class Dense(
 
     /// <inheritdoc/>
     public string ToOnnx(OnnxGraph graph, string input, long[] inputShape, Variables variables) =>
-        graph.Activation(Activation, graph.Affine("dense", input, variables.Params["kernel"], UseBias ? variables.Params["bias"] : null));
+        graph.Activation(Activation, graph.Affine("dense", input, variables.Params["kernel"], UseBias ? variables.Params["bias"] : null, matrix: inputShape.Length == 1));
 }

@@ -112,6 +112,11 @@ public static partial class Pruning
         return pruning;
     }
 
+    /// <summary>The optimizer a pruning transformation wraps, or <paramref name="optimizer"/> itself
+    /// when it does not prune (a rewritten model has no masks to keep).</summary>
+    internal static GradientTransformation Unwrapped(GradientTransformation optimizer) =>
+        inners.TryGetValue(optimizer, out var inner) ? inner : optimizer;
+
     static void RequireParameters(TensorTree? parameters)
     {
         if (parameters is null) throw new ArgumentNullException(nameof(parameters), "Pruning ranks the parameters' magnitudes: pass the parameters to Update.");
@@ -190,7 +195,7 @@ public static partial class Pruning
         if (folded is null) throw new ArgumentException($"Model '{model.Network.Name}' does not prune: its optimizer state holds no pruning masks.", nameof(model));
         optimizer ??= inners.TryGetValue(model.BaseOptimizer, out var inner) ? inner
             : throw new ArgumentException("The model's optimizer was not made by Pruning.Magnitude at its top level: pass the stripped model's optimizer.", nameof(optimizer));
-        var stripped = Rebuild(model, optimizer);
+        var stripped = ModelRewrite.Rebuild(model, optimizer);
         if (!stripped.State.OptState.Structure.Equals(folded.OptState.Structure))
         {
             folded.OptState.Dispose();   // another optimizer: its state starts afresh
@@ -210,19 +215,6 @@ public static partial class Pruning
             .Where(leaf => !TreePath.IsUnder(leaf.Key, prefix))
             .Select(leaf => (TreePath.IsUnder(leaf.Key, innerPrefix) ? TreePath.Join(parent, TreePath.Relative(leaf.Key, innerPrefix)) : leaf.Key,
                 leaf.Value.detach().clone())));
-    }
-
-    /// <summary>A new model like <paramref name="model"/> (network, losses, metrics, precision,
-    /// seed, frozen layers, class names) with <paramref name="optimizer"/>.</summary>
-    internal static Training.Model Rebuild(Training.Model model, GradientTransformation optimizer, Layers.ILayer? network = null)
-    {
-        network ??= model.Network;
-        var rebuilt = model.OutputNames is null
-            ? new Training.Model(network, model.InputShape, model.Loss, optimizer, model.Metrics, model.State.Seed, model.Precision)
-            : new Training.Model((Layers.FunctionalModel)network, model.Outputs, optimizer, model.State.Seed, model.Precision);
-        if (model.FrozenPaths.Count > 0) rebuilt.Freeze([.. model.FrozenPaths]);
-        rebuilt.ClassNames = model.ClassNames;
-        return rebuilt;
     }
 
     /// <summary>How masks are made and when they change.</summary>

@@ -45,7 +45,7 @@ public static partial class Pruning
             if (optimizer is null)
                 throw new ArgumentException("The model's optimizer was not made by Pruning.Magnitude at its top level: pass the shrunk model's optimizer.", nameof(optimizer));
             var (network, shrunk) = new Rewriter(sequential, model.InputShape, variables, masks).Run();
-            var result = Rebuild(model, optimizer, network);
+            var result = ModelRewrite.Rebuild(model, optimizer, network);
             result.Resume(result.State with { Params = shrunk.Params, ModelState = shrunk.State, OptState = result.State.OptState.Clone(), Step = model.State.Step });
             return result;
         }
