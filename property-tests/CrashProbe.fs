@@ -742,6 +742,133 @@ let private pretrainedCases =
             loadPretrained (Sequential(Dense(8L), Dense(2L))) [| 4L |] (pytorchFixture "legacy.pt"))
     ]
 
+/// Pruning, quantization and distillation: bad arguments and inputs to their entry points and to
+/// the models they make (eager and compiled).
+let private optimizationCases =
+    let trained () =
+        let model = classifier ()
+
+        model.Fit(torch.randn (16L, 2L), torch.randint (0L, 3L, [| 16L |]), quiet)
+        |> ignore
+
+        model
+
+    let int8 () =
+        use model = trained ()
+        Functional.ModelOptimization.Quantization.Static(model, torch.randn (16L, 2L))
+
+    let q (x, scale, zeroPoint, min, max, axis: Nullable<int>) =
+        Functional.ModelOptimization.AffineQuantizer.FakeQuantize(x, scale, zeroPoint, min, max, axis)
+
+    [
+        case
+            "Quantization.Static: calibration inputs of another shape"
+            "ShapeException"
+            [ "Calibration inputs"; "(batch, 2)"; "(4, 5)" ]
+            (fun () ->
+                use model = trained ()
+
+                Functional.ModelOptimization.Quantization.Static(model, torch.randn (4L, 5L))
+                |> ignore)
+        case
+            "Quantization.Static: int64 calibration inputs"
+            "DtypeException"
+            [ "'scores'"; "floating-point"; "Int64" ]
+            (fun () ->
+                use model = trained ()
+
+                Functional.ModelOptimization.Quantization.Static(model, torch.ones ([| 4L; 2L |], dtype = torch.int64))
+                |> ignore)
+        case "Quantization.Static: no calibration example" "ArgumentException" [ "at least one example" ] (fun () ->
+            use model = trained ()
+
+            Functional.ModelOptimization.Quantization.Static(model, torch.zeros (0L, 2L))
+            |> ignore)
+        case "int8 model: inputs of another shape" "ShapeException" [ "(batch, 2)" ] (fun () ->
+            use model = int8 ()
+            model.Predict(torch.randn (8L, 3L)) |> ignore)
+        case "int8 model: boolean inputs" "DtypeException" [ "quantized dense"; "Bool" ] (fun () ->
+            use model = int8 ()
+            model.Predict(torch.randn(8L, 2L).gt(torch.tensor 0.0f)) |> ignore)
+        case "compiled int8 model: inputs of another shape" "ShapeException" [ "(batch, 2)"; "(8, 3)" ] (fun () ->
+            use model = int8 ()
+            use compiled = Functional.Compilation.ModelCompilation.Compile model
+            compiled.Predict(torch.randn (8L, 3L)) |> ignore)
+        case "int8 layer: a kernel without its scale" "ShapeException" [ "'dense'"; "kernel_scale" ] (fun () ->
+            let layer =
+                Functional.ModelOptimization.QuantizedLayer(
+                    Dense(3L),
+                    Functional.ModelOptimization.ActivationQuantization.None
+                )
+
+            let state =
+                TensorTree.Of(("kernel", torch.zeros ([| 2L; 3L |], dtype = torch.int8)), ("bias", torch.zeros 3L))
+
+            layer.Apply(Variables(TensorTree.Empty, state), torch.randn (4L, 2L), ApplyContext.Inference)
+            |> ignore)
+        case
+            "FakeQuantize: a scale per slice of the wrong length"
+            "ArgumentException"
+            [ "scale"; "(5)"; "(4, 3)" ]
+            (fun () ->
+                q (torch.randn (4L, 3L), torch.ones 5L, torch.zeros 5L, 0, 255, Nullable 1)
+                |> ignore)
+        case "FakeQuantize: an empty integer range" "ArgumentOutOfRangeException" [ "[3, 3]" ] (fun () ->
+            q (torch.randn 4L, torch.tensor 1.0f, torch.tensor 0.0f, 3, 3, Nullable())
+            |> ignore)
+        case "FakeQuantize: integer values" "ArgumentException" [ "floating-point"; "Int64" ] (fun () ->
+            q (torch.ones ([| 4L |], dtype = torch.int64), torch.tensor 1.0f, torch.tensor 0.0f, 0, 255, Nullable())
+            |> ignore)
+        case
+            "WeightScale: an axis the weights do not have"
+            "ArgumentOutOfRangeException"
+            [ "axis"; "(4, 3)" ]
+            (fun () ->
+                Functional.ModelOptimization.AffineQuantizer.WeightScale(torch.randn (4L, 3L), Nullable 2)
+                |> ignore)
+        case "pruning: sparsity 1" "ArgumentOutOfRangeException" [ "[0, 1)" ] (fun () ->
+            Functional.ModelOptimization.PruningSchedule.Constant 1.0 |> ignore)
+        case "pruning: nothing prunable" "ArgumentException" [ "No parameter is prunable" ] (fun () ->
+            use _ =
+                new Model(
+                    Sequential(Dense(3L)),
+                    [| 2L |],
+                    Loss.SparseCategoricalCrossEntropy(true),
+                    Functional.ModelOptimization.Pruning.Magnitude(
+                        Optimizer.Adam 1e-2,
+                        Functional.ModelOptimization.PruningSchedule.Constant 0.5,
+                        Functional.ModelOptimization.PruningOptions(Prunable = fun _ -> false)
+                    )
+                )
+
+            ())
+        case "Shrink: a model that does not prune" "ArgumentException" [ "does not prune" ] (fun () ->
+            use model = trained ()
+            Functional.ModelOptimization.Pruning.Shrink model |> ignore)
+        case
+            "Convert: a model that is not quantization-aware"
+            "ArgumentException"
+            [ "no quantization-aware layer" ]
+            (fun () ->
+                use model = trained ()
+                Functional.ModelOptimization.Quantization.Convert model |> ignore)
+        case "Distiller: temperature 0" "ArgumentOutOfRangeException" [ "temperature" ] (fun () ->
+            use teacher = trained ()
+            Functional.ModelOptimization.Distiller(teacher, 0.0) |> ignore)
+        case "Distiller: a student of another output shape" "ShapeException" [ "teacher"; "(4)"; "(3)" ] (fun () ->
+            use teacher = trained ()
+
+            Functional.ModelOptimization
+                .Distiller(teacher)
+                .Student(
+                    Sequential(Dense(4L)),
+                    [| 2L |],
+                    Loss.SparseCategoricalCrossEntropy(true),
+                    Optimizer.Adam 1e-2
+                )
+            |> ignore)
+    ]
+
 let cases: Case list =
     layerCases
     @ hugeCases
@@ -751,6 +878,7 @@ let cases: Case list =
     @ fileCases
     @ csvCases
     @ pretrainedCases
+    @ optimizationCases
 
 let private marker = "@@probe"
 

@@ -133,6 +133,31 @@ let tests =
                 Expect.isLessThan (float results.["onnx_max_abs_diff"]) 1e-4 "ONNX Runtime agrees with the model"
                 Expect.isGreaterThan (float results.["onnx_test_accuracy"]) 0.85 "and classifies the test digits"
 
+            testCase "prune, quantize, export and classify with ONNX Runtime alone, C# program and F# script, run small"
+            <| fun () ->
+                for results in
+                    [
+                        runProgram "CSharpOptimize" [ "--epochs"; "1"; "--train"; "2000" ]
+                        run "dotnet" [ "fsi"; "examples/optimize.fsx"; "--epochs"; "1"; "--train"; "2000" ]
+                    ] do
+                    Expect.floatClose
+                        { absolute = 0.002; relative = 0.0 }
+                        (float results.["prune_sparsity"])
+                        0.8
+                        "80% of the weights pruned"
+
+                    Expect.isGreaterThan
+                        (float results.["int8_test_accuracy"])
+                        0.7
+                        "ONNX Runtime classifies the digits with the int8 model"
+
+                    Expect.isGreaterThan (float results.["int8_accuracy_delta"]) -3.0 "int8 costs little accuracy"
+
+                    Expect.isLessThan
+                        (float results.["int8_file_ratio"])
+                        0.3
+                        "the int8 model is under 30% of the float one on disk"
+
             testCase "training from a Parquet stream, C# program, run small"
             <| fun () ->
                 let results = runProgram "CSharpStreams" [ "--epochs"; "2"; "--train"; "2000" ]

@@ -358,6 +358,124 @@ let tests =
                     File.Delete path
 
             testCase
+                "Prune sets a trained model up to prune as it trains on: same weights, Adam's state carried, the schedule counts from there"
+            <| fun () ->
+                use dense = model (Optimizer.Adam 1e-2)
+                fit dense 2
+
+                use pruning =
+                    Pruning.Prune(dense, PruningSchedule.Polynomial(0.0, 0.5, 0L, 4L, frequency = 2L))
+
+                let x, _ = blobs ()
+                expectClose "the same network and weights" 0.0 (pruning.Predict x) (dense.Predict x)
+
+                expectTreesClose
+                    "Adam's moments carried over"
+                    0.0
+                    (pruning.State.OptState.Select "inner")
+                    dense.State.OptState
+
+                Expect.equal (pruning.State.OptState.["pruning/step"].item<int64>()) 0L "the schedule starts now"
+                Expect.equal (Pruning.Report(pruning).Sparsity) 0.0 "nothing pruned yet"
+                fit pruning 1
+
+                Expect.floatClose
+                    { absolute = 0.01; relative = 0.0 }
+                    (Pruning.Report(pruning).Sparsity)
+                    0.5
+                    "pruned to the final sparsity"
+
+                Expect.isGreaterThan
+                    (pruning.Evaluate(fst (blobs ()), snd (blobs ()))).["accuracy"]
+                    0.8
+                    "still classifies"
+
+            testCase "TensorBoard gets each pruned parameter's sparsity per epoch"
+            <| fun () ->
+                let folder =
+                    Path.Combine(Path.GetTempPath(), $"functional-prune-tb-{Guid.NewGuid():N}")
+
+                try
+                    use pruned =
+                        model (Pruning.Magnitude(Optimizer.Adam 1e-2, PruningSchedule.Constant 0.6))
+
+                    let x, y = blobs ()
+
+                    pruned.Fit(
+                        x,
+                        y,
+                        FitOptions(
+                            Epochs = 2,
+                            BatchSize = 32,
+                            Verbosity = Verbosity.Silent,
+                            Callbacks = [| TensorBoardLogger(folder, histograms = false) :> Callback |]
+                        )
+                    )
+                    |> ignore
+
+                    let sparsity =
+                        [
+                            for e in TensorBoardTests.events (Path.Combine(folder, "train")) do
+                                if not (isNull e.Summary) then
+                                    for v in e.Summary.Value do
+                                        if v.Tag = "sparsity/dense_1/kernel" then
+                                            yield e.Step, v.SimpleValue
+                        ]
+
+                    Expect.equal (sparsity |> List.map fst) [ 0L; 1L ] "one value per epoch"
+
+                    Expect.floatClose
+                        { absolute = 0.01; relative = 0.0 }
+                        (float (snd (List.last sparsity)))
+                        0.6
+                        "the sparsity"
+                finally
+                    if Directory.Exists folder then
+                        Directory.Delete(folder, true)
+
+            testPropertyWithConfig
+                config
+                "Shrink is exact: sigmoid units, batch norm shifts and padded convolutions fold into the next layer or keep their size"
+            <| fun (seed: PositiveInt) ->
+                scoped (fun () ->
+                    let units =
+                        PruningOptions(
+                            Structure = PruningStructure.Units,
+                            Prunable = fun p -> p.EndsWith "kernel" && not (p.StartsWith "dense_1")
+                        )
+
+                    use net =
+                        new Model(
+                            Sequential(
+                                Conv2D(6L, 3L),
+                                BatchNorm(),
+                                Activation(ActivationFunction.Sigmoid),
+                                Conv2D(6L, 3L, padding = Padding.Same, activation = ActivationFunction.Tanh),
+                                Conv2D(4L, 3L, padding = Padding.Same, activation = ActivationFunction.Sigmoid),
+                                MaxPool2D(),
+                                Flatten(),
+                                Dense(5L, ActivationFunction.Sigmoid),
+                                Dense(2L)
+                            ),
+                            [| 2L; 6L; 6L |],
+                            Loss.SparseCategoricalCrossEntropy(true),
+                            Pruning.Magnitude(Optimizer.Adam 5e-2, PruningSchedule.Constant 0.5, units),
+                            seed = uint64 seed.Get
+                        )
+
+                    use rng = new torch.Generator(uint64 seed.Get)
+                    let x = torch.randn ([| 32L; 2L; 6L; 6L |], generator = rng)
+                    let y = torch.randint (0L, 2L, [| 32L |], generator = rng)
+
+                    net.Fit(x, y, FitOptions(Epochs = 2, BatchSize = 16, Verbosity = Verbosity.Silent))
+                    |> ignore
+
+                    use stripped = Pruning.Strip net
+                    use shrunk = Pruning.Shrink net
+                    expectClose "shrunk = stripped" 2e-5 (shrunk.Predict x) (stripped.Predict x)
+                    Expect.isLessThan shrunk.State.Params.ScalarCount stripped.State.Params.ScalarCount "smaller")
+
+            testCase
                 "the distillation soft term is T^2 KL(teacher || student): zero when they agree, and GradCheck passes"
             <| fun () ->
                 scoped (fun () ->

@@ -112,6 +112,42 @@ public static partial class Pruning
         return pruning;
     }
 
+    /// <summary>
+    /// A trained model set up to be pruned as it trains on (tfmot's <c>prune_low_magnitude</c>
+    /// on a trained model, the usual recipe: train, then prune while fine-tuning): a new model
+    /// with the same network and weights whose optimizer is <see cref="Magnitude"/> around the
+    /// model's own, with its state (Adam's moments) carried over. The masks start all true and
+    /// <paramref name="schedule"/> counts from the new model's first update; the given model is unchanged.
+    /// </summary>
+    public static Training.Model Prune(Training.Model model, PruningSchedule schedule, PruningOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var inner = Unwrapped(model.BaseOptimizer);
+        var rebuilt = ModelRewrite.Rebuild(model, Magnitude(inner, schedule, options));
+        try
+        {
+            Training.TrainState? copy = null;
+            model.ReadState(state => copy = state.Copy());
+            var fresh = rebuilt.State.OptState;
+            var innerState = fresh.Select(InnerName);
+            TensorTree carried;
+            if (copy!.OptState.Structure.Equals(innerState.Structure))
+                carried = TensorTree.Node((StateName, fresh.Select(StateName).Clone()), (InnerName, copy.OptState));
+            else
+            {
+                copy.OptState.Dispose();
+                carried = fresh.Clone();
+            }
+            rebuilt.Resume(copy with { OptState = carried });
+            return rebuilt;
+        }
+        catch
+        {
+            rebuilt.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>The optimizer a pruning transformation wraps, or <paramref name="optimizer"/> itself
     /// when it does not prune (a rewritten model has no masks to keep).</summary>
     internal static GradientTransformation Unwrapped(GradientTransformation optimizer) =>

@@ -51,6 +51,8 @@ public static class AffineQuantizer
     public static Tensor WeightScale(Tensor weights, int? axis)
     {
         ArgumentNullException.ThrowIfNull(weights);
+        if (axis is { } checkedAxis && (checkedAxis < 0 || checkedAxis >= weights.dim()))
+            throw new ArgumentOutOfRangeException(nameof(axis), axis, $"Weights of shape ({string.Join(", ", weights.shape)}) have no axis {axis}.");
         using var scope = NewDisposeScope();
         var magnitude = weights.detach().abs();
         var largest = axis is not { } a ? magnitude.max() : magnitude.transpose(0, a).reshape(weights.shape[a], -1).amax([1]);
@@ -64,6 +66,7 @@ public static class AffineQuantizer
     {
         ArgumentNullException.ThrowIfNull(weights);
         ArgumentNullException.ThrowIfNull(scale);
+        RequireSlices(weights, scale, axis, "scale");
         using var scope = NewDisposeScope();
         var q = (weights.detach().to_type(ScalarType.Float32) / Along(scale, weights.dim(), axis)).round().clamp(-WeightMax, WeightMax);
         return q.to_type(ScalarType.Int8).MoveToOuterDisposeScope();
@@ -75,6 +78,8 @@ public static class AffineQuantizer
     {
         ArgumentNullException.ThrowIfNull(values);
         ArgumentNullException.ThrowIfNull(scale);
+        RequireSlices(values, scale, axis, "scale");
+        if (zeroPoint is not null) RequireSlices(values, zeroPoint, axis, "zero point");
         using var scope = NewDisposeScope();
         var x = values.to_type(ScalarType.Float32);
         if (zeroPoint is not null) x = x - Along(zeroPoint.to_type(ScalarType.Float32), values.dim(), axis);
@@ -100,6 +105,9 @@ public static class AffineQuantizer
         ArgumentNullException.ThrowIfNull(scale);
         ArgumentNullException.ThrowIfNull(zeroPoint);
         if (min >= max) throw new ArgumentOutOfRangeException(nameof(max), max, $"The integer range [{min}, {max}] is empty.");
+        if (!x.is_floating_point()) throw new ArgumentException($"Fake quantization takes floating-point values; got {x.dtype}.", nameof(x));
+        RequireSlices(x, scale, axis, "scale");
+        RequireSlices(x, zeroPoint, axis, "zero point");
         if (!is_grad_enabled() || !x.requires_grad) return RoundTrip(x, scale, zeroPoint, min, max, axis).Output;
         return Transforms.CustomVjp(
             input =>
@@ -127,9 +135,23 @@ public static class AffineQuantizer
     /// tensor of rank <paramref name="rank"/> (a scalar stays as it is).</summary>
     static Tensor Along(Tensor parameter, long rank, int? axis)
     {
-        if (axis is not { } a || parameter.dim() == 0) return parameter;
+        if (parameter.dim() == 0) return parameter;
+        if (axis is not { } a || parameter.dim() != 1 || a < -rank || a >= rank)
+            throw new ArgumentException(
+                $"A quantization parameter of shape ({string.Join(", ", parameter.shape)}) needs to be a scalar, or 1-D along an axis of the values' {rank} (axis: {axis?.ToString() ?? "none"}).");
         var shape = Enumerable.Repeat(1L, (int)rank).ToArray();
         shape[a < 0 ? a + rank : a] = parameter.shape[0];
         return parameter.view(shape);
+    }
+
+    /// <summary>Throws unless a per-slice parameter has one value per slice of <paramref name="values"/> along <paramref name="axis"/>.</summary>
+    static void RequireSlices(Tensor values, Tensor parameter, int? axis, string name)
+    {
+        if (parameter.dim() == 0) return;
+        long rank = values.dim();
+        if (axis is not { } a || a < -rank || a >= rank || parameter.dim() != 1 || parameter.shape[0] != values.shape[a < 0 ? a + rank : a])
+            throw new ArgumentException(
+                $"The {name} has shape ({string.Join(", ", parameter.shape)}) but the values have shape ({string.Join(", ", values.shape)}) and the axis is {axis?.ToString() ?? "none"}: give a scalar, or one value per slice along the axis.",
+                name);
     }
 }
