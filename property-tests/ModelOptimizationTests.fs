@@ -311,6 +311,16 @@ let tests =
 
                 Expect.stringContains (shrunk.Summary()) "16" "Summary sees the new sizes"
 
+                let saved =
+                    Path.Combine(Path.GetTempPath(), $"functional-shrunk-{Guid.NewGuid():N}")
+
+                try
+                    ModelFile.Save(saved, shrunk)
+                    use loaded = ModelFile.LoadModel saved
+                    expectClose "saved and loaded at its new size" 0.0 (loaded.Predict x) (shrunk.Predict x)
+                finally
+                    Directory.Delete(saved, true)
+
                 use cnn =
                     new Model(
                         Sequential(
@@ -390,7 +400,8 @@ let tests =
                     0.8
                     "still classifies"
 
-            testCase "TensorBoard gets each pruned parameter's sparsity per epoch"
+            testCase
+                "PruningSummaries writes each pruned parameter's sparsity per epoch beside TensorBoardLogger's scalars"
             <| fun () ->
                 let folder =
                     Path.Combine(Path.GetTempPath(), $"functional-prune-tb-{Guid.NewGuid():N}")
@@ -408,7 +419,11 @@ let tests =
                             Epochs = 2,
                             BatchSize = 32,
                             Verbosity = Verbosity.Silent,
-                            Callbacks = [| TensorBoardLogger(folder, histograms = false) :> Callback |]
+                            Callbacks =
+                                [|
+                                    TensorBoardLogger(folder, histograms = false) :> Callback
+                                    PruningSummaries(folder)
+                                |]
                         )
                     )
                     |> ignore
@@ -505,8 +520,16 @@ let tests =
                 "a distilled student trains with Fit; alpha 1 is plain training, alpha 0 pulls the student towards the teacher"
             <| fun () ->
                 let x, y = blobs ()
-                use teacher = model (Optimizer.Adam 1e-2)
-                fit teacher 3
+                use trained = model (Optimizer.Adam 1e-2)
+                fit trained 3
+
+                let folder =
+                    Path.Combine(Path.GetTempPath(), $"functional-teacher-{Guid.NewGuid():N}")
+
+                ModelFile.Save(folder, trained)
+                // The teacher comes from a saved folder, as a deployed model would.
+                use teacher = ModelFile.LoadModel folder
+                Directory.Delete(folder, true)
 
                 let small () =
                     Sequential(Dense(4L, ActivationFunction.Relu), Dense(3L)) :> ILayer

@@ -359,10 +359,17 @@ let tests =
                         |> Seq.map (fun struct (_, l) -> LayerRegistry.KindOf l)
                         |> Seq.toList
 
+                    Expect.equal kinds [ "quantized"; "residual"; "quantized"; "quantized" ] "Dense and LSTM wrapped"
+
+                    match (dynamic.Network :?> Sequential).Layers.[1] with
+                    | struct (_, (:? Residual as r)) ->
+                        Expect.isTrue (r.Inner :? QuantizedLayer) "attention inside the residual too"
+                    | _ -> failtest "the residual is kept"
+
                     Expect.equal
-                        kinds
-                        [ "quantized"; "residual"; "quantized"; "quantized" ]
-                        "Dense and LSTM wrapped (attention inside the residual)"
+                        dynamic.State.ModelState.["residual/query/kernel"].dtype
+                        torch.int8
+                        "attention projections int8"
 
                     Expect.equal
                         dynamic.State.ModelState.["lstm/recurrent_kernel"].dtype
@@ -424,6 +431,14 @@ let tests =
                 use int8 = Quantization.Convert qat
                 Expect.equal int8.State.ModelState.["dense_1/kernel"].dtype torch.int8 "int8"
                 expectClose "the converted model computes what training computed" 1e-4 (int8.Predict x) (qat.Predict x)
+                use compiledAware = qat.Compile()
+                use compiledInt8 = int8.Compile()
+
+                expectClose
+                    "the aware model compiles to the int8 graph it converts to (biases in float there)"
+                    1e-4
+                    (compiledAware.Predict x)
+                    (compiledInt8.Predict x)
 
             testCase "the sensitivity report quantizes one layer at a time; skipped layers stay float"
             <| fun () ->
@@ -474,6 +489,57 @@ let tests =
                     "three quarters zero"
 
                 Expect.isNull (Pruning.Masks int8.State.OptState) "no masks in the int8 model"
+
+            testCase
+                "a channel of near-zero weights beside a large bias keeps its bias in int32 (its weight scale is raised)"
+            <| fun () ->
+                let x, y = blobs ()
+                use model = mlp () x y 2
+                let kernel = model.State.Params.["dense/kernel"]
+                let bias = model.State.Params.["dense/bias"]
+
+                use _ = torch.no_grad ()
+                kernel.select(1L, 0L).fill_(1e-9) |> ignore
+                bias.[0L] <- torch.tensor 3.0f
+                use int8 = Quantization.Static(model, x)
+                use compiled = int8.Compile()
+                let expected = int8.Predict x
+                let span = expected.abs().max().item<float32>()
+
+                Expect.isLessThan
+                    ((compiled.Predict x - expected).abs().max().item<float32>())
+                    (0.02f * span)
+                    "no int32 overflow in the exported bias"
+
+            testCase "a shared layer's calls are calibrated together"
+            <| fun () ->
+                scoped (fun () ->
+                    let input = Graph.Input([| 3L |])
+                    let shared = Dense(3L)
+                    let network = FunctionalModel([ input ], [ shared.Call(shared.Call(input)) ])
+
+                    use model =
+                        new Model(network, [| 3L |], Loss.MeanSquaredError, Optimizer.Sgd 0.1, seed = 2UL)
+
+                    let x = torch.randn (64L, 3L)
+                    use int8 = Quantization.Static(model, x)
+                    let range = int8.State.ModelState.["dense/input_range"].data<float32>().ToArray()
+                    // The second call reads the first call's output.
+                    let struct (between, _) =
+                        shared.Apply(
+                            Variables(model.State.Params.Select "dense", TensorTree.Empty),
+                            x,
+                            ApplyContext.Inference
+                        )
+
+                    let low = min (x.min().item<float32>()) (between.min().item<float32>())
+                    let high = max (x.max().item<float32>()) (between.max().item<float32>())
+                    Expect.equal range.[0] low "the smaller of both calls' minima"
+                    Expect.equal range.[1] high "the larger of both calls' maxima"
+
+                    Expect.isTrue
+                        (high > x.max().item<float32>() || low < x.min().item<float32>())
+                        "the second call widens the range")
 
             testCase "bad uses are named"
             <| fun () ->

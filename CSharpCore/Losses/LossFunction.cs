@@ -13,7 +13,7 @@ public sealed class LossFunction
     readonly Func<Tensor, Tensor, Tensor>? perExample;
     readonly Func<Tensor, Tensor, Tensor, Tensor>? perExampleWithInputs;
     readonly Action<Tensor, Tensor>? check;
-    readonly Func<Tensor, Tensor>? countedRows;
+    readonly Func<Tensor, Tensor?>? countedRows;
 
     /// <summary>A loss from its per-example form (predictions, targets) -&gt; (batch).</summary>
     public LossFunction(string name, Func<Tensor, Tensor, Tensor> perExample) : this(name, perExample, null) { }
@@ -24,11 +24,16 @@ public sealed class LossFunction
     /// distillation (<see cref="ModelOptimization.Distiller"/>), an input-dependent penalty. Models
     /// with one input train and evaluate with it; it cannot be called without the inputs.
     /// </summary>
-    public LossFunction(string name, Func<Tensor, Tensor, Tensor, Tensor> perExampleWithInputs)
+    public LossFunction(string name, Func<Tensor, Tensor, Tensor, Tensor> perExampleWithInputs) : this(name, perExampleWithInputs, null) { }
+
+    /// <summary>A loss that reads the inputs, leaving out of its mean the rows
+    /// <paramref name="countedRows"/> says do not count (a wrapped loss's ignored labels).</summary>
+    internal LossFunction(string name, Func<Tensor, Tensor, Tensor, Tensor> perExampleWithInputs, Func<Tensor, Tensor?>? countedRows)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         Name = name;
         this.perExampleWithInputs = perExampleWithInputs ?? throw new ArgumentNullException(nameof(perExampleWithInputs));
+        this.countedRows = countedRows;
     }
 
     internal LossFunction(string name, Func<Tensor, Tensor, Tensor> perExample, Action<Tensor, Tensor>? check,

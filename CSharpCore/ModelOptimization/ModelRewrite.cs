@@ -35,9 +35,11 @@ static class ModelRewrite
         }
     }
 
-    /// <summary>A layer of a network as a rewrite sees it: its variables path, and when its
-    /// parent is a Sequential, its neighbours (the parent's layers with their paths, and its index).</summary>
-    public sealed record Site(string Path, ILayer Layer, IReadOnlyList<(string Path, ILayer Layer)>? Siblings, int Index);
+    /// <summary>A layer of a network as a rewrite sees it: its variables path, when its parent
+    /// is a Sequential its neighbours (the parent's layers with their paths, and its index), and
+    /// whether its parent calls it through <see cref="LayerCall"/> (so calibration sees its calls;
+    /// a residual connection calls its inner layer directly).</summary>
+    public sealed record Site(string Path, ILayer Layer, IReadOnlyList<(string Path, ILayer Layer)>? Siblings, int Index, bool Observed = true);
 
     /// <summary>
     /// A copy of a network's description in which each layer (not a Sequential or functional
@@ -46,9 +48,13 @@ static class ModelRewrite
     /// </summary>
     public static ILayer Replace(ILayer network, Func<Site, JsonObject?> replace)
     {
-        var json = LayerRegistry.ToJson(network);
-        return LayerRegistry.FromJson(Visit(json, new Site("", network, null, 0), replace));
+        // Through text, as a saved description is read: numbers built in memory keep the .NET
+        // type they were made with, which the readers of descriptions do not convert.
+        var json = Reparsed(LayerRegistry.ToJson(network));
+        return LayerRegistry.FromJson(Reparsed(Visit(json, new Site("", network, null, 0), replace)));
     }
+
+    static JsonObject Reparsed(JsonObject json) => (JsonObject)JsonNode.Parse(json.ToJsonString())!;
 
     /// <summary>Every layer a <see cref="Replace"/> would visit.</summary>
     public static IReadOnlyList<Site> Sites(ILayer network)
@@ -87,6 +93,13 @@ static class ModelRewrite
                     if (!ReferenceEquals(visited, child)) named[name] = visited;
                 }
                 return spec;
+            case Residual when config is not null && config["inner"] is JsonObject inner:
+                {
+                    // The inner layer's variables are the residual's own.
+                    var visited = Visit(inner, new Site(site.Path, LayerRegistry.FromJson(inner), null, 0, Observed: false), replace);
+                    if (!ReferenceEquals(visited, inner)) config["inner"] = visited;
+                    return spec;
+                }
             default:
                 return replace(site) ?? spec;
         }

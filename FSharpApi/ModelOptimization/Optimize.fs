@@ -23,14 +23,17 @@ module Prune =
     let optimizer (schedule: PruningSchedule) (optimizer: GradientTransformation) =
         Pruning.Magnitude(optimizer, schedule)
 
-    /// `optimizer` pruning whole units and channels (for `shrink`), except the parameters `keep` names.
+    /// `optimizer` pruning whole units and channels of every kernel (for `shrink`), except the
+    /// parameters `keep` names (keep the output layer: its units are the classes).
     let unitsOptimizer (schedule: PruningSchedule) (keep: string -> bool) (optimizer: GradientTransformation) =
         Pruning.Magnitude(
             optimizer,
             schedule,
+            let kernels = PruningOptions().Prunable
+
             PruningOptions(
                 Structure = PruningStructure.Units,
-                Prunable = fun path -> path.EndsWith "kernel" && not (keep path)
+                Prunable = fun path -> kernels.Invoke path && not (keep path)
             )
         )
 
@@ -51,6 +54,10 @@ module Prune =
 module Quantize =
     /// Post-training static quantization calibrated on `calibration` inputs (Dense and convolutions).
     let calibrated (calibration: torch.Tensor) (model: Model) = Quantization.Static(model, calibration)
+
+    /// Static quantization with options (skip list, percentile calibration, per-tensor scales, folding).
+    let calibratedWith (options: QuantizationOptions) (calibration: torch.Tensor) (model: Model) =
+        Quantization.Static(model, calibration, options)
 
     /// Post-training dynamic quantization (Dense, recurrent and attention layers; no data).
     let dynamic (model: Model) = Quantization.Dynamic model

@@ -19,7 +19,7 @@ namespace Functional.Bench;
 /// magnitude pruning to 80% (accuracy, gzip of the saved weights), structured pruning of half
 /// the units and channels then Shrink (compiled Predict at batch 256 against the compiled dense
 /// model), static int8 (compiled against compiled float32 and eager float32 at batch 256;
-/// accuracy; saved size), and distillation of the CNN into a student with at least 10x fewer
+/// accuracy; saved size), and distillation of the MLP into a student with at least 10x fewer
 /// parameters (mean over 3 seeds, against the same student trained alone). Speeds are medians of
 /// alternating rounds, each side at its better of 1 and 2 threads.
 /// </summary>

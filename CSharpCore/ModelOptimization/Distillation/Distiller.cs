@@ -62,7 +62,7 @@ public sealed class Distiller
                     $"Distiller: the teacher '{Teacher.Network.Name}' predicts shape ({string.Join(", ", teacherLogits.shape)}) where the student predicts ({string.Join(", ", predictions.shape)}).");
             var soft = SoftTargetLoss(predictions, teacherLogits, Temperature);
             return Alpha == 1 ? hard : Alpha == 0 ? soft : hard * Alpha + soft * (1 - Alpha);
-        });
+        }, studentLoss.CountedRows);   // rows the student's loss ignores count in neither term
     }
 
     /// <summary>A student model: <paramref name="network"/> trained with <see cref="Loss"/>
@@ -87,6 +87,11 @@ public sealed class Distiller
     {
         ArgumentNullException.ThrowIfNull(studentLogits);
         ArgumentNullException.ThrowIfNull(teacherLogits);
+        if (!studentLogits.shape.SequenceEqual(teacherLogits.shape) || studentLogits.dim() < 2)
+            throw new ShapeException(
+                $"Distiller: the student's logits ({string.Join(", ", studentLogits.shape)}) and the teacher's ({string.Join(", ", teacherLogits.shape)}) must have one shape, (batch, ..., classes).");
+        if (!(temperature > 0) || !double.IsFinite(temperature))
+            throw new ArgumentOutOfRangeException(nameof(temperature), temperature, "The temperature must be positive and finite.");
         using var scope = NewDisposeScope();
         var student = PrecisionPolicy.InFloat32(studentLogits);
         var teacherLog = (PrecisionPolicy.InFloat32(teacherLogits).detach() / temperature).log_softmax(-1);

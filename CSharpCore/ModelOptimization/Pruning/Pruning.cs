@@ -116,13 +116,18 @@ public static partial class Pruning
     /// A trained model set up to be pruned as it trains on (tfmot's <c>prune_low_magnitude</c>
     /// on a trained model, the usual recipe: train, then prune while fine-tuning): a new model
     /// with the same network and weights whose optimizer is <see cref="Magnitude"/> around the
-    /// model's own, with its state (Adam's moments) carried over. The masks start all true and
-    /// <paramref name="schedule"/> counts from the new model's first update; the given model is unchanged.
+    /// model's own, with its state (Adam's moments) carried over — unless the model has frozen
+    /// layers, whose optimizer state has another shape: it then starts afresh. The masks start
+    /// all true and <paramref name="schedule"/> counts from the new model's first update; the
+    /// given model is unchanged.
     /// </summary>
+    /// <exception cref="ArgumentException">The model prunes already (train it on, or Strip it first).</exception>
     public static Training.Model Prune(Training.Model model, PruningSchedule schedule, PruningOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(model);
-        var inner = Unwrapped(model.BaseOptimizer);
+        if (inners.TryGetValue(model.BaseOptimizer, out _))
+            throw new ArgumentException($"Model '{model.Network.Name}' prunes already: train it on, or Strip it first.", nameof(model));
+        var inner = model.BaseOptimizer;
         var rebuilt = ModelRewrite.Rebuild(model, Magnitude(inner, schedule, options));
         try
         {
@@ -213,6 +218,8 @@ public static partial class Pruning
     public static Training.Model Strip(Training.Model model, GradientTransformation? optimizer = null)
     {
         ArgumentNullException.ThrowIfNull(model);
+        if (optimizer is null && !inners.TryGetValue(model.BaseOptimizer, out optimizer))
+            throw new ArgumentException($"Model '{model.Network.Name}' does not prune, or its optimizer was not made by Pruning.Magnitude at its top level: pass the stripped model's optimizer.", nameof(model));
         Training.TrainState? folded = null;
         string? prefix = null;
         model.ReadState(state =>
@@ -229,8 +236,6 @@ public static partial class Pruning
             };
         });
         if (folded is null) throw new ArgumentException($"Model '{model.Network.Name}' does not prune: its optimizer state holds no pruning masks.", nameof(model));
-        optimizer ??= inners.TryGetValue(model.BaseOptimizer, out var inner) ? inner
-            : throw new ArgumentException("The model's optimizer was not made by Pruning.Magnitude at its top level: pass the stripped model's optimizer.", nameof(optimizer));
         var stripped = ModelRewrite.Rebuild(model, optimizer);
         if (!stripped.State.OptState.Structure.Equals(folded.OptState.Structure))
         {
@@ -304,7 +309,7 @@ public static partial class Pruning
             using var scope = NewDisposeScope();
             var magnitudes = weights.Length == 1 ? weights[0].abs().flatten() : cat([.. weights.Select(w => w.abs().flatten())]);
             long count = (long)Math.Floor(sparsity * magnitudes.shape[0]);
-            var keep = ones(magnitudes.shape[0], ScalarType.Bool);
+            var keep = ones(magnitudes.shape[0], ScalarType.Bool, device: magnitudes.device);
             if (count > 0) keep.index_fill_(0, magnitudes.topk((int)count, largest: false).indexes, false);
             long offset = 0;
             foreach (var mask in masks)
@@ -323,7 +328,7 @@ public static partial class Pruning
             long units = kernel.shape[axis];
             var norms = kernel.transpose(0, axis).reshape(units, -1).norm(1, keepdim: false, p: 2);
             long count = (long)Math.Floor(sparsity * units);
-            var keep = ones(units, ScalarType.Bool);
+            var keep = ones(units, ScalarType.Bool, device: norms.device);
             if (count > 0) keep.index_fill_(0, norms.topk((int)count, largest: false).indexes, false);
             var shape = Enumerable.Repeat(1L, (int)kernel.dim()).ToArray();
             shape[axis] = units;

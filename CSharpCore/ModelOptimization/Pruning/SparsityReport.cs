@@ -29,6 +29,7 @@ public sealed record SparsityReport(IReadOnlyList<ParameterSparsity> Parameters)
     public static SparsityReport Of(TensorTree parameters)
     {
         ArgumentNullException.ThrowIfNull(parameters);
+        using var scope = torch.NewDisposeScope();
         return new([.. parameters.Select(leaf => new ParameterSparsity(leaf.Key, leaf.Value.numel(),
             leaf.Value.numel() - torch.count_nonzero(leaf.Value.detach()).item<long>()))]);
     }

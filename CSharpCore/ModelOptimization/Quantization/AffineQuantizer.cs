@@ -40,9 +40,17 @@ public static class AffineQuantizer
     public static (Tensor Scale, Tensor ZeroPoint) ActivationParameters(Tensor range)
     {
         ArgumentNullException.ThrowIfNull(range);
-        var values = range.to_type(ScalarType.Float64).data<double>().ToArray();
+        var values = Values(range);
         if (values.Length != 2) throw new ArgumentException($"An activation range is a (min, max) pair; got {values.Length} values.", nameof(range));
         return ActivationParameters(values[0], values[1]);
+    }
+
+    /// <summary>A small tensor's values as float64, read on the CPU.</summary>
+    internal static double[] Values(Tensor t)
+    {
+        if (t.device_type == DeviceType.CPU && t.dtype == ScalarType.Float64) return t.data<double>().ToArray();
+        using var copy = t.detach().to(DeviceType.CPU).to_type(ScalarType.Float64);
+        return copy.data<double>().ToArray();
     }
 
     /// <summary>The int8 scales of <paramref name="weights"/>: the largest magnitude over 127 per

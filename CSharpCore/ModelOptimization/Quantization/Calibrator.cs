@@ -13,6 +13,7 @@ namespace Functional.ModelOptimization;
 sealed class Calibrator : ILayerCallObserver
 {
     const int Bins = 2048;
+    static readonly System.Text.RegularExpressions.Regex SharedCall = new(@"^(.*)_call[0-9]+$", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
     readonly Calibration method;
     readonly HashSet<string> targets;
     readonly Dictionary<string, Observed> observed = new(StringComparer.Ordinal);
@@ -79,6 +80,9 @@ sealed class Calibrator : ILayerCallObserver
         paths.Push(path);
         try
         {
+            // A shared layer's later calls ("dense_call2", ...) count towards its one range.
+            var shared = SharedCall.Match(path);
+            if (shared.Success && targets.Contains(shared.Groups[1].Value)) path = shared.Groups[1].Value;
             bool watched = targets.Contains(path);
             if (watched) Observe(Key(path, QuantizedLayer.InputRange), input);
             var result = apply(input);

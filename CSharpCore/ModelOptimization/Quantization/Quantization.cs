@@ -64,7 +64,15 @@ public static class Quantization
         ArgumentNullException.ThrowIfNull(calibrationInputs);
         options ??= new QuantizationOptions();
         options.Validate();
-        return Static(model, Batches(calibrationInputs, options.CalibrationBatchSize), options);
+        var batches = Batches(calibrationInputs, options.CalibrationBatchSize);
+        try
+        {
+            return Static(model, batches, options);
+        }
+        finally
+        {
+            foreach (var b in batches) b.Dispose();
+        }
     }
 
     /// <summary>Static quantization calibrated on <paramref name="calibrationBatches"/> (inputs
@@ -91,16 +99,18 @@ public static class Quantization
     {
         ArgumentNullException.ThrowIfNull(model);
         (Sequential Network, Variables Variables)? folded = null;
-        TrainState? original = null;
+        TrainState? copy = null;
+        long step = 0;
         model.ReadState(state =>
         {
-            original = state;
+            step = state.Step;
             folded = BatchNormFolding.Fold(model.Network, model.InputShape, new Variables(state.Params, state.ModelState));
+            if (folded is null) copy = state.Copy();
         });
         if (folded is not { } f)
-            return ModelRewrite.Rebuild(model, model.BaseOptimizer, state: original!.Copy());
+            return ModelRewrite.Rebuild(model, model.BaseOptimizer, state: copy);
         var rebuilt = ModelRewrite.Rebuild(model, Pruning.Unwrapped(model.BaseOptimizer), f.Network);
-        rebuilt.Resume(rebuilt.State with { Params = f.Variables.Params, ModelState = f.Variables.State, Step = original!.Step });
+        rebuilt.Resume(rebuilt.State with { Params = f.Variables.Params, ModelState = f.Variables.State, Step = step });
         return rebuilt;
     }
 
@@ -159,7 +169,7 @@ public static class Quantization
             foreach (var (path, value) in state.ModelState)
                 if (path.EndsWith(QuantizedLayer.InputRange, StringComparison.Ordinal) || path.EndsWith(QuantizedLayer.OutputRange, StringComparison.Ordinal))
                 {
-                    var v = value.data<float>().ToArray();
+                    var v = AffineQuantizer.Values(value);
                     if (!(v[0] <= v[1]))
                         throw new ArgumentException($"Model '{model.Network.Name}': the range '{path}' was never observed: train the quantization-aware model (Fit) before converting it.", nameof(model));
                     ranges[path] = (v[0], v[1]);
@@ -196,10 +206,17 @@ public static class Quantization
         double Score(Model m) => m.Evaluate(inputs, targets)[metric];
         using var folded = options.Fold ? FoldBatchNorm(model) : null;
         var source = folded ?? model;
-        var ranges = Calibrate(source, Batches(calibrationInputs, options.CalibrationBatchSize), options);
-        var candidates = ModelRewrite.Sites(source.Network)
-            .Where(s => !options.Skip.Contains(s.Path) && QuantizedLayer.CannotQuantize(s.Layer, ActivationQuantization.Static) is null)
-            .ToArray();
+        var batches = Batches(calibrationInputs, options.CalibrationBatchSize);
+        Dictionary<string, (double, double)> ranges;
+        try
+        {
+            ranges = Calibrate(source, batches, options);
+        }
+        finally
+        {
+            foreach (var b in batches) b.Dispose();
+        }
+        var candidates = ModelRewrite.Sites(source.Network).Where(s => StaticCandidate(s, options.Skip)).ToArray();
         double baseline = Score(source);
         var layers = new List<LayerSensitivity>();
         foreach (var site in candidates)
@@ -212,20 +229,20 @@ public static class Quantization
         return new QuantizationSensitivity(metric, higherIsBetter, baseline, Score(all), layers);
     }
 
-    /// <summary>The batches of a calibration tensor.</summary>
-    static IEnumerable<Tensor> Batches(Tensor inputs, int batchSize)
+    /// <summary>The batches of a calibration tensor (views the caller disposes).</summary>
+    static List<Tensor> Batches(Tensor inputs, int batchSize)
     {
         if (inputs.dim() < 1 || inputs.shape[0] == 0) throw new ArgumentException("Static quantization needs calibration inputs (batch, ...) with at least one example.", nameof(inputs));
+        var batches = new List<Tensor>();
         for (long start = 0; start < inputs.shape[0]; start += batchSize)
-            yield return inputs.narrow(0, start, Math.Min(batchSize, inputs.shape[0] - start));
+            batches.Add(inputs.narrow(0, start, Math.Min(batchSize, inputs.shape[0] - start)));
+        return batches;
     }
 
     /// <summary>The observed ranges of the inputs and outputs of every layer static quantization may take.</summary>
     static Dictionary<string, (double, double)> Calibrate(Model model, IEnumerable<Tensor> batches, QuantizationOptions options)
     {
-        var targets = ModelRewrite.Sites(model.Network)
-            .Where(s => !options.Skip.Contains(s.Path) && QuantizedLayer.CannotQuantize(s.Layer, ActivationQuantization.Static) is null)
-            .Select(s => s.Path).ToArray();
+        var targets = ModelRewrite.Sites(model.Network).Where(s => StaticCandidate(s, options.Skip)).Select(s => s.Path).ToArray();
         if (targets.Length == 0)
             throw new ArgumentException($"Model '{model.Network.Name}' has no Dense or convolution layer to quantize statically (skipped: {string.Join(", ", options.Skip)}).", nameof(model));
         var checkedBatches = batches.Select(b => b.shape.AsSpan(1).SequenceEqual(model.InputShape) ? b
@@ -245,7 +262,7 @@ public static class Quantization
             !skipped.Contains(site.Path) && QuantizedLayer.CannotQuantize(site.Layer, ActivationQuantization.Static) is null;
         return ModelRewrite.Replace(network, site =>
         {
-            if (!Quantized((site.Path, site.Layer))) return null;
+            if (!StaticCandidate(site, skipped)) return null;
             bool ownInput = true, output = false;
             if (site.Siblings is { } siblings)
             {
@@ -255,6 +272,11 @@ public static class Quantization
             return LayerRegistry.ToJson(new QuantizedLayer(site.Layer, ActivationQuantization.Static, storage, perChannel, ownInput, output));
         });
     }
+
+    /// <summary>Whether static quantization takes the layer at <paramref name="site"/>: a Dense or
+    /// convolution not skipped, called where calibration can watch it.</summary>
+    static bool StaticCandidate(ModelRewrite.Site site, IEnumerable<string> skip) =>
+        site.Observed && !skip.Contains(site.Path) && QuantizedLayer.CannotQuantize(site.Layer, ActivationQuantization.Static) is null;
 
     /// <summary>The index of the layer whose output reaches layer <paramref name="index"/> of a
     /// Sequential through transparent layers only (null: the network's input).</summary>
@@ -285,16 +307,30 @@ public static class Quantization
         {
             step = original.Step;
             var leaves = new List<(string, Tensor)>();
-            foreach (var (path, site) in quantized)
+            try
             {
-                var layer = (QuantizedLayer)site.Layer;
-                using var weights = layer.QuantizeWeights(original.Params.Select(path));
-                leaves.AddRange(weights.Select(w => (TreePath.Join(path, w.Key), w.Value.clone())));
-                if (layer.Activations != ActivationQuantization.Static) continue;
-                var inputKey = layer.QuantizeInput ? TreePath.Join(path, QuantizedLayer.InputRange)
-                    : TreePath.Join(site.Siblings![Upstream(site.Siblings, site.Index)!.Value].Path, QuantizedLayer.OutputRange);
-                leaves.Add((TreePath.Join(path, QuantizedLayer.InputRange), Range(ranges, inputKey)));
-                if (layer.QuantizeOutput) leaves.Add((TreePath.Join(path, QuantizedLayer.OutputRange), Range(ranges, TreePath.Join(path, QuantizedLayer.OutputRange))));
+                foreach (var (path, site) in quantized)
+                {
+                    var layer = (QuantizedLayer)site.Layer;
+                    Tensor? inputRange = null;
+                    if (layer.Activations == ActivationQuantization.Static)
+                    {
+                        var inputKey = layer.QuantizeInput ? TreePath.Join(path, QuantizedLayer.InputRange)
+                            : TreePath.Join(site.Siblings![Upstream(site.Siblings, site.Index)!.Value].Path, QuantizedLayer.OutputRange);
+                        inputRange = Range(ranges, inputKey);
+                        leaves.Add((TreePath.Join(path, QuantizedLayer.InputRange), inputRange));
+                        if (layer.QuantizeOutput) leaves.Add((TreePath.Join(path, QuantizedLayer.OutputRange), Range(ranges, TreePath.Join(path, QuantizedLayer.OutputRange))));
+                    }
+                    var inputScale = inputRange is null ? null : AffineQuantizer.ActivationParameters(inputRange).Scale;
+                    using (inputScale)
+                    using (var weights = layer.QuantizeWeights(original.Params.Select(path), inputScale))
+                        leaves.AddRange(weights.Select(w => (TreePath.Join(path, w.Key), w.Value.clone())));
+                }
+            }
+            catch
+            {
+                foreach (var (_, t) in leaves) t.Dispose();
+                throw;
             }
             parameters = original.Params.Filter((path, _) => !Rewritten(path)).Clone();
             modelState = original.ModelState.Filter((path, _) => !Rewritten(path)).Clone().Merge(TensorTree.FromLeaves(leaves));

@@ -11,9 +11,10 @@ public abstract record Calibration
     public static Calibration MinMax { get; } = new MinMaxCalibration();
 
     /// <summary>
-    /// The range holding <paramref name="percentile"/> percent of the values seen (that share
-    /// of each tail cut), from a 2048-bin histogram over the observed range (a second pass over
-    /// the calibration data): outliers are clipped so the common values get finer steps.
+    /// The range from the (100 - <paramref name="percentile"/>)th to the
+    /// <paramref name="percentile"/>th percentile of the values seen (that share cut from each
+    /// tail), from a 2048-bin histogram over the observed range (a second pass over the
+    /// calibration data): outliers are clipped so the common values get finer steps.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">A percentile outside (50, 100].</exception>
     public static Calibration Percentile(double percentile = 99.99) =>

@@ -35,8 +35,9 @@ public enum WeightStorage
 /// layers, tfmot's <c>QuantizeWrapper</c>): every kernel is quantized symmetrically to int8 with a
 /// scale per output channel (or one per tensor), biases stay float32 (int32 in the exported graph).
 /// Made by <see cref="Quantization"/>'s rewrites rather than by hand; saved, loaded, exported and
-/// compiled like any layer. Eagerly it computes in float32 exactly what the int8 kernels compute
-/// (the values quantized and dequantized); exported to ONNX it is QuantizeLinear / DequantizeLinear
+/// compiled like any layer. Eagerly it computes in float32 what the int8 kernels compute (the
+/// values quantized and dequantized; dynamic attention leaves its inner products' inputs
+/// unrounded there); exported to ONNX it is QuantizeLinear / DequantizeLinear
 /// around the layer's own operators, which ONNX Runtime runs as integer kernels (QLinearConv,
 /// QLinearMatMul, DynamicQuantizeMatMul).
 /// </summary>
@@ -163,9 +164,15 @@ public sealed class QuantizedLayer : IDescribedLayer, IOnnxExportable
         return TensorTree.FromLeaves(ranges);
     }
 
-    /// <summary>Float parameters of the inner layer as the int8 layer's state: kernels int8 with scales.</summary>
-    internal TensorTree QuantizeWeights(TensorTree parameters)
+    /// <summary>
+    /// Float parameters of the inner layer as the int8 layer's state: kernels int8 with scales. With
+    /// the <paramref name="inputScale"/> of a static layer, a channel's weight scale is raised
+    /// where its bias would not fit int32 at the input scale times the weight scale (a channel of
+    /// near-zero weights beside a normal bias), as ONNX Runtime's quantizer does.
+    /// </summary>
+    internal TensorTree QuantizeWeights(TensorTree parameters, Tensor? inputScale = null)
     {
+        using var scope = NewDisposeScope();
         var leaves = new List<(string, Tensor)>();
         foreach (var (path, value) in parameters)
         {
@@ -175,11 +182,21 @@ public sealed class QuantizedLayer : IDescribedLayer, IOnnxExportable
                 continue;
             }
             var scale = AffineQuantizer.WeightScale(value, ScaleAxis(value));
+            if (inputScale is not null && path == "kernel" && parameters.TryGetLeaf("bias", out var bias))
+            {
+                // |b| / (s_in * s_w) must stay within int32.
+                var needed = bias.detach().abs().to_type(ScalarType.Float64) / (inputScale.to_type(ScalarType.Float64) * BiasLimit);
+                if (scale.dim() == 0) needed = needed.max();
+                scale = torch.maximum(scale.to_type(ScalarType.Float64), needed).to_type(ScalarType.Float32);
+            }
             leaves.Add((path, AffineQuantizer.QuantizeWeights(value, scale, ScaleAxis(value))));
             leaves.Add((path + ScaleSuffix, scale));
         }
-        return TensorTree.FromLeaves(leaves);
+        return TensorTree.FromLeaves(leaves).MoveToOuterDisposeScope();
     }
+
+    /// <summary>The largest int32 bias: a little under 2^31, so float rounding never overflows it.</summary>
+    const double BiasLimit = int.MaxValue - 128;
 
     /// <summary>The inner layer's parameters as the inner layer computes with them: int8 kernels
     /// dequantized, float kernels fake-quantized (with the straight-through gradient).</summary>
@@ -218,7 +235,7 @@ public sealed class QuantizedLayer : IDescribedLayer, IOnnxExportable
         var x = input.dtype == ScalarType.Float32 ? input : input.to_type(ScalarType.Float32);
         if (Static && (QuantizeInput || Storage == WeightStorage.Int8))
             x = QuantizeActivation(x, InputRange, state, observing, updates);
-        else if (Activations == ActivationQuantization.Dynamic && Inner is Dense)
+        else if (Activations == ActivationQuantization.Dynamic && Inner is Dense or Recurrent)
             x = DynamicRoundTrip(x);
         // The layers quantized have no state of their own.
         var (y, _) = Inner.Apply(new Variables(EffectiveParameters(variables), TensorTree.Empty), x, context);
@@ -241,7 +258,7 @@ public sealed class QuantizedLayer : IDescribedLayer, IOnnxExportable
             range = where(observed, range * EmaDecay + batch * (1 - EmaDecay), batch);
             updates.Add((name, range));
         }
-        var bounds = range.data<float>().ToArray();
+        var bounds = AffineQuantizer.Values(range);
         if (!(bounds[0] <= bounds[1]))
         {
             // A quantization-aware layer not yet trained has no range: values pass unquantized.
@@ -253,12 +270,17 @@ public sealed class QuantizedLayer : IDescribedLayer, IOnnxExportable
     }
 
     /// <summary>What ONNX's DynamicQuantizeLinear does to a batch: uint8 over the batch's own
-    /// range (widened to hold 0), then back to float.</summary>
+    /// range (widened to hold 0), then back to float (gradients pass straight through).</summary>
     static Tensor DynamicRoundTrip(Tensor x)
     {
-        using var noGrad = no_grad();
-        var (scale, zeroPoint) = AffineQuantizer.ActivationParameters(Math.Min(0, x.min().item<float>()), Math.Max(0, x.max().item<float>()));
-        return AffineQuantizer.FakeQuantize(x, scale, zeroPoint, AffineQuantizer.ActivationMin, AffineQuantizer.ActivationMax);
+        double min, max;
+        using (NewDisposeScope())
+        using (no_grad())
+            (min, max) = (x.detach().min().item<float>(), x.detach().max().item<float>());
+        var (scale, zeroPoint) = AffineQuantizer.ActivationParameters(Math.Min(0, min), Math.Max(0, max));
+        using (scale)
+        using (zeroPoint)
+            return AffineQuantizer.FakeQuantize(x, scale, zeroPoint, AffineQuantizer.ActivationMin, AffineQuantizer.ActivationMax);
     }
 
     /// <inheritdoc/>
@@ -269,24 +291,26 @@ public sealed class QuantizedLayer : IDescribedLayer, IOnnxExportable
         if (Inner is not IOnnxExportable inner)
             throw new NotSupportedException($"Layer '{Name}' ({LayerRegistry.KindOf(Inner)}) cannot be exported to ONNX yet.");
         using var scope = NewDisposeScope();
+        // The input's scale and zero point: none where the layer leaves its input to the layer
+        // before it (a quantization-aware layer sharing a range) or was never trained.
+        var inputRange = Static && Observed(variables.State, InputRange) is { } r ? AffineQuantizer.ActivationParameters(r) : ((Tensor, Tensor)?)null;
         // Lowered as the int8 layer it is (or, for quantization-aware training, will be).
         var state = Storage == WeightStorage.Int8 ? variables.State
-            : QuantizeWeights(variables.Params).Merge(variables.State.Filter((path, _) => path is InputRange or OutputRange));
+            : QuantizeWeights(variables.Params, inputRange?.Item1).Merge(variables.State.Filter((path, _) => path is InputRange or OutputRange));
         var x = input;
         // ONNX Runtime's fast integer convolution takes input channels in multiples of 4: a
         // convolution over 1 or 3 channels reads zero channels beside them, with zero weights.
-        long extraChannels = Static && Inner is Convolution ? (4 - state["kernel"].shape[1] % 4) % 4 : 0;
+        long extraChannels = inputRange is not null && Inner is Convolution ? (4 - state["kernel"].shape[1] % 4) % 4 : 0;
         if (extraChannels > 0)
         {
             long[] pads = [.. new long[inputShape.Length + 1], 0, extraChannels, .. new long[inputShape.Length - 1]];
             x = graph.Node("Pad", "pad_channels", [x, graph.Constant("pads", pads)]);
         }
         Tensor? inputScale = null;
-        if (Static)
+        if (inputRange is { } quantizedInput)
         {
-            var (scale, zeroPoint) = AffineQuantizer.ActivationParameters(state[InputRange]);
-            x = graph.QuantizeDequantize(x, scale, zeroPoint);
-            inputScale = scale;
+            x = graph.QuantizeDequantize(x, quantizedInput.Item1, quantizedInput.Item2);
+            inputScale = quantizedInput.Item1;
         }
         var floats = new List<(string, Tensor)>();
         var quantized = new List<(Tensor, QuantizedConstant)>();
@@ -311,17 +335,25 @@ public sealed class QuantizedLayer : IDescribedLayer, IOnnxExportable
         if (inputScale is not null && parameters.TryGetLeaf("bias", out var bias))
         {
             var biasScale = inputScale * Scale(state, "kernel");
-            var q = (bias / biasScale).round().clamp(int.MinValue, int.MaxValue).to_type(ScalarType.Int32);
+            var q = (bias.to_type(ScalarType.Float64) / biasScale.to_type(ScalarType.Float64)).round().clamp(-BiasLimit, BiasLimit).to_type(ScalarType.Int32);
             quantized.Add((bias, new QuantizedConstant(q, biasScale, null, biasScale.dim() == 0 ? null : 0)));
         }
         string y;
         using (graph.Quantizing(quantized, dynamicActivations: Activations == ActivationQuantization.Dynamic))
             y = inner.ToOnnx(graph, x, inputShape, new Variables(parameters, TensorTree.Empty));
-        if (Static && QuantizeOutput)
+        if (Static && QuantizeOutput && Observed(state, OutputRange) is { } outputRange)
         {
-            var (scale, zeroPoint) = AffineQuantizer.ActivationParameters(state[OutputRange]);
+            var (scale, zeroPoint) = AffineQuantizer.ActivationParameters(outputRange);
             y = graph.QuantizeDequantize(y, scale, zeroPoint);
         }
         return y;
+    }
+
+    /// <summary>The range at <paramref name="name"/> when the state has one that was observed.</summary>
+    static Tensor? Observed(TensorTree state, string name)
+    {
+        if (!state.TryGetLeaf(name, out var range)) return null;
+        var bounds = AffineQuantizer.Values(range);
+        return bounds.Length == 2 && bounds[0] <= bounds[1] ? range : null;
     }
 }

@@ -8,8 +8,7 @@ namespace Functional.Training;
 /// Writes TensorBoard event files, in Keras's layout: <c>logDir/train</c> and
 /// <c>logDir/validation</c>. Per epoch: every logged value as "epoch/NAME" (validation values in
 /// the validation run, so TensorBoard overlays them), the learning-rate multiplier, the share of
-/// time spent waiting for input, and histograms of the weights as "weights/PATH", and for a pruned
-/// model each pruned parameter's sparsity as "sparsity/PATH"; every
+/// time spent waiting for input, and histograms of the weights as "weights/PATH"; every
 /// <see cref="BatchFrequency"/> steps: "batch/loss"; once: the model summary as text; on request,
 /// histograms of the gradients as "gradients/PATH" and sample images as "samples/i"; the model
 /// graph (a node per layer call). The
@@ -102,8 +101,6 @@ public sealed class TensorBoardLogger(
             train.add_scalar("time/callbacks_s", (float)times.Callbacks.TotalSeconds, epoch);
             train.add_scalar("time/other_s", (float)times.Other.TotalSeconds, epoch);
         }
-        if (ModelOptimization.Pruning.Masks(context.Model.State.OptState) is not null)
-            foreach (var p in ModelOptimization.Pruning.Report(context.Model).Parameters) train.add_scalar("sparsity/" + p.Path, (float)p.Sparsity, epoch);
         if (histograms) Histograms(train, "weights/", context.Model.State.Params, epoch);
         if (gradientHistograms && context.Gradients is { } gradients) Histograms(train, "gradients/", gradients, epoch);
     }
