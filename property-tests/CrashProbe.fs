@@ -95,6 +95,28 @@ let private subjects =
         s "bidirectional" (fun () -> Bidirectional(Lstm(3L, name = "bi"), name = "bi") :> ILayer) [| 5L; 4L |] "bi" true
         s "residual" (fun () -> Residual(Dense(4L, name = "inner")) :> ILayer) [| 4L |] "inner" true
         s
+            "quantized"
+            (fun () ->
+                Functional.ModelOptimization.QuantizedLayer(
+                    Dense(3L, name = "q"),
+                    Functional.ModelOptimization.ActivationQuantization.None
+                )
+                :> ILayer)
+            [| 4L |]
+            "q"
+            false
+        s
+            "quantized_aware"
+            (fun () ->
+                Functional.ModelOptimization.QuantizedLayer(
+                    Dense(3L, name = "qa"),
+                    storage = Functional.ModelOptimization.WeightStorage.Float
+                )
+                :> ILayer)
+            [| 4L |]
+            "qa"
+            true
+        s
             "sequential"
             (fun () -> Sequential(Dense(4L, name = "first"), Dense(2L, name = "second")) :> ILayer)
             [| 4L |]

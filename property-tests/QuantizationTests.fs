@@ -401,7 +401,14 @@ let tests =
                         (0.05f * span)
                         "weights only: close"
 
-                    Expect.equal weights.State.ModelState.["dense/kernel"].dtype torch.int8 "int8 weights")
+                    Expect.equal weights.State.ModelState.["dense/kernel"].dtype torch.int8 "int8 weights"
+                    use compiled = weights.Compile()
+
+                    expectClose
+                        "compiled, the weights-only model computes in float32 as it does eagerly"
+                        1e-5
+                        (compiled.Predict x)
+                        (weights.Predict x))
 
             testCase
                 "quantization-aware training keeps the parameters' paths, learns the ranges, and converts to the int8 model it trained"

@@ -56,6 +56,17 @@ public enum OnnxElementType
 /// <param name="Data">The values' bytes.</param>
 public sealed record OnnxConstant(string Name, OnnxElementType Type, long[] Dims, byte[] Data);
 
+/// <summary>What the inputs of a quantized layer's products are (<see cref="OnnxGraph.Quantizing"/>).</summary>
+public enum QuantizedInputs
+{
+    /// <summary>Float: only the weights are integers (dequantized in the graph).</summary>
+    Float,
+    /// <summary>Quantized as they arrive (DynamicQuantizeLinear).</summary>
+    Dynamic,
+    /// <summary>Quantized and dequantized before the product, with calibrated parameters.</summary>
+    Static,
+}
+
 /// <summary>
 /// The integer form of a float constant, for quantized layers (<see cref="OnnxGraph.Quantizing"/>):
 /// <c>float = (Values - ZeroPoint) * Scale</c>, the parameters per slice along

@@ -19,7 +19,7 @@ public sealed class OnnxGraph
     // While a quantized layer lowers its inner layer: the integer forms of its float constants
     // (by tensor identity), and whether products quantize their inputs as they arrive.
     Dictionary<Tensor, QuantizedConstant>? quantized;
-    bool dynamicActivations;
+    QuantizedInputs inputs;
 
     /// <summary>An empty graph called <paramref name="name"/>.</summary>
     public OnnxGraph(string name) => Name = name;
@@ -115,23 +115,22 @@ public sealed class OnnxGraph
     /// Lowers what follows with integer forms of some float constants (a quantized layer lowering
     /// the layer it wraps): each <paramref name="constants"/> pair names a float tensor the inner
     /// layer will pass to <see cref="Constant(string, Tensor)"/> or <see cref="Affine"/> and its
-    /// integer form. With <paramref name="dynamicActivations"/>, <see cref="Affine"/> also
-    /// quantizes its input as it arrives (DynamicQuantizeLinear, MatMulInteger). Dispose the
-    /// result to end it.
+    /// integer form; <paramref name="inputs"/> says what the products' inputs are (see
+    /// <see cref="Affine"/>). Dispose the result to end it.
     /// </summary>
-    public IDisposable Quantizing(IEnumerable<(Tensor Float, QuantizedConstant Integer)> constants, bool dynamicActivations)
+    public IDisposable Quantizing(IEnumerable<(Tensor Float, QuantizedConstant Integer)> constants, QuantizedInputs inputs)
     {
         ArgumentNullException.ThrowIfNull(constants);
         if (quantized is not null) throw new InvalidOperationException("A quantized lowering is already under way: quantized layers do not nest.");
         quantized = new Dictionary<Tensor, QuantizedConstant>(ReferenceEqualityComparer.Instance);
         foreach (var (value, integer) in constants) quantized[value] = integer;
-        this.dynamicActivations = dynamicActivations;
+        this.inputs = inputs;
         return new Scope(this);
     }
 
     sealed class Scope(OnnxGraph graph) : IDisposable
     {
-        public void Dispose() => (graph.quantized, graph.dynamicActivations) = (null, false);
+        public void Dispose() => (graph.quantized, graph.inputs) = (null, QuantizedInputs.Float);
     }
 
     /// <summary>QuantizeLinear to uint8 then DequantizeLinear, with a scalar
@@ -179,16 +178,17 @@ public sealed class OnnxGraph
 
     /// <summary><c>x W + b</c> over the last axis, for a layer's kernel and bias;
     /// <paramref name="matrix"/>: x is known to be a (batch, features) matrix. Quantized (see
-    /// <see cref="Quantizing"/>), a matrix product is a Gemm on dequantized operands, which ONNX
-    /// Runtime runs as one integer QGemm; with dynamic activations, the chain it fuses into
-    /// DynamicQuantizeMatMul.</summary>
+    /// <see cref="Quantizing"/>): with quantized inputs a matrix product is a Gemm on dequantized
+    /// operands, which ONNX Runtime runs as one integer QGemm; with dynamic inputs, the chain it
+    /// fuses into DynamicQuantizeMatMul; with float inputs, a product with the dequantized kernel.</summary>
     public string Affine(string hint, string x, Tensor kernel, Tensor? bias, bool matrix = false)
     {
         ArgumentNullException.ThrowIfNull(kernel);
         if (quantized is not null && quantized.TryGetValue(kernel, out var q))
         {
-            if (dynamicActivations) return DynamicAffine(hint, x, q, bias);
-            if (matrix) return Node("Gemm", hint, bias is null ? [x, Constant("kernel", kernel)] : [x, Constant("kernel", kernel), Constant("bias", bias)]);
+            if (inputs == QuantizedInputs.Dynamic) return DynamicAffine(hint, x, q, bias);
+            if (inputs == QuantizedInputs.Static && matrix)
+                return Node("Gemm", hint, bias is null ? [x, Constant("kernel", kernel)] : [x, Constant("kernel", kernel), Constant("bias", bias)]);
         }
         var y = Node("MatMul", hint, [x, Constant("kernel", kernel)]);
         return bias is null ? y : Node("Add", hint, [y, Constant("bias", bias)]);

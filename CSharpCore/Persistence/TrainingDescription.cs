@@ -68,6 +68,7 @@ static class TrainingDescription
         "adamw" => Optimizers.Optimizer.AdamW(c.Double("learning_rate"), c.Double("weight_decay"), c.Double("beta1"), c.Double("beta2"), c.Double("epsilon")),
         "rmsprop" => Optimizers.Optimizer.RmsProp(c.Double("learning_rate"), c.Double("decay"), c.Double("epsilon")),
         "adagrad" => Optimizers.Optimizer.Adagrad(c.Double("learning_rate"), c.Double("initial_accumulator"), c.Double("epsilon")),
+        "prune_magnitude" => ModelOptimization.Pruning.FromDescription(c, Optimizer),
         var other => throw c.Bad("type", $"unknown optimizer '{other}'"),
     };
 

@@ -33,7 +33,10 @@ public sealed record PruningOptions
     /// of Dense and convolution layers, as tfmot prunes; biases and normalisation stay). A tree
     /// mask, as <see cref="Transform.Masked"/> takes: <c>path =&gt; path.EndsWith("kernel") &amp;&amp;
     /// !path.StartsWith("output")</c> keeps the last layer dense.</summary>
-    public Func<string, bool> Prunable { get; init; } = path => path == "kernel" || path.EndsWith(TreePath.Separator + "kernel", StringComparison.Ordinal);
+    public Func<string, bool> Prunable { get; init; } = Kernels;
+
+    /// <summary>The default <see cref="Prunable"/> rule: every parameter named "kernel".</summary>
+    public static Func<string, bool> Kernels { get; } = path => path == "kernel" || path.EndsWith(TreePath.Separator + "kernel", StringComparison.Ordinal);
     /// <summary>Per layer (default) or global ranking.</summary>
     public PruningScope Scope { get; init; } = PruningScope.PerLayer;
     /// <summary>Single weights (default) or whole units and channels.</summary>
@@ -85,6 +88,13 @@ public static partial class Pruning
             (StateName, TensorTree.Node((StepName, TensorTree.Leaf(tensor(0L))), (MasksName, rule.InitialMasks(parameters)))),
             (InnerName, inner.Init(parameters)));
 
+        var description = inner.Description is { } described && ReferenceEquals(options.Prunable, PruningOptions.Kernels)
+            ? new System.Text.Json.Nodes.JsonObject
+            {
+                ["type"] = "prune_magnitude", ["inner"] = described.DeepClone(), ["schedule"] = schedule.Describe(),
+                ["scope"] = options.Scope.ToString(), ["structure"] = options.Structure.ToString(),
+            }
+            : null;
         var pruning = new GradientTransformation(Init, (gradients, state, parameters) =>
         {
             RequireParameters(parameters);
@@ -98,6 +108,7 @@ public static partial class Pruning
             return updates;
         })
         {
+            Description = description,
             FusedStep = inner.FusedStep is not { } fused ? null : (gradients, state, parameters) =>
             {
                 RequireParameters(parameters);
@@ -152,6 +163,12 @@ public static partial class Pruning
             throw;
         }
     }
+
+    /// <summary>The pruning optimizer a saved model's training description names (the default
+    /// Prunable rule: a custom rule is code, which a description does not hold).</summary>
+    internal static GradientTransformation FromDescription(Layers.LayerConfig c, Func<Layers.LayerConfig, GradientTransformation> optimizer) =>
+        Magnitude(optimizer(c.Object("inner")), PruningSchedule.FromDescription(c.Object("schedule")),
+            new PruningOptions { Scope = c.Enum<PruningScope>("scope"), Structure = c.Enum<PruningStructure>("structure") });
 
     /// <summary>The optimizer a pruning transformation wraps, or <paramref name="optimizer"/> itself
     /// when it does not prune (a rewritten model has no masks to keep).</summary>

@@ -1,3 +1,6 @@
+using System.Text.Json.Nodes;
+using Functional.Layers;
+
 namespace Functional.ModelOptimization;
 
 /// <summary>
@@ -53,9 +56,26 @@ public abstract record PruningSchedule
             beginStep, endStep, power, frequency);
     }
 
+    /// <summary>The schedule as data, for a saved model's training description.</summary>
+    internal abstract JsonObject Describe();
+
+    /// <summary>The schedule a description names.</summary>
+    internal static PruningSchedule FromDescription(LayerConfig c) => c.Text("type") switch
+    {
+        "constant" => Constant(c.Double("sparsity"), c.Long("begin_step"), c.Long("end_step"), c.Long("frequency")),
+        "polynomial" => Polynomial(c.Double("initial_sparsity"), c.Double("final_sparsity"), c.Long("begin_step"), c.Long("end_step"),
+            c.Double("power"), c.Long("frequency")),
+        var other => throw new ArgumentException($"unknown pruning schedule '{other}'"),
+    };
+
     sealed record ConstantSparsity(double Sparsity, long Begin, long End, long Every) : PruningSchedule(Begin, End, Every)
     {
         public override double SparsityAt(long step) => Sparsity;
+
+        internal override JsonObject Describe() => new()
+        {
+            ["type"] = "constant", ["sparsity"] = Sparsity, ["begin_step"] = Begin, ["end_step"] = End, ["frequency"] = Every,
+        };
     }
 
     sealed record PolynomialSparsity(double Initial, double Final, long Begin, long End, double Power, long Every) : PruningSchedule(Begin, End, Every)
@@ -65,5 +85,11 @@ public abstract record PruningSchedule
             double progress = End == Begin ? 1 : Math.Clamp((double)(step - Begin) / (End - Begin), 0, 1);
             return Final + (Initial - Final) * Math.Pow(1 - progress, Power);
         }
+
+        internal override JsonObject Describe() => new()
+        {
+            ["type"] = "polynomial", ["initial_sparsity"] = Initial, ["final_sparsity"] = Final, ["begin_step"] = Begin,
+            ["end_step"] = End, ["power"] = Power, ["frequency"] = Every,
+        };
     }
 }

@@ -229,6 +229,9 @@ public sealed class QuantizedLayer : IDescribedLayer, IOnnxExportable
         ArgumentNullException.ThrowIfNull(context);
         if (!input.is_floating_point())
             throw new DtypeException($"Layer '{Name}' (quantized {LayerRegistry.KindOf(Inner)}) expects floating-point input, but received {input.dtype}.");
+        foreach (var (path, value) in variables.Params)
+            if (!value.is_floating_point())
+                throw new DtypeException($"Layer '{Name}' (quantized {LayerRegistry.KindOf(Inner)}) has a parameter '{path}' of dtype {value.dtype}; parameters are floating point.");
         bool observing = context.Training && Storage == WeightStorage.Float;
         var state = variables.State;
         var updates = new List<(string, Tensor)>();
@@ -339,7 +342,9 @@ public sealed class QuantizedLayer : IDescribedLayer, IOnnxExportable
             quantized.Add((bias, new QuantizedConstant(q, biasScale, null, biasScale.dim() == 0 ? null : 0)));
         }
         string y;
-        using (graph.Quantizing(quantized, dynamicActivations: Activations == ActivationQuantization.Dynamic))
+        var inputs = Activations == ActivationQuantization.Dynamic ? QuantizedInputs.Dynamic
+            : inputScale is not null ? QuantizedInputs.Static : QuantizedInputs.Float;
+        using (graph.Quantizing(quantized, inputs))
             y = inner.ToOnnx(graph, x, inputShape, new Variables(parameters, TensorTree.Empty));
         if (Static && QuantizeOutput && Observed(state, OutputRange) is { } outputRange)
         {

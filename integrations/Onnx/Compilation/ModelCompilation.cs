@@ -116,6 +116,9 @@ public static class ModelCompilation
         };
         options.AddSessionConfigEntry("session.intra_op.allow_spinning", spinning == Spinning.Off ? "0" : "1");
         options.AddSessionConfigEntry("session.inter_op.allow_spinning", "0");
+        // An int8 weights-only product becomes MatMulNBits, which by default (level 4) also rounds
+        // its input to int8: level 1 keeps the input float32, as the model computes it.
+        options.AddSessionConfigEntry("session.qdq_matmulnbits_accuracy_level", "1");
         if (spinning == Spinning.DuringRun) options.AddSessionConfigEntry("session.force_spinning_stop", "1");
         return options;
     }
