@@ -168,7 +168,10 @@ static class Optimize
         var compiledInt8 = Threads.Select(t => int8.Compile(new CompileOptions { IntraOpThreads = t })).ToArray();
         double int8Accuracy = Accuracy(compiledInt8[^1].Predict, xTest, yTest);
         double eagerInt8Accuracy = Accuracy(int8, xTest, yTest);
-        Console.WriteLine($"{name}: int8 test accuracy {int8Accuracy:P2} compiled, {eagerInt8Accuracy:P2} eager; plan {compiledInt8[^1].Plan}");
+        double agreement;
+        using (var floatClasses = dense.Predict(xTest).argmax(1))
+            agreement = Accuracy(compiledInt8[^1].Predict, xTest, floatClasses);
+        Console.WriteLine($"{name}: int8 test accuracy {int8Accuracy:P2} compiled, {eagerInt8Accuracy:P2} eager; the same class as float32 for {agreement:P2} of the test digits; plan {compiledInt8[^1].Plan}");
         using var x = xTest.narrow(0, 0, PredictBatch);
         var variants = Threads.Select((t, i) => (Side: "eager", Threads: t, Predict: (Func<Tensor>)(() => dense.Predict(x))))
             .Concat(Threads.Select((t, i) => (Side: "float", Threads: t, Predict: (Func<Tensor>)(() => compiledFloat[i].Predict(x)))))
@@ -179,6 +182,7 @@ static class Optimize
         Console.WriteLine($"{name} batch {PredictBatch}: eager float32 {best["eager"] * 1e3:F2} ms, compiled float32 {best["float"] * 1e3:F2} ms, compiled int8 {best["int8"] * 1e3:F2} ms");
         yield return $"int8_accuracy_{name}={int8Accuracy:F4}";
         yield return $"int8_accuracy_delta_{name}={100 * (int8Accuracy - denseAccuracy):F2}";
+        yield return $"int8_same_class_as_fp32_{name}={agreement:F4}";
         yield return $"int8_vs_fp32_compiled_{name}={best["float"] / best["int8"]:F2}";
         yield return $"int8_speedup_{name}={best["eager"] / best["int8"]:F2}";
         if (cnn) yield return $"int8_file_ratio={SavedBytes(int8) / (double)SavedBytes(dense):F3}";
