@@ -579,4 +579,62 @@ let tests =
 
                 expectThrowsWith<InvalidOperationException> [ "reads the batch's inputs" ] (fun () ->
                     Distiller(teacher).Loss(loss).PerExample(teacher.Predict x, y) |> ignore)
+
+            testCase "the F# surface: Prune, Quantize and Distill pipe models through the same rewrites"
+            <| fun () ->
+                let x, y = blobs ()
+                let data = Functional.FSharp.Data.ofTrees x y
+
+                let settings =
+                    { Functional.FSharp.FitSettings.defaults with
+                        Epochs = 2
+                        BatchSize = 32
+                        Verbosity = Verbosity.Silent
+                    }
+
+                use units =
+                    new Model(
+                        mlp (),
+                        [| 6L |],
+                        Loss.SparseCategoricalCrossEntropy(true),
+                        Optimizer.Adam 1e-2
+                        |> Functional.FSharp.Prune.unitsOptimizer (Functional.FSharp.Prune.constant 0.5) (fun p ->
+                            p.StartsWith "dense_2"),
+                        [ SparseCategoricalAccuracy() :> Metric ]
+                    )
+
+                units |> Functional.FSharp.Model.fit settings data |> ignore
+                use shrunk = Functional.FSharp.Prune.shrink units
+
+                Expect.sequenceEqual
+                    shrunk.State.Params.["dense/kernel"].shape
+                    [| 6L; 16L |]
+                    "half of the first layer's units"
+
+                Expect.sequenceEqual shrunk.State.Params.["dense_2/kernel"].shape [| 8L; 3L |] "the kept output layer"
+
+                use int8 =
+                    shrunk
+                    |> Functional.FSharp.Quantize.calibratedWith (QuantizationOptions(Skip = [| "dense_2" |])) x
+
+                Expect.equal int8.State.Params.["dense_2/kernel"].dtype torch.float32 "skipped: float"
+                Expect.equal int8.State.ModelState.["dense/kernel"].dtype torch.int8 "int8"
+
+                use student =
+                    Sequential(Dense(4L, ActivationFunction.Relu), Dense(3L))
+                    |> Functional.FSharp.Distill.student
+                        shrunk
+                        4.0
+                        0.5
+                        (Loss.SparseCategoricalCrossEntropy(true))
+                        (Optimizer.Adam 1e-2)
+                        [ SparseCategoricalAccuracy() ]
+
+                student |> Functional.FSharp.Model.fit settings data |> ignore
+                Expect.equal student.Loss.Name "distillation" "the student learns from the teacher"
+
+                Expect.isGreaterThan
+                    (student |> Functional.FSharp.Model.evaluate data).["accuracy"]
+                    0.5
+                    "and from the labels"
         ]
