@@ -19,16 +19,7 @@ open Functional.ModelOptimization
 open Support
 
 /// Seeded blobs: 256 rows of 6 features, 3 classes.
-let private blobs () =
-    use rng = new torch.Generator(11UL)
-    let y = torch.randint (0L, 3L, [| 256L |], generator = rng)
-    let centres = torch.randn ([| 3L; 6L |], generator = rng) * 2.0
-
-    let x =
-        centres.index_select (0L, y)
-        + torch.randn ([| 256L; 6L |], generator = rng) * 0.5
-
-    x, y
+let private blobs () = classBlobs 11UL 256L 6L 3L 2.0 0.5
 
 let private mlp () =
     Sequential(Dense(32L, ActivationFunction.Relu), Dense(16L, ActivationFunction.Relu), Dense(3L)) :> ILayer

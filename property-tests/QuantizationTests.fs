@@ -22,16 +22,7 @@ open Functional.ModelOptimization
 open Support
 
 /// Seeded blobs: 512 rows of 12 features, 4 classes.
-let private blobs () =
-    use rng = new torch.Generator(21UL)
-    let y = torch.randint (0L, 4L, [| 512L |], generator = rng)
-    let centres = torch.randn ([| 4L; 12L |], generator = rng) * 1.5
-
-    let x =
-        centres.index_select (0L, y)
-        + torch.randn ([| 512L; 12L |], generator = rng) * 0.6
-
-    x, y
+let private blobs () = classBlobs 21UL 512L 12L 4L 1.5 0.6
 
 let private fitted (network: ILayer) (shape: int64[]) (x: torch.Tensor) (y: torch.Tensor) epochs =
     let model =

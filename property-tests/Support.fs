@@ -101,6 +101,19 @@ let expectLearnsDigits
 
     Expect.isGreaterThan scores.["accuracy"] 0.8 message
 
+/// Seeded Gaussian blobs for classification: `rows` points of `features` features around one
+/// random centre per class (centres scaled by `spread`, points scattered by `noise`), and their labels.
+let classBlobs (seed: uint64) (rows: int64) (features: int64) (classes: int64) (spread: float) (noise: float) =
+    use rng = new torch.Generator(seed)
+    let y = torch.randint (0L, classes, [| rows |], generator = rng)
+    let centres = torch.randn ([| classes; features |], generator = rng) * spread
+
+    let x =
+        centres.index_select (0L, y)
+        + torch.randn ([| rows; features |], generator = rng) * noise
+
+    x, y
+
 /// A float64 scalar tensor.
 let scalar (x: float) = torch.tensor (x, dtype = torch.float64)
 

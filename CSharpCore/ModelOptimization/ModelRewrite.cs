@@ -56,6 +56,32 @@ static class ModelRewrite
 
     static JsonObject Reparsed(JsonObject json) => (JsonObject)JsonNode.Parse(json.ToJsonString())!;
 
+    /// <summary>The same layer with its configuration changed by <paramref name="change"/>,
+    /// through its description (and through text, as <see cref="Replace"/>).</summary>
+    public static ILayer Reconfigured(ILayer layer, Action<JsonObject> change)
+    {
+        var json = Reparsed(LayerRegistry.ToJson(layer));
+        change(json["config"]!.AsObject());
+        return LayerRegistry.FromJson(Reparsed(json));
+    }
+
+    /// <summary>The activation of a Dense or convolution layer.</summary>
+    public static ActivationFunction ActivationOf(ILayer layer) => layer is Dense d ? d.Activation : ((Convolution)layer).Activation;
+
+    /// <summary>The axis of a kernel's output units: Dense and recurrent kernels are (in, units),
+    /// convolution kernels (filters, channels, k...).</summary>
+    public static int OutputAxis(TorchSharp.torch.Tensor kernel) => kernel.dim() == 2 ? 1 : 0;
+
+    /// <summary>A copy of <paramref name="t"/> that outlives the current dispose scope.</summary>
+    public static TorchSharp.torch.Tensor Own(TorchSharp.torch.Tensor t) => t.detach().clone().DetachFromDisposeScope();
+
+    /// <summary>A copy of <paramref name="tree"/> that outlives the current dispose scope.</summary>
+    public static TensorTree Own(TensorTree tree) => tree.Map(Own);
+
+    /// <summary>A Dense or convolution's parameters, "kernel" and (when there is one) "bias", as copies of their own.</summary>
+    public static TensorTree OwnKernelAndBias(TorchSharp.torch.Tensor kernel, TorchSharp.torch.Tensor? bias) =>
+        bias is null ? TensorTree.Of(("kernel", Own(kernel))) : TensorTree.Of(("kernel", Own(kernel)), ("bias", Own(bias)));
+
     /// <summary>Every layer a <see cref="Replace"/> would visit.</summary>
     public static IReadOnlyList<Site> Sites(ILayer network)
     {

@@ -29,7 +29,7 @@ module Prune =
         Pruning.Magnitude(
             optimizer,
             schedule,
-            let kernels = PruningOptions().Prunable
+            let kernels = PruningOptions.Kernels
 
             PruningOptions(
                 Structure = PruningStructure.Units,

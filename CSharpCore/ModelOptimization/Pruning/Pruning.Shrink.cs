@@ -85,16 +85,16 @@ public static partial class Pruning
                             if (TryRemoveUnits(i, layer, bias) is { } shrunk)
                             {
                                 (removal, var units) = shrunk;
-                                kernel = kernel.index_select(UnitAxis(kernel), units);
+                                kernel = kernel.index_select(ModelRewrite.OutputAxis(kernel), units);
                                 bias = bias?.index_select(0, units);
-                                layer = Reconfigured(layer, units.shape[0], bias is not null);
+                                layer = Resized(layer, units.shape[0], bias is not null);
                             }
                             else if (bias is not null && !p.ContainsLeaf("bias"))
                             {
-                                layer = Reconfigured(layer, layer is Dense d ? d.Units : ((Convolution)layer).Filters, useBias: true);
+                                layer = ModelRewrite.Reconfigured(layer, config => config["use_bias"] = true);
                             }
-                            newParams.Add((name, bias is null ? TensorTree.Of(("kernel", Own(kernel))) : TensorTree.Of(("kernel", Own(kernel)), ("bias", Own(bias)))));
-                            newState.Add((name, Own(s)));
+                            newParams.Add((name, ModelRewrite.OwnKernelAndBias(kernel, bias)));
+                            newState.Add((name, ModelRewrite.Own(s)));
                             break;
                         }
                     case BatchNorm:
@@ -110,8 +110,8 @@ public static partial class Pruning
                             goto default;
                         }
                     default:
-                        newParams.Add((name, Own(p)));
-                        newState.Add((name, Own(s)));
+                        newParams.Add((name, ModelRewrite.Own(p)));
+                        newState.Add((name, ModelRewrite.Own(s)));
                         break;
                 }
                 newLayers.Add(layer);
@@ -128,11 +128,13 @@ public static partial class Pruning
             if (removal is null) return (kernel, bias);
             int inputAxis = layer is Dense ? 0 : 1;
             var removedRows = kernel.index_select(inputAxis, removal.Removed);
+            // In the kernel's dtype: libtorch's matmul ends the process on mismatched dtypes.
+            var removedValues = removal.RemovedValues.to_type(kernel.dtype);
             // Dense: v (removed) @ W[removed, :]; convolution: per filter, sum over the window of
             // each removed channel's weights times the value it held.
             var folded = layer is Dense
-                ? removal.RemovedValues.matmul(removedRows)
-                : removedRows.flatten(2).sum(2).matmul(removal.RemovedValues);
+                ? removedValues.matmul(removedRows)
+                : removedRows.flatten(2).sum(2).matmul(removedValues);
             if (folded.abs().max().item<float>() != 0) bias = bias is null ? folded : bias + folded;
             return (kernel.index_select(inputAxis, removal.Kept), bias);
         }
@@ -144,9 +146,10 @@ public static partial class Pruning
             var path = TreePath.Join(layers[producer].Name, "kernel");
             if (!masks.TryGetLeaf(path, out var mask) || mask.dim() < 2) return null;
             if (layer is Dense && shapes[producer + 1].Length != 1) return null;   // a Dense over (steps, features)
-            if (IsMixing(layer is Dense d ? d.Activation : ((Convolution)layer).Activation)) return null;
+            var activation = ModelRewrite.ActivationOf(layer);
+            if (IsMixing(activation)) return null;
             if (ConsumerOf(producer) is not { } consumer) return null;
-            int axis = UnitAxis(mask);
+            int axis = ModelRewrite.OutputAxis(mask);
             var alive = mask.transpose(0, axis).reshape(mask.shape[axis], -1).any(1);
             var units = alive.nonzero().flatten();
             var dead = alive.logical_not().nonzero().flatten();
@@ -159,7 +162,6 @@ public static partial class Pruning
                 if (dead.shape[0] == 0) return null;
             }
             // What the dead units pass on: their activation of their bias through the layers between.
-            var activation = layer is Dense dense ? dense.Activation : ((Convolution)layer).Activation;
             var output = shapes[producer + 1];
             var preActivation = zeros([1, .. output]);
             if (bias is not null) preActivation += bias.view([1, output[0], .. output.Skip(1).Select(_ => 1L)]);
@@ -221,19 +223,14 @@ public static partial class Pruning
             return shapes;
         }
 
-        static Tensor Own(Tensor t) => t.detach().clone().DetachFromDisposeScope();
-        static TensorTree Own(TensorTree tree) => tree.Map(Own);
         static TensorTree Sliced(TensorTree tree, Removal? removal) =>
-            tree.Map(t => Own(removal is null || t.dim() == 0 ? t : t.index_select(0, removal.Kept)));
+            tree.Map(t => ModelRewrite.Own(removal is null || t.dim() == 0 ? t : t.index_select(0, removal.Kept)));
     }
 
-    /// <summary>The same layer with <paramref name="units"/> units or filters, through its description.</summary>
-    static ILayer Reconfigured(ILayer layer, long units, bool useBias)
+    /// <summary>The same Dense or convolution with <paramref name="units"/> units or filters.</summary>
+    static ILayer Resized(ILayer layer, long units, bool useBias) => ModelRewrite.Reconfigured(layer, config =>
     {
-        var json = LayerRegistry.ToJson(layer);
-        var config = json["config"]!.AsObject();
         config[layer is Dense ? "units" : "filters"] = units;
         config["use_bias"] = useBias;
-        return LayerRegistry.FromJson(json);
-    }
+    });
 }

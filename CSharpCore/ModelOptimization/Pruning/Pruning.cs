@@ -218,7 +218,7 @@ public static partial class Pruning
         model.ReadState(state =>
         {
             var masks = Masks(state.OptState);
-            var rule = new PruningOptions().Prunable;
+            var rule = PruningOptions.Kernels;
             report = SparsityReport.Of(state.Params.Filter((path, _) => masks is null ? rule(path) : masks.ContainsLeaf(path)));
         });
         return report;
@@ -293,7 +293,7 @@ public static partial class Pruning
                 if (options.Structure != PruningStructure.Units) continue;
                 if (kernel.dim() < 2) throw new ArgumentException($"Parameter '{path}' has rank {kernel.dim()}; structured pruning takes kernels of rank 2 or more.", nameof(parameters));
                 var bias = SiblingBias(path);
-                if (parameters.TryGetLeaf(bias, out var b) && b.dim() == 1 && b.shape[0] == kernel.shape[UnitAxis(kernel)])
+                if (parameters.TryGetLeaf(bias, out var b) && b.dim() == 1 && b.shape[0] == kernel.shape[ModelRewrite.OutputAxis(kernel)])
                     masked.Add((bias, ones_like(b, ScalarType.Bool)));
             }
             return TensorTree.FromLeaves(masked);
@@ -341,7 +341,7 @@ public static partial class Pruning
         static void PruneUnits(string path, Tensor kernel, TensorTree masks, double sparsity)
         {
             using var scope = NewDisposeScope();
-            int axis = UnitAxis(kernel);
+            int axis = ModelRewrite.OutputAxis(kernel);
             long units = kernel.shape[axis];
             var norms = kernel.transpose(0, axis).reshape(units, -1).norm(1, keepdim: false, p: 2);
             long count = (long)Math.Floor(sparsity * units);
@@ -353,10 +353,6 @@ public static partial class Pruning
             if (masks.TryGetLeaf(SiblingBias(path), out var bias)) bias.copy_(keep);
         }
     }
-
-    /// <summary>The axis of a kernel's output units: Dense kernels are (in, units), convolution
-    /// kernels (filters, channels, k...).</summary>
-    internal static int UnitAxis(Tensor kernel) => kernel.dim() == 2 ? 1 : 0;
 
     /// <summary>The bias beside a kernel ("dense_1/kernel" -&gt; "dense_1/bias").</summary>
     internal static string SiblingBias(string kernelPath)

@@ -29,9 +29,9 @@ static class BatchNormFolding
         {
             var (name, layer) = layers[i];
             var (p, s) = (variables.Params.Select(name), variables.State.Select(name));
-            if (layer is not (Dense or Convolution) || ActivationOf(layer).Name != "linear")
+            if (layer is not (Dense or Convolution) || ModelRewrite.ActivationOf(layer).Name != "linear")
             {
-                folded.Add((layer, Own(p), Own(s)));
+                folded.Add((layer, ModelRewrite.Own(p), ModelRewrite.Own(s)));
                 continue;
             }
             var (kernel, bias) = (p["kernel"], p.TryGetLeaf("bias", out var b) ? b : null);
@@ -55,12 +55,16 @@ static class BatchNormFolding
             }
             if (ReferenceEquals(kernel, p["kernel"]) && activation == ActivationFunction.Linear)
             {
-                folded.Add((layer, Own(p), Own(s)));
+                folded.Add((layer, ModelRewrite.Own(p), ModelRewrite.Own(s)));
                 continue;
             }
             changed = true;
-            var rebuilt = Reconfigured(layer, activation, useBias: bias is not null);
-            folded.Add((rebuilt, bias is null ? TensorTree.Of(("kernel", Own(kernel))) : TensorTree.Of(("kernel", Own(kernel)), ("bias", Own(bias))), Own(s)));
+            var rebuilt = ModelRewrite.Reconfigured(layer, config =>
+            {
+                config["activation"] = activation.Name;
+                config["use_bias"] = bias is not null;
+            });
+            folded.Add((rebuilt, ModelRewrite.OwnKernelAndBias(kernel, bias), ModelRewrite.Own(s)));
         }
         if (!changed)
         {
@@ -80,19 +84,4 @@ static class BatchNormFolding
     /// <summary>Activations a layer can take over by name (softmax mixes units: it stays a layer).</summary>
     static bool IsElementwiseBuiltIn(ActivationFunction f) =>
         ActivationFunction.BuiltIn.TryGetValue(f.Name, out var known) && ReferenceEquals(known, f) && f.Name is not ("softmax" or "log_softmax");
-
-    static ActivationFunction ActivationOf(ILayer layer) => layer is Dense d ? d.Activation : ((Convolution)layer).Activation;
-
-    /// <summary>The same layer with another activation and bias setting, through its description.</summary>
-    static ILayer Reconfigured(ILayer layer, ActivationFunction activation, bool useBias)
-    {
-        var json = LayerRegistry.ToJson(layer);
-        var config = json["config"]!.AsObject();
-        config["activation"] = activation.Name;
-        config["use_bias"] = useBias;
-        return LayerRegistry.FromJson(json);
-    }
-
-    static TensorTree Own(TensorTree tree) => tree.Map(t => t.detach().clone().DetachFromDisposeScope());
-    static Tensor Own(Tensor t) => t.detach().clone().DetachFromDisposeScope();
 }

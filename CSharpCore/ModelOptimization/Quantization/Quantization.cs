@@ -258,15 +258,14 @@ public static class Quantization
     static ILayer StaticNetwork(ILayer network, IEnumerable<string> skip, WeightStorage storage, bool perChannel)
     {
         var skipped = skip.ToHashSet(StringComparer.Ordinal);
-        bool Quantized((string Path, ILayer Layer) site) =>
-            !skipped.Contains(site.Path) && QuantizedLayer.CannotQuantize(site.Layer, ActivationQuantization.Static) is null;
         return ModelRewrite.Replace(network, site =>
         {
             if (!StaticCandidate(site, skipped)) return null;
             bool ownInput = true, output = false;
             if (site.Siblings is { } siblings)
             {
-                ownInput = Upstream(siblings, site.Index) is not { } up || !Quantized(siblings[up]);
+                // A Sequential calls its layers where calibration watches them.
+                ownInput = Upstream(siblings, site.Index) is not { } up || !StaticCandidate(new ModelRewrite.Site(siblings[up].Path, siblings[up].Layer, siblings, up), skipped);
                 output = siblings.Skip(site.Index + 1).Any(s => !IsTransparent(s.Layer) && s.Layer is not Activation);
             }
             return LayerRegistry.ToJson(new QuantizedLayer(site.Layer, ActivationQuantization.Static, storage, perChannel, ownInput, output));
@@ -321,10 +320,10 @@ public static class Quantization
                         leaves.Add((TreePath.Join(path, QuantizedLayer.InputRange), inputRange));
                         if (layer.QuantizeOutput) leaves.Add((TreePath.Join(path, QuantizedLayer.OutputRange), Range(ranges, TreePath.Join(path, QuantizedLayer.OutputRange))));
                     }
-                    var inputScale = inputRange is null ? null : AffineQuantizer.ActivationParameters(inputRange).Scale;
+                    var (inputScale, inputZeroPoint) = inputRange is null ? (null, null) : AffineQuantizer.ActivationParameters(inputRange);
                     using (inputScale)
-                    using (var weights = layer.QuantizeWeights(original.Params.Select(path), inputScale))
-                        leaves.AddRange(weights.Select(w => (TreePath.Join(path, w.Key), w.Value.clone())));
+                    using (inputZeroPoint)
+                        leaves.AddRange(layer.QuantizeWeights(original.Params.Select(path), inputScale).Select(w => (TreePath.Join(path, w.Key), w.Value)));
                 }
             }
             catch

@@ -127,14 +127,10 @@ public sealed class QuantizedLayer : IDescribedLayer, IOnnxExportable
     };
 
     /// <summary>Whether the parameter at <paramref name="path"/> of the inner layer is a kernel (quantized to int8).</summary>
-    internal static bool IsKernel(string path, Tensor value) =>
-        value.dim() >= 2 && (path == "kernel" || path.EndsWith("kernel", StringComparison.Ordinal));
+    internal static bool IsKernel(string path, Tensor value) => value.dim() >= 2 && path.EndsWith("kernel", StringComparison.Ordinal);
 
-    /// <summary>The axis of a kernel's output channels: convolution kernels (filters, channels,
-    /// k...) on their first, matrix kernels (in, out) on their last.</summary>
-    int ChannelAxis(Tensor kernel) => Inner is Convolution ? 0 : (int)kernel.dim() - 1;
-
-    int? ScaleAxis(Tensor kernel) => PerChannel ? ChannelAxis(kernel) : null;
+    /// <summary>The axis of a kernel's per-channel scales (its output units), or null for one per kernel.</summary>
+    int? ScaleAxis(Tensor kernel) => PerChannel ? ModelRewrite.OutputAxis(kernel) : null;
 
     bool Static => Activations == ActivationQuantization.Static;
 
@@ -269,7 +265,9 @@ public sealed class QuantizedLayer : IDescribedLayer, IOnnxExportable
             throw new InvalidOperationException($"Layer '{Name}' (quantized) has no observed '{name}': its model was not calibrated.");
         }
         var (scale, zeroPoint) = AffineQuantizer.ActivationParameters(bounds[0], bounds[1]);
-        return AffineQuantizer.FakeQuantize(x, scale, zeroPoint, AffineQuantizer.ActivationMin, AffineQuantizer.ActivationMax);
+        using (scale)
+        using (zeroPoint)
+            return AffineQuantizer.FakeQuantize(x, scale, zeroPoint, AffineQuantizer.ActivationMin, AffineQuantizer.ActivationMax);
     }
 
     /// <summary>What ONNX's DynamicQuantizeLinear does to a batch: uint8 over the batch's own
