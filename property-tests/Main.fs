@@ -37,6 +37,7 @@ let allTests =
             CompileTests.tests
             ModelOptimizationTests.tests
             QuantizationTests.tests
+            DistributedTests.tests
             PretrainedTests.tests
             LayerCatalogTests.tests
             LayerCatalogTests.lawTests
@@ -85,6 +86,7 @@ let private runAll argv =
 let main argv =
     match List.ofArray argv with
     | "--crash-probe" :: ids -> CrashProbe.run ids
+    | [ "--mpi-worker"; scenario; folder ] -> DistributedWorker.run scenario folder
     | "--save-loop" :: [ folder ] -> KillTests.saveLoop folder
     | [ "--fuzz-readers"; count ] -> FileFuzz.run (int count)
     | [ "--kill-bench"; kills ] ->

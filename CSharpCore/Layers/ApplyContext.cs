@@ -15,6 +15,15 @@ public sealed record ApplyContext(bool Training, RandomKey? Key = null)
     /// <see cref="PrecisionPolicy.Global"/> when the context was made.</summary>
     public PrecisionPolicy Precision { get; init; } = PrecisionPolicy.Global;
 
+    /// <summary>In exact data-parallel training, where this rank's rows sit in the global batch:
+    /// layers that draw per-example randomness (Dropout) draw for the global batch and keep
+    /// these rows, so N ranks compute what one process would. Null otherwise.</summary>
+    public BatchShare? Share { get; init; }
+
+    /// <summary>The ranks whose batch statistics BatchNorm combines (synchronised BatchNorm in
+    /// data-parallel training); null for statistics of this process's batch alone.</summary>
+    public Distributed.Communicator? Replicas { get; init; }
+
     /// <summary>Inference: no randomness, running statistics.</summary>
     public static ApplyContext Inference => new(false);
 

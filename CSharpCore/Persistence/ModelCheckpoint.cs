@@ -14,6 +14,9 @@ public sealed class ModelCheckpoint(
     string path, string monitor = "val_loss", bool saveBestOnly = false, bool? higherIsBetter = null, int? keepLast = null)
     : MonitorCallback(monitor, higherIsBetter, 0)
 {
+    /// <inheritdoc/>
+    public override bool WritesOutput => true;
+
 
     /// <summary>The path pattern.</summary>
     public string Path { get; } = path ?? throw new ArgumentNullException(nameof(path));

@@ -21,6 +21,9 @@ namespace Functional.Profiling;
 /// identities in the autograd graph: gradients are unchanged.</remarks>
 public sealed class Profiler : Callback, IStepProfiler
 {
+    /// <inheritdoc/>
+    public override bool WritesOutput => true;
+
     readonly List<StepProfile> recorded = [];
     long seen;
     IStageCounters? stages;

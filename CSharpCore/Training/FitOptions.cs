@@ -79,6 +79,13 @@ public sealed record FitOptions
     /// a line of the progress display.</summary>
     public TrainingPlan? Plan { get; init; }
 
+    /// <summary>Data-parallel training over the ranks of an MPI job (see
+    /// <see cref="Distributed.DataParallel"/>); null, or a job of one rank, trains in this process
+    /// alone. In exact mode every rank is given the same data and <see cref="BatchSize"/> is the
+    /// global batch, split over the ranks; in scalable mode each rank is given its own data and
+    /// batches.</summary>
+    public Distributed.DataParallel? Distribution { get; init; }
+
     /// <summary>Progress display.</summary>
     public Verbosity Verbosity { get; init; } = Verbosity.Auto;
 

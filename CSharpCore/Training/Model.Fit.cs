@@ -36,6 +36,7 @@ public sealed partial class Model
             (train, validation) = (data.Narrow(0, kept), data.Narrow(kept, held));
         }
         var validationSource = validation is { } v ? new TensorBatches(v, options.BatchSize) : null;
+        StartFromRootState(options);   // the shuffle's seed included
         return Fit(new TensorBatches(train, options.BatchSize, options.Shuffle, State.Seed), options, validationSource, cancellationToken);
     }
 
@@ -51,6 +52,7 @@ public sealed partial class Model
         if (options.ValidationSplit > 0)
             throw new ArgumentException("ValidationSplit needs in-memory tensors; give a batch source ValidationData instead.", nameof(options));
         var validation = options.ValidationData is { } v ? new TensorBatches(v, options.BatchSize) : null;
+        StartFromRootState(options);
         return Fit(train, options, validation, cancellationToken);
     }
 
@@ -62,12 +64,14 @@ public sealed partial class Model
         if (options.ClassWeights is { } weights) RequireClasses(weights);
         ThrowIfDisposed();
         using var fitting = BeginFit();
+        long stepsPerEpoch = train is TensorBatches b ? (train.Count + b.BatchSize - 1) / b.BatchSize : 0;
+        using var parallel = options.Distribution is { IsDistributed: true } distribution ? new ParallelFit(distribution) : null;
+        if (parallel is not null) (options, train) = (parallel.ForThisRank(options), parallel.Source(train));
         var history = new History();
         var context = new TrainingContext(this, history);
         var display = new ProgressDisplay(options, options.Epochs);
         var profiler = StepProfilerOf(options.Callbacks);
         profiler?.Watch(train as IStageCounters);
-        long stepsPerEpoch = train is TensorBatches b ? (train.Count + b.BatchSize - 1) / b.BatchSize : 0;
         int threadsBefore = torch.get_num_threads();
         if (options.Plan is { } plan)
         {
@@ -82,6 +86,7 @@ public sealed partial class Model
             torch.set_num_threads(Plan.Threads);
             display.Message($"Plan: {Plan}.");
         }
+        if (parallel is not null) display.Message($"Distribution: {options.Distribution}.");
         foreach (var c in options.Callbacks) c.OnTrainBegin(context);
         try
         {
@@ -90,7 +95,7 @@ public sealed partial class Model
                 foreach (var c in options.Callbacks) c.OnEpochBegin(context, epoch);
                 display.EpochBegin(epoch, stepsPerEpoch);
                 var clock = new StepClock();
-                if (TrainEpoch(train, options, epoch, context, display, clock, profiler, cancellation) is not { } logs) break;
+                if (TrainEpoch(train, options, epoch, context, display, clock, profiler, parallel, cancellation) is not { } logs) break;
                 display.TrainingDone();
                 var times = clock.Result();
                 if (validation is not null)
@@ -119,7 +124,7 @@ public sealed partial class Model
 
     /// <summary>One epoch of steps; its logs, or null when it was stopped before its first step.</summary>
     Dictionary<string, double>? TrainEpoch(IBatchSource train, FitOptions options, int epoch, TrainingContext context, ProgressDisplay display,
-        StepClock clock, IStepProfiler? profiler, CancellationToken cancellation)
+        StepClock clock, IStepProfiler? profiler, ParallelFit? parallel, CancellationToken cancellation)
     {
         var losses = new LossAverages(heads.Length);
         long done = 0;
@@ -130,12 +135,12 @@ public sealed partial class Model
         {
             // The input wait belongs to the step it feeds: a step's recording begins before its batch is asked for.
             NextProfiledStep(profiler, clock);
-            while (!cancellation.IsCancellationRequested && batches.MoveNext())
+            while (NextBatch(batches, parallel, cancellation))
             {
                 clock.InputArrived();
                 using (var batch = batches.Current ?? throw new InvalidOperationException($"Fit: the training data gave a null batch in epoch {epoch + 1}."))
                 {
-                    double loss = Step(batch, options.ClassWeights, metricStates, losses, context, clock, keepGradients);
+                    double loss = Step(batch, options.ClassWeights, metricStates, losses, context, clock, keepGradients, parallel);
                     if (context.StopReason is not null) break;
                     done++;
                     clock.BookkeepingDone();
@@ -173,7 +178,30 @@ public sealed partial class Model
                 throw new InvalidOperationException($"Fit: the training data gave no batch in epoch {epoch + 1}; there is nothing to train on.");
             context.StopTraining($"the training data ran out: epoch {epoch + 1} gave no batch");
         }
-        return done == 0 ? null : Logs(losses, metricStates);
+        if (done == 0) return null;
+        parallel?.ReduceMetrics(metricStates);
+        return Logs(losses, metricStates);
+    }
+
+    /// <summary>Moves to the next batch unless cancelled. In data-parallel training every rank
+    /// agrees first: all stop when one runs out of data, and all are cancelled when one is.</summary>
+    static bool NextBatch(IEnumerator<Batch> batches, ParallelFit? parallel, CancellationToken cancellation)
+    {
+        bool cancelled = cancellation.IsCancellationRequested;
+        bool next = !cancelled && batches.MoveNext();
+        if (parallel is null) return next;
+        bool agreed;
+        try
+        {
+            agreed = parallel.Continue(cancelled, next);
+        }
+        catch (OperationCanceledException)
+        {
+            if (next) batches.Current?.Dispose();
+            throw;
+        }
+        if (!agreed && next) batches.Current?.Dispose();
+        return agreed && next;
     }
 
     /// <summary>Begins recording the next step when the profiler wants it; the profiler's own
@@ -202,13 +230,22 @@ public sealed partial class Model
     /// Adds the batch's losses to <paramref name="losses"/> unless it is dropped (a NaN).
     /// </summary>
     double Step(Batch batch, IReadOnlyDictionary<long, double>? classWeights, double[][] metricStates, LossAverages losses,
-        TrainingContext context, StepClock clock, bool keepGradients)
+        TrainingContext context, StepClock clock, bool keepGradients, ParallelFit? parallel)
     {
         using var scope = torch.NewDisposeScope();
         var weights = ExampleWeights(batch, classWeights);
-        var step = LossAndGradient(State, batch, weights, clock.ForwardDone);
+        var step = LossAndGradient(State, batch, weights, clock.ForwardDone, parallel is null ? null : parallel.Adjust);
         double loss = ToDouble(step.Loss);
         clock.BackwardDone();
+        var targets = TargetsOf(batch.Targets);
+        // Each output's mean loss over the rows it counts (Evaluate weighs its logs the same way).
+        var headLosses = heads.Select((head, h) => (heads.Length == 1 ? loss : ToDouble(step.HeadLosses[h]), CountedRows(head, targets[h]))).ToArray();
+        if (parallel is not null)
+        {
+            // The global batch: gradients averaged over the ranks by the rows each one's loss counted.
+            (loss, headLosses) = parallel.Reduce(step.Gradient, step.ModelState, loss, heads.Length == 1 ? headLosses[0].Item2 : batch.Rows, headLosses);
+            clock.Communicated();
+        }
         if (!double.IsFinite(loss))
         {
             // Nothing has changed yet: the step that produced the NaN is dropped.
@@ -235,10 +272,7 @@ public sealed partial class Model
             });
         }
         clock.Updated();
-        var targets = TargetsOf(batch.Targets);
-        // Weighted by the rows each loss counts, as Evaluate's are.
-        for (int h = 0; h < heads.Length; h++)
-            losses.Add(h, heads.Length == 1 ? loss : ToDouble(step.HeadLosses[h]), CountedRows(heads[h], targets[h]));
+        for (int h = 0; h < heads.Length; h++) losses.Add(h, headLosses[h].Item1, headLosses[h].Item2);
         UpdateMetrics(metricStates, step.Outputs, targets);
         return loss;
     }

@@ -240,13 +240,15 @@ public sealed partial class Model : IDisposable
 
     /// <summary>The forward and backward half of a step: the total loss, each trained output's
     /// (detached) loss, the detached outputs, the new model state and the gradients.
-    /// <paramref name="forwardDone"/> is called between the two passes (for timing).</summary>
+    /// <paramref name="forwardDone"/> is called between the two passes (for timing);
+    /// <paramref name="adjustContext"/> adds what data parallelism tells the layers.</summary>
     (Tensor Loss, Tensor[] HeadLosses, Tensor[] Outputs, TensorTree ModelState, TensorTree Gradient) LossAndGradient(
-        TrainState state, Batch batch, Tensor? exampleWeights, Action? forwardDone = null)
+        TrainState state, Batch batch, Tensor? exampleWeights, Action? forwardDone = null, Func<ApplyContext, ApplyContext>? adjustContext = null)
     {
         var (x, y) = (InputsOf(batch.Inputs), TargetsOf(batch.Targets));
         _ = batch.Rows;   // the same number of rows everywhere, or a ShapeException naming the two
         var context = ApplyContext.Train(RandomKey.ForStep(state.Seed, state.Step));
+        if (adjustContext is not null) context = adjustContext(context);
         // Loss scaling (float16): the loss is differentiated times the scale, the gradients divided by it again.
         double scale = LossScale.Current(state.OptState);
         // Frozen parameters are constants of the step: autodiff neither records nor computes

@@ -10,6 +10,8 @@ public static class PhaseNames
     public const string Forward = "forward";
     /// <summary>The gradients.</summary>
     public const string Backward = "backward";
+    /// <summary>Data parallelism: the gradients' all-reduce between ranks.</summary>
+    public const string Communication = "communication";
     /// <summary>The update.</summary>
     public const string Optimizer = "optimizer";
     /// <summary>Callbacks and progress.</summary>

@@ -15,20 +15,28 @@ namespace Functional.Training;
 /// <param name="Callbacks">Callbacks and progress.</param>
 /// <param name="Other">Metrics and bookkeeping.</param>
 /// <param name="Steps">Steps in the epoch.</param>
+/// <param name="Communication">Data-parallel training: the all-reduce of the gradients (and of
+/// the step's loss) between ranks, waiting for the slowest rank included; zero in one process.</param>
 public sealed record StepTimes(
-    TimeSpan InputWait, TimeSpan Forward, TimeSpan Backward, TimeSpan Optimizer, TimeSpan Callbacks, TimeSpan Other, long Steps)
+    TimeSpan InputWait, TimeSpan Forward, TimeSpan Backward, TimeSpan Optimizer, TimeSpan Callbacks, TimeSpan Other, long Steps,
+    TimeSpan Communication = default)
 {
     /// <summary>All of it.</summary>
-    public TimeSpan Total => InputWait + Forward + Backward + Optimizer + Callbacks + Other;
+    public TimeSpan Total => InputWait + Forward + Backward + Communication + Optimizer + Callbacks + Other;
+
+    /// <summary>Share of the epoch spent communicating between ranks, in [0, 1].</summary>
+    public double CommunicationShare => Total > TimeSpan.Zero ? Communication / Total : 0;
 
     /// <summary>Share of the epoch spent waiting for input, in [0, 1].</summary>
     public double InputWaitShare => Total > TimeSpan.Zero ? InputWait / Total : 0;
 
-    /// <summary>"input 2% - forward 30% - backward 51% - optimizer 12% - callbacks 1% - other 4%".</summary>
+    /// <summary>"input 2% - forward 30% - backward 51% - optimizer 12% - callbacks 1% - other 4%"
+    /// (with "communication N% - " before the optimizer in data-parallel training).</summary>
     public override string ToString()
     {
         string Share(TimeSpan part) => Total > TimeSpan.Zero ? $"{100 * (part / Total):F0}%" : "0%";
-        return $"input {Share(InputWait)} - forward {Share(Forward)} - backward {Share(Backward)} - optimizer {Share(Optimizer)} - " +
+        string communication = Communication > TimeSpan.Zero ? $"communication {Share(Communication)} - " : "";
+        return $"input {Share(InputWait)} - forward {Share(Forward)} - backward {Share(Backward)} - {communication}optimizer {Share(Optimizer)} - " +
                $"callbacks {Share(Callbacks)} - other {Share(Other)}";
     }
 }
@@ -37,7 +45,7 @@ public sealed record StepTimes(
 /// hands each phase to the profiler's recorder when the step is recorded.</summary>
 sealed class StepClock
 {
-    long input, forward, backward, optimizer, callbacks, other, steps, last = Stopwatch.GetTimestamp();
+    long input, forward, backward, communication, optimizer, callbacks, other, steps, last = Stopwatch.GetTimestamp();
 
     /// <summary>The recorder of the step running now, or null.</summary>
     public IStepRecording? Recorder { get; set; }
@@ -57,6 +65,7 @@ sealed class StepClock
     public void InputArrived() => input += Lap(PhaseNames.Input);
     public void ForwardDone() => forward += Lap(PhaseNames.Forward);
     public void BackwardDone() => backward += Lap(PhaseNames.Backward);
+    public void Communicated() => communication += Lap(PhaseNames.Communication);
     public void Updated() => optimizer += Lap(PhaseNames.Optimizer);
     public void BookkeepingDone() => other += Lap(PhaseNames.Other);
     public void CallbacksDone()
@@ -67,5 +76,5 @@ sealed class StepClock
 
     static TimeSpan Span(long ticks) => Stopwatch.GetElapsedTime(0, ticks);
 
-    public StepTimes Result() => new(Span(input), Span(forward), Span(backward), Span(optimizer), Span(callbacks), Span(other), steps);
+    public StepTimes Result() => new(Span(input), Span(forward), Span(backward), Span(optimizer), Span(callbacks), Span(other), steps, Span(communication));
 }

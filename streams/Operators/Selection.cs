@@ -63,6 +63,15 @@ public sealed partial class DataStream<T>
         return Then<T>($"shard({index} of {count})", (input, _) => Sharded(input, count, index));
     }
 
+    /// <summary>This rank's shard in data-parallel training: <c>Shard(ranks.Size, ranks.Rank)</c>
+    /// (every rank reads the source and keeps its elements). To read less, give each rank its
+    /// own files with <see cref="Functional.Distributed.Communicator.Shard{TItem}(IEnumerable{TItem})"/>.</summary>
+    public DataStream<T> Shard(Functional.Distributed.Communicator ranks)
+    {
+        ArgumentNullException.ThrowIfNull(ranks);
+        return Shard(ranks.Size, ranks.Rank);
+    }
+
     static IEnumerable<Sourced<T>> Sharded(IEnumerable<Sourced<T>> input, int count, int index)
     {
         long position = 0;

@@ -8,7 +8,8 @@ namespace Functional.Layers;
 /// <summary>
 /// In training, zeroes each element with probability <see cref="Rate"/> and scales the rest by
 /// 1 / (1 - rate); in inference, the identity. The mask is a function of the context's key (folded
-/// with this layer's path by its containers): the same key gives the same mask.
+/// with this layer's path by its containers): the same key gives the same mask. In exact
+/// data-parallel training each rank keeps its rows of the global batch's mask.
 /// </summary>
 [LayerKind("dropout")]
 public sealed class Dropout(double rate, string? name = null) : Layer(name), IOnnxExportable
@@ -34,8 +35,13 @@ public sealed class Dropout(double rate, string? name = null) : Layer(name), IOn
             $"Layer '{Name}' (dropout) needs a random key in training: pass ApplyContext.Train(key).");
         double keep = 1 - Rate;
         using var rng = key.NewGenerator();
-        using var draw = torch.rand(input.shape, generator: rng, dtype: input.dtype, device: input.device);
-        using var mask = draw.lt(keep);
+        // Exact data parallelism: the mask of the global batch, cut to this rank's rows.
+        var shape = input.shape;
+        bool share = context.Share is { } s && input.dim() > 0 && s.Rows == shape[0] && s.GlobalRows != s.Rows;
+        if (share) shape[0] = context.Share!.GlobalRows;
+        using var draw = torch.rand(shape, generator: rng, dtype: input.dtype, device: input.device);
+        using var rows = share ? draw.narrow(0, context.Share!.Offset, input.shape[0]) : draw.alias();
+        using var mask = rows.lt(keep);
         return (input * mask / keep, variables.State);
     }
 

@@ -64,14 +64,18 @@ public sealed class BatchNorm(double momentum = 0.99, double epsilon = 1e-3, str
         TensorTree state;
         if (context.Training)
         {
-            if (input.numel() / input.shape[1] < 2)
+            long count;
+            if (context.Replicas is { Size: > 1 } replicas)
+                (mean, variance, count) = SynchronisedStatistics(input, axes, broadcast, replicas);
+            else
+            {
+                (mean, variance, count) = (input.mean(axes), input.var(axes, unbiased: false), input.numel() / input.shape[1]);
+            }
+            if (count < 2)
                 throw new ShapeException(
                     $"Layer '{Name}' (batch_norm) needs more than one value per feature to compute batch statistics in training; received {ShapeException.Format(input.shape)}. Inference takes any batch size.");
-            mean = input.mean(axes);
-            variance = input.var(axes, unbiased: false);
             using (torch.no_grad())
             {
-                long count = input.numel() / input.shape[1];
                 var unbiased = variance.detach() * ((double)count / Math.Max(count - 1, 1));
                 state = TensorTree.Of(
                     ("mean", s["mean"] * Momentum + mean.detach() * (1 - Momentum)),
@@ -84,6 +88,20 @@ public sealed class BatchNorm(double momentum = 0.99, double epsilon = 1e-3, str
         }
         var normalised = (input - mean.view(broadcast)) * (variance.view(broadcast) + Epsilon).rsqrt();
         return (normalised * p["scale"].view(broadcast) + p["offset"].view(broadcast), state);
+    }
+
+    /// <summary>The mean and (biased) variance over every rank's batch, computed in two passes
+    /// as one process would, with gradients that flow to every rank's inputs; and the count.</summary>
+    static (Tensor Mean, Tensor Variance, long Count) SynchronisedStatistics(Tensor input, long[] axes, long[] broadcast, Distributed.Communicator replicas)
+    {
+        long features = input.shape[1];
+        using var localCount = torch.full([1], input.numel() / features, dtype: input.dtype);
+        var sums = replicas.SumAcrossRanks(torch.cat([input.sum(axes), localCount]));
+        var count = sums[features];
+        long total = (long)count.to_type(ScalarType.Float64).item<double>();
+        var mean = sums.narrow(0, 0, features) / count;
+        var variance = replicas.SumAcrossRanks((input - mean.view(broadcast)).square().sum(axes)) / count;
+        return (mean, variance, total);
     }
 
     /// <inheritdoc/>

@@ -12,6 +12,9 @@ namespace Functional.ModelOptimization;
 /// <param name="logDir">The run's folder.</param>
 public sealed class PruningSummaries(string logDir) : Callback
 {
+    /// <inheritdoc/>
+    public override bool WritesOutput => true;
+
     EventFile? events;
 
     /// <summary>The run's folder.</summary>

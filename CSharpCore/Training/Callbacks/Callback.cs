@@ -10,6 +10,12 @@ public abstract class Callback
     /// a copy of each step's gradients (a cost of one parameter-sized copy per step).</summary>
     public virtual bool NeedsGradients => false;
 
+    /// <summary>Whether this callback writes files or shows output (TensorBoard, checkpoints, CSV
+    /// logs, the profiler): in data-parallel training only rank 0 runs it. Callbacks that change
+    /// training (early stopping, learning-rate schedules) run on every rank, on the same
+    /// reduced logs, so every rank decides the same.</summary>
+    public virtual bool WritesOutput => false;
+
     /// <summary>Before the first epoch.</summary>
     public virtual void OnTrainBegin(TrainingContext context) { }
 

@@ -18,6 +18,9 @@ namespace Functional.Training;
 /// <param name="every">Epochs between two images.</param>
 public sealed class ClassificationImages(LabeledData data, string logDir, int samples = 8, int every = 1) : Callback
 {
+    /// <inheritdoc/>
+    public override bool WritesOutput => true;
+
     EventFile? events;
 
     /// <summary>The examples.</summary>

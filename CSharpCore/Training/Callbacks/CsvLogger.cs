@@ -8,6 +8,9 @@ namespace Functional.Training;
 /// </summary>
 public sealed class CsvLogger(string path, bool append = false) : Callback
 {
+    /// <inheritdoc/>
+    public override bool WritesOutput => true;
+
     StreamWriter? writer;
     string[]? columns;
 

@@ -27,6 +27,9 @@ public sealed class TensorBoardLogger(
     string logDir, bool histograms = true, int batchFrequency = 0, bool gradientHistograms = false, torch.Tensor? sampleImages = null) : Callback
 {
     /// <inheritdoc/>
+    public override bool WritesOutput => true;
+
+    /// <inheritdoc/>
     public override bool NeedsGradients => gradientHistograms;
 
     TorchSharp.Modules.SummaryWriter? train, validation;

@@ -1,0 +1,212 @@
+/// What each rank runs in the data-parallel tests: `mpirun -np 2 dotnet Functional.PropertyTests.dll
+/// --mpi-worker SCENARIO FOLDER`. Every rank writes what the tests compare into FOLDER:
+/// rank{r}.bin (its parameters, float32 in path order) and rank{r}.txt (key=value lines).
+module Functional.PropertyTests.DistributedWorker
+
+open System
+open System.IO
+open Functional.Distributed
+open Functional.Layers
+open Functional.Losses
+open Functional.Metrics
+open Functional.Optimizers
+open Functional.Persistence
+open Functional.Training
+open Functional.Trees
+open TorchSharp
+open Support
+
+/// 256 rows of 6 features in 3 classes, the same on every rank.
+let blobs () = classBlobs 11UL 256L 6L 3L 2.0 0.5
+
+/// Dropout and BatchNorm included: exact mode must slice the one and synchronise the other.
+let network () =
+    Sequential(
+        Dense(32L, ActivationFunction.Relu),
+        BatchNorm(),
+        Dropout(0.2),
+        Dense(16L, ActivationFunction.Relu),
+        Dense(3L)
+    )
+    :> ILayer
+
+let model (seed: uint64) =
+    new Model(
+        network (),
+        [| 6L |],
+        Loss.SparseCategoricalCrossEntropy(true),
+        Optimizer.Adam 0.01,
+        [ SparseCategoricalAccuracy() :> Metric ],
+        seed
+    )
+
+/// The parameters as float32 bytes, leaf after leaf in path order.
+let parameterBytes (state: TensorTree) =
+    state.Leaves
+    |> Seq.collect (fun t -> (t.contiguous().to_type torch.float32).bytes.ToArray())
+    |> Array.ofSeq
+
+let private write folder (ranks: Communicator) (m: Model) (lines: (string * string) list) =
+    File.WriteAllBytes(Path.Combine(folder, $"rank{ranks.Rank}.bin"), parameterBytes m.State.Params)
+    let text = lines |> List.map (fun (k, v) -> $"{k}={v}") |> String.concat "\n"
+    File.WriteAllText(Path.Combine(folder, $"rank{ranks.Rank}.txt"), text + "\n")
+
+let private accuracy (m: Model) (x: torch.Tensor) (y: torch.Tensor) = m.Evaluate(x, y).["accuracy"]
+
+/// Exact mode: 3 epochs at a global batch of 128, checkpoints by rank 0. Rank 1 starts from
+/// another seed, so only the broadcast makes the ranks agree.
+let exact folder =
+    let ranks = Communicator.World
+    let x, y = blobs ()
+    use m = model (5UL + uint64 ranks.Rank)
+
+    let history =
+        m.Fit(
+            x,
+            y,
+            FitOptions(
+                Epochs = 3,
+                BatchSize = 128,
+                Verbosity = Verbosity.Silent,
+                Distribution = DataParallel.Exact(),
+                Callbacks =
+                    [|
+                        ModelCheckpoint(Path.Combine(folder, "epoch-{epoch}.safetensors")) :> Callback
+                    |]
+            )
+        )
+
+    let losses =
+        history.["loss"] |> Seq.map (fun l -> l.ToString "R") |> String.concat ","
+
+    let times = history.StepTimes |> Seq.last
+    write folder ranks m [ "losses", losses; "communication_share", string times.CommunicationShare ]
+
+/// Scalable mode: each rank trains on its own half of the rows.
+let scalable folder =
+    let ranks = Communicator.World
+    let x, y = blobs ()
+    use rows = torch.tensor (ranks.Shard [| 0L .. x.shape[0] - 1L |] |> Array.ofSeq)
+    use m = model 5UL
+
+    m.Fit(
+        x.index_select (0L, rows),
+        y.index_select (0L, rows),
+        FitOptions(Epochs = 5, BatchSize = 32, Verbosity = Verbosity.Silent, Distribution = DataParallel.Scalable())
+    )
+    |> ignore
+
+    write folder ranks m [ "accuracy", string (accuracy m x y) ]
+
+/// The collectives over trees, checked on every rank; a mismatch throws on every rank.
+let collectives folder =
+    let ranks = Communicator.World
+    let r = float32 ranks.Rank
+
+    use tree =
+        TensorTree.Of(
+            struct ("a", torch.tensor [| r; 10f |]),
+            struct ("b/c", torch.tensor ([| int64 ranks.Rank + 1L |])),
+            struct ("d", torch.tensor ([| float r |], dtype = torch.float16))
+        )
+
+    use sum = ranks.AllReduce(tree, ReduceOp.Sum)
+    let expected = float32 (ranks.Size * (ranks.Size - 1) / 2)
+
+    if sum.["a"].data<float32>().ToArray() <> [| expected; 10f * float32 ranks.Size |] then
+        failwith "AllReduce Sum of 'a' is wrong"
+
+    if sum.["b/c"].item<int64>() <> int64 (ranks.Size * (ranks.Size + 1) / 2) then
+        failwith "AllReduce Sum of int64 'b/c' is wrong"
+
+    if sum.["d"].dtype <> torch.float16 then
+        failwith "AllReduce changed a float16 leaf's dtype"
+
+    use mean =
+        ranks.AllReduce(TensorTree.Of(struct ("a", torch.tensor [| r |])), ReduceOp.Mean)
+
+    if mean.["a"].item<float32>() <> expected / float32 ranks.Size then
+        failwith "AllReduce Mean is wrong"
+
+    use broadcast =
+        ranks.Broadcast(TensorTree.Of(struct ("w", torch.ones (3L) * (r + 7f))), 1)
+
+    if broadcast.["w"].data<float32>().ToArray() <> Array.create 3 8f then
+        failwith "Broadcast from rank 1 is wrong"
+
+    ranks.Barrier()
+
+    let mismatch =
+        try
+            use odd = TensorTree.Of(struct ("x", torch.zeros (int64 ranks.Rank + 1L)))
+            ranks.AllReduce(odd, ReduceOp.Sum).Dispose()
+            "no exception"
+        with :? InvalidOperationException as e ->
+            e.Message
+
+    File.WriteAllText(Path.Combine(folder, $"rank{ranks.Rank}.txt"), $"mismatch={mismatch}\n")
+
+/// A rank that dies (rank 1, at step 3): mpirun ends the job and names it.
+let die _ =
+    let ranks = Communicator.World
+    let x, y = blobs ()
+    use m = model 5UL
+
+    let killer =
+        LambdaCallback(
+            onBatchEnd =
+                fun _ step _ ->
+                    if ranks.Rank = 1 && step = 3L then
+                        Diagnostics.Process.GetCurrentProcess().Kill()
+        )
+
+    m.Fit(
+        x,
+        y,
+        FitOptions(
+            Epochs = 50,
+            BatchSize = 16,
+            Verbosity = Verbosity.Silent,
+            Distribution = DataParallel.Exact(),
+            Callbacks = [| killer :> Callback |]
+        )
+    )
+    |> ignore
+
+/// A rank that hangs (rank 1, at step 3): the other's watchdog ends the job.
+let hang _ =
+    let ranks = Communicator.World
+    let x, y = blobs ()
+    use m = model 5UL
+
+    let sleeper =
+        LambdaCallback(
+            onBatchEnd =
+                fun _ step _ ->
+                    if ranks.Rank = 1 && step = 3L then
+                        Threading.Thread.Sleep(TimeSpan.FromMinutes 10.0)
+        )
+
+    m.Fit(
+        x,
+        y,
+        FitOptions(
+            Epochs = 50,
+            BatchSize = 16,
+            Verbosity = Verbosity.Silent,
+            Distribution = DataParallel.Exact(),
+            Callbacks = [| sleeper :> Callback |]
+        )
+    )
+    |> ignore
+
+let run scenario folder =
+    match scenario with
+    | "exact" -> exact folder
+    | "scalable" -> scalable folder
+    | "collectives" -> collectives folder
+    | "die" -> die folder
+    | "hang" -> hang folder
+    | other -> failwith $"no scenario '{other}'"
+
+    0
