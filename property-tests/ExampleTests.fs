@@ -133,6 +133,32 @@ let tests =
                 Expect.isLessThan (float results.["onnx_max_abs_diff"]) 1e-4 "ONNX Runtime agrees with the model"
                 Expect.isGreaterThan (float results.["onnx_test_accuracy"]) 0.85 "and classifies the test digits"
 
+            testCase
+                "data-parallel MNIST under mpirun -np 2, C# program and F# script: the test accuracy of one process"
+            <| fun () ->
+                let mpirun command =
+                    run "mpirun" ([ "--allow-run-as-root"; "--oversubscribe"; "-np"; "2" ] @ command)
+
+                let program =
+                    Path.Combine(repositoryRoot, "examples/CSharpDistributed/bin/Release/net10.0/CSharpDistributed.dll")
+
+                let script = [ "fsi"; "examples/distributed.fsx" ]
+                let small = [ "--epochs"; "2"; "--train"; "2000" ]
+
+                for single, distributed in
+                    [
+                        runProgram "CSharpDistributed" small, mpirun ("dotnet" :: program :: small)
+                        run "dotnet" (script @ small), mpirun ("dotnet" :: script @ small)
+                    ] do
+                    Expect.equal (single.["ranks"], distributed.["ranks"]) ("1", "2") "one process, then two ranks"
+
+                    Expect.equal
+                        distributed.["test_accuracy"]
+                        single.["test_accuracy"]
+                        "exact mode: the ranks' model is the one process's"
+
+                    Expect.isGreaterThan (float single.["test_accuracy"]) 0.75 "and it learned"
+
             testCase "prune, quantize, export and classify with ONNX Runtime alone, C# program and F# script, run small"
             <| fun () ->
                 for results in

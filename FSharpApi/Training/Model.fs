@@ -26,6 +26,8 @@ type FitSettings =
         ShowStepTimes: bool
         /// Stops training at the next step boundary (the result's StopReason says so).
         Cancellation: CancellationToken
+        /// Data-parallel training under mpirun (`Some(DataParallel.Exact())`); None trains in this process alone.
+        Distribution: Functional.Distributed.DataParallel option
     }
 
     /// One epoch of batches of 32, shuffled, progress as Keras shows it.
@@ -41,6 +43,7 @@ type FitSettings =
             Verbosity = Verbosity.Auto
             ShowStepTimes = false
             Cancellation = CancellationToken.None
+            Distribution = None
         }
 
 /// What `Model.fit` returns: each logged value per epoch and why training stopped early, if it did.
@@ -111,7 +114,8 @@ module Model =
             ClassWeights = (settings.ClassWeights |> Map.toSeq |> readOnlyDict),
             Callbacks = Array.ofList settings.Callbacks,
             Verbosity = settings.Verbosity,
-            ShowStepTimes = settings.ShowStepTimes
+            ShowStepTimes = settings.ShowStepTimes,
+            Distribution = Option.toObj settings.Distribution
         )
 
     let private resultOf (history: History) =

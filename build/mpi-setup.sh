@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs OpenMPI from Debian when it is missing: openmpi-bin (mpirun and libmpi.so.40) for the
+# data-parallel tests and examples; with --dev also libopenmpi-dev (mpicc and mpi.h), which
+# `bench/run distributed` needs to build its C reference. Part of ./build.sh test.
+set -euo pipefail
+packages=()
+command -v mpirun >/dev/null || packages+=(openmpi-bin)
+if [ "${1:-}" = "--dev" ]; then command -v mpicc >/dev/null || packages+=(libopenmpi-dev); fi
+[ ${#packages[@]} -eq 0 ] && exit 0
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+echo "Installing ${packages[*]} (apt)..."
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
