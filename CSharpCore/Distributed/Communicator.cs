@@ -1,5 +1,4 @@
 using System.Diagnostics.CodeAnalysis;
-using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Functional.Autodiff;
 using Functional.Trees;
@@ -228,7 +227,7 @@ public sealed class Communicator
     public void Barrier()
     {
         if (Size == 1) return;
-        using (watchdog?.Watch("barrier")) MpiLibrary.Check(MpiLibrary.MPI_Barrier(handle), "MPI_Barrier");
+        using (watchdog?.Watch("barrier", 0)) MpiLibrary.Check(MpiLibrary.MPI_Barrier(handle), "MPI_Barrier");
     }
 
     /// <summary>The sum of <paramref name="tensor"/> over the ranks, differentiable: each rank's
@@ -254,8 +253,8 @@ public sealed class Communicator
         throw new System.Diagnostics.UnreachableException();
     }
 
-    /// <summary>Sums <paramref name="count"/> elements at <paramref name="address"/> in place over
-    /// the ranks, in buckets (each bucket one MPI call, watched).</summary>
+    /// <summary>Reduces <paramref name="count"/> elements at <paramref name="address"/> in place over
+    /// the ranks, in buckets (each bucket one MPI call, watched as <paramref name="what"/>).</summary>
     internal void Reduce(IntPtr address, long count, ScalarType dtype, ReduceOp op, string what)
     {
         var (datatype, size) = dtype switch
@@ -267,7 +266,7 @@ public sealed class Communicator
         };
         var mpiOp = op switch { ReduceOp.Sum => MpiLibrary.Sum, ReduceOp.Max => MpiLibrary.Max, ReduceOp.Min => MpiLibrary.Min, _ => throw new ArgumentOutOfRangeException(nameof(op)) };
         long bucket = Math.Min(BucketElements, int.MaxValue);
-        using (watchdog?.Watch($"{what} of {count} {dtype} elements"))
+        using (watchdog?.Watch(what, count))
             for (long start = 0; start < count; start += bucket)
             {
                 var at = address + (nint)(start * size);
@@ -277,7 +276,7 @@ public sealed class Communicator
 
     void BroadcastBytes(IntPtr address, long bytes, int root)
     {
-        using (watchdog?.Watch($"broadcast of {bytes} bytes from rank {root}"))
+        using (watchdog?.Watch("broadcast (bytes) from rank " + root, bytes))
             for (long start = 0; start < bytes; start += int.MaxValue)
                 MpiLibrary.Check(MpiLibrary.MPI_Bcast(address + (nint)start, (int)Math.Min(int.MaxValue, bytes - start), MpiLibrary.Byte, root, handle), "MPI_Bcast");
     }
@@ -301,9 +300,12 @@ public sealed class Communicator
         return (long)hash.GetCurrentHashAsUInt64();
     }
 
-    /// <summary>The address of a contiguous CPU tensor's first element.</summary>
-    internal static unsafe IntPtr Address(Tensor tensor) =>
-        tensor.numel() == 0 ? IntPtr.Zero : (IntPtr)Unsafe.AsPointer(ref MemoryMarshal.GetReference(tensor.bytes));
+    /// <summary>The address of a contiguous CPU tensor's first element: one call into TorchSharp's
+    /// native library (its <c>bytes</c> span costs five), which matters for small all-reduces.</summary>
+    internal static IntPtr Address(Tensor tensor) => THSTensor_data(tensor.Handle);
+
+    [DllImport("LibTorchSharp")]
+    static extern IntPtr THSTensor_data(IntPtr tensor);
 
     /// <summary>A contiguous CPU copy MPI can reduce (16-bit floats and other dtypes in float32).</summary>
     static Tensor Reducible(Tensor tensor)

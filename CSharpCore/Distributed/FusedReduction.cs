@@ -54,7 +54,7 @@ sealed class FusedReduction(Communicator communicator) : IDisposable
             }
             if (extraCount > 0) flat.narrow(0, offset, extraCount).copy_(torch.tensor(extras, dtype: dtype));
             Scale(flat, members, before);
-            communicator.Reduce(Communicator.Address(flat), total, dtype, op == ReduceOp.Mean ? ReduceOp.Sum : op, $"all-reduce of {members.Length} tensors");
+            communicator.Reduce(Communicator.Address(flat), total, dtype, op == ReduceOp.Mean ? ReduceOp.Sum : op, "all-reduce of fused tensors");
             if (op == ReduceOp.Mean && leafElements > 0) flat.narrow(0, 0, leafElements).div_(communicator.Size);
             if (extraCount > 0) summedExtras = flat.narrow(0, leafElements, extraCount).to_type(ScalarType.Float64).data<double>().ToArray();
             factorsAfter ??= after?.Invoke(summedExtras);

@@ -103,7 +103,9 @@ module Stream =
     let shard (count: int) (index: int) (stream: DataStream<'T>) : DataStream<'T> = stream.Shard(count, index)
 
     /// This rank's shard in data-parallel training (`Communicator.World` under mpirun; everything in one process).
-    let shardFor (ranks: Functional.Distributed.Communicator) (stream: DataStream<'T>) : DataStream<'T> = stream.Shard(ranks)
+    let shardFor (ranks: Functional.Distributed.Communicator) (stream: DataStream<'T>) : DataStream<'T> =
+        stream.Shard(ranks)
+
     /// Batches of rows as one tensor per column.
     let toTensors (columns: string list) (stream: DataStream<Row[]>) = stream.ToTensors(List.toArray columns)
 

@@ -16,10 +16,12 @@ switch (name)
     case "mixed": MixedPrecision.Run(); break;
     case "compile": CompileBench.Run(); break;
     case "optimize": Optimize.Run(); break;
+    case "distributed": Distributed.Run(); break;
+    case "distributed-rank": Distributed.RunRank(args.Skip(1).ToArray()); break;
     case "mixed-child": MixedPrecision.RunChild(args.Skip(1).ToArray()); break;
     case "profile-child": ProfileBench.RunChild(); break;
     default:
-        Console.Error.WriteLine("usage: bench/run fit | grad-memory | remat | save-load | streams | profile | mixed | compile | optimize");
+        Console.Error.WriteLine("usage: bench/run fit | grad-memory | remat | save-load | streams | profile | mixed | compile | optimize | distributed");
         return 2;
 }
 return 0;

@@ -1,0 +1,35 @@
+/* The reference for `bench/run distributed`: MPI_Allreduce (in place, float32 sum) timed per
+ * buffer size, as a C program calls it. bench/run builds it with mpicc; the benchmark runs it and
+ * Communicator.AllReduceInPlace on the same sizes, round after round.
+ * Usage: allreduce SIZE... (prints seconds_SIZE=seconds per call on rank 0). */
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* Calls per size: about 2e8 elements' worth, 5 to 20,000 (the C# side uses the same rule). */
+static int repeats_for(long n) {
+  long r = 200000000L / n;
+  return (int)(r < 5 ? 5 : r > 20000 ? 20000 : r);
+}
+
+int main(int argc, char **argv) {
+  MPI_Init(&argc, &argv);
+  int rank;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  for (int a = 1; a < argc; a++) {
+    long n = atol(argv[a]);
+    float *buffer = calloc((size_t)n, sizeof(float));
+    int repeats = repeats_for(n);
+    for (int r = 0; r < repeats; r++) /* warm-up, as the C# side needs for its JIT */
+      MPI_Allreduce(MPI_IN_PLACE, buffer, (int)n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+    MPI_Barrier(MPI_COMM_WORLD);
+    double start = MPI_Wtime();
+    for (int r = 0; r < repeats; r++)
+      MPI_Allreduce(MPI_IN_PLACE, buffer, (int)n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+    double seconds = (MPI_Wtime() - start) / repeats;
+    if (rank == 0) printf("seconds_%ld=%.9g\n", n, seconds);
+    free(buffer);
+  }
+  MPI_Finalize();
+  return 0;
+}
