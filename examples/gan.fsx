@@ -1,8 +1,11 @@
 // A GAN on a 2-D toy distribution with a hand-written two-tape loop: one forward pass per
 // step, then each player's gradient of its own loss for its own parameters (F# records as
 // parameter trees). Real points lie on a ring of radius 2; the sliced Wasserstein distance
-// between generated and real samples shows the generator learning.
+// between generated and real samples shows the generator learning. Under mpirun the same loop
+// trains data-parallel: rank 0's players are broadcast at the start, each rank draws its own
+// samples, and both players' gradients are averaged over the ranks before every update.
 //   dotnet fsi examples/gan.fsx -- --steps 1500
+//   mpirun -np 2 dotnet fsi examples/gan.fsx -- --steps 1500
 #r "../FSharpApi/bin/Release/net10.0/TorchSharp.dll"
 #r "../FSharpApi/bin/Release/net10.0/Functional.Core.dll"
 #r "../FSharpApi/bin/Release/net10.0/Functional.FSharp.dll"
@@ -10,6 +13,7 @@
 open System
 open TorchSharp
 open Functional.Autodiff
+open Functional.Distributed
 open Functional.Losses
 open Functional.Optimizers
 open Functional.FSharp
@@ -20,8 +24,10 @@ let steps =
     | None -> 1500
 
 let batch = 128L
+let ranks = Communicator.World
 torch.manual_seed 0L |> ignore
-let rng = new torch.Generator(0UL)
+// Each rank its own samples; the players start from rank 0's (broadcast below).
+let rng = new torch.Generator(uint64 ranks.Rank)
 
 type Dense = { W: torch.Tensor; B: torch.Tensor }
 
@@ -75,8 +81,8 @@ let distance (a: torch.Tensor) (b: torch.Tensor) =
 
     (sorted a - sorted b).abs().mean().item<float32>() |> float
 
-let mutable g = mlp 2L 2L
-let mutable d = mlp 2L 1L
+let mutable g = Collectives.broadcast ranks (mlp 2L 2L)
+let mutable d = Collectives.broadcast ranks (mlp 2L 1L)
 
 let gOptimizer, dOptimizer =
     Optimizer.Adam(1e-3, beta1 = 0.5), Optimizer.Adam(1e-3, beta1 = 0.5)
@@ -85,8 +91,13 @@ let mutable gState = Optim.init gOptimizer g
 let mutable dState = Optim.init dOptimizer d
 let bce = Loss.BinaryCrossEntropy(fromLogits = true)
 
+/// Rank 0 prints.
+let report (line: string) =
+    if ranks.IsRoot then
+        printfn "%s" line
+
 let startDistance = distance (generate g 2000L) (realSamples 2000L)
-printfn "step    0  distance %.3f" startDistance
+report $"step    0  distance %.3f{startDistance}"
 
 for step in 1..steps do
     use _ = torch.NewDisposeScope()
@@ -105,8 +116,9 @@ for step in 1..steps do
 
     genTape.StopRecording()
     discTape.StopRecording()
-    let gGrad = Tape.gradient genTape genLoss g
-    let dGrad = Tape.gradient discTape discLoss d
+    // The global batch's gradients: each player's averaged over the ranks (a copy in one process).
+    let gGrad = Tape.gradient genTape genLoss g |> Collectives.mean ranks
+    let dGrad = Tape.gradient discTape discLoss d |> Collectives.mean ranks
     // Each player's update gives its old parameters and state away; the new ones outlive the
     // step's scope, which frees everything else.
     let g', gState' = Train.applyGradients gOptimizer gGrad g gState
@@ -117,7 +129,17 @@ for step in 1..steps do
     dState <- dState'
 
     if step % 500 = 0 then
-        printfn "step %4d  distance %.3f" step (distance (generate g 2000L) (realSamples 2000L))
+        report $"step %4d{step}  distance %.3f{distance (generate g 2000L) (realSamples 2000L)}"
 
-printfn "start_distance=%.4f" startDistance
-printfn "final_distance=%.4f" (distance (generate g 2000L) (realSamples 2000L))
+let finalDistance = distance (generate g 2000L) (realSamples 2000L)
+// Every rank applied the same averaged gradients to the same start: the players agree bit for bit.
+let checksum =
+    float ((Tree.flatten g).sum().item<float32>() + (Tree.flatten d).sum().item<float32>())
+
+let highest, lowest =
+    ranks.AllReduce([| checksum |], ReduceOp.Max), ranks.AllReduce([| checksum |], ReduceOp.Min)
+
+report $"ranks={ranks.Size}"
+report $"ranks_agree=%d{if highest = lowest then 1 else 0}"
+report $"start_distance=%.4f{startDistance}"
+report $"final_distance=%.4f{finalDistance}"

@@ -112,6 +112,27 @@ let tests =
             testCase "GAN with two tapes, F# script: the generated distribution approaches the real one"
             <| fun () -> expectCloser (run "dotnet" [ "fsi"; "examples/gan.fsx"; "--steps"; "600" ])
 
+            testCase "GAN with two tapes, data-parallel under mpirun -np 2: both players agree on every rank and learn"
+            <| fun () ->
+                let results =
+                    run
+                        "mpirun"
+                        [
+                            "--allow-run-as-root"
+                            "--oversubscribe"
+                            "-np"
+                            "2"
+                            "dotnet"
+                            "fsi"
+                            "examples/gan.fsx"
+                            "--steps"
+                            "600"
+                        ]
+
+                Expect.equal results.["ranks"] "2" "two ranks"
+                Expect.equal results.["ranks_agree"] "1" "the ranks' players are the same after every averaged update"
+                expectCloser results
+
             testCase "custom attention layer in a functional model, C# program, run small"
             <| fun () ->
                 let results = runProgram "CSharpAttention" [ "--epochs"; "3" ]

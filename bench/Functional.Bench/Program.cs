@@ -16,7 +16,7 @@ switch (name)
     case "mixed": MixedPrecision.Run(); break;
     case "compile": CompileBench.Run(); break;
     case "optimize": Optimize.Run(); break;
-    case "distributed": Distributed.Run(); break;
+    case "distributed": Distributed.Run(args); break;
     case "distributed-rank": Distributed.RunRank(args.Skip(1).ToArray()); break;
     case "mixed-child": MixedPrecision.RunChild(args.Skip(1).ToArray()); break;
     case "profile-child": ProfileBench.RunChild(); break;
