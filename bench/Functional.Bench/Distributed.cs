@@ -158,22 +158,22 @@ static class Distributed
         switch (args[0])
         {
             case "allreduce":
-            {
-                long[] sizes = [.. args.Skip(1).Select(long.Parse)];
-                // A pass over every size first: the JIT's background compilation, which shares
-                // the rank's core, is over before anything is timed.
-                foreach (var timed in new[] { false, true })
-                    foreach (var size in sizes)
-                    {
-                        using var buffer = torch.zeros(size);
-                        int repeats = (int)Math.Clamp(200_000_000 / size, 5, 20_000);   // bench/allreduce.c's rule
-                        ranks.Barrier();
-                        var clock = Stopwatch.StartNew();
-                        for (int r = 0; r < repeats; r++) ranks.AllReduceInPlace(buffer);
-                        if (timed && ranks.IsRoot) Console.WriteLine($"seconds_{size}={clock.Elapsed.TotalSeconds / repeats:G9}");
-                    }
-                break;
-            }
+                {
+                    long[] sizes = [.. args.Skip(1).Select(long.Parse)];
+                    // A pass over every size first: the JIT's background compilation, which shares
+                    // the rank's core, is over before anything is timed.
+                    foreach (var timed in new[] { false, true })
+                        foreach (var size in sizes)
+                        {
+                            using var buffer = torch.zeros(size);
+                            int repeats = (int)Math.Clamp(200_000_000 / size, 5, 20_000);   // bench/allreduce.c's rule
+                            ranks.Barrier();
+                            var clock = Stopwatch.StartNew();
+                            for (int r = 0; r < repeats; r++) ranks.AllReduceInPlace(buffer);
+                            if (timed && ranks.IsRoot) Console.WriteLine($"seconds_{size}={clock.Elapsed.TotalSeconds / repeats:G9}");
+                        }
+                    break;
+                }
             case "exact":
                 {
                     using var model = Mlp(1, args[1]);

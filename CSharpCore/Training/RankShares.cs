@@ -1,7 +1,7 @@
+using Functional.Distributed;
 using Functional.Layers;
-using Functional.Training;
 
-namespace Functional.Distributed;
+namespace Functional.Training;
 
 /// <summary>
 /// Each global batch of a source cut into the ranks' shares: this rank's contiguous slice, sizes
