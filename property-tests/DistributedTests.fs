@@ -26,8 +26,8 @@ type Job =
         Seconds: float
     }
 
-/// Runs SCENARIO of DistributedWorker on two ranks under mpirun (as root too, on 2 cores).
-let mpirun (scenario: string) (environment: (string * string) list) (timeout: TimeSpan) =
+/// Runs SCENARIO of DistributedWorker on `ranks` ranks under mpirun (as root too, on 2 cores).
+let mpirunOn (ranks: int) (scenario: string) (environment: (string * string) list) (timeout: TimeSpan) =
     let folder = Directory.CreateTempSubdirectory("functional-mpi-").FullName
     let self = Reflection.Assembly.GetExecutingAssembly().Location
 
@@ -37,7 +37,7 @@ let mpirun (scenario: string) (environment: (string * string) list) (timeout: Ti
             [
                 "--oversubscribe"
                 "-np"
-                "2"
+                string ranks
                 "dotnet"
                 self
                 "--mpi-worker"
@@ -79,11 +79,16 @@ let mpirun (scenario: string) (environment: (string * string) list) (timeout: Ti
         Seconds = clock.Elapsed.TotalSeconds
     }
 
-/// A job that must succeed.
-let succeeded scenario =
-    let job = mpirun scenario [] (TimeSpan.FromMinutes 3.0)
+/// Runs SCENARIO on two ranks.
+let mpirun = mpirunOn 2
+
+/// A job on `ranks` ranks that must succeed.
+let succeededOn ranks scenario =
+    let job = mpirunOn ranks scenario [] (TimeSpan.FromMinutes 3.0)
     Expect.equal job.ExitCode 0 $"mpirun {scenario} failed:\n{job.Output}"
     job
+
+let succeeded = succeededOn 2
 
 let keyValues (path: string) =
     File.ReadAllLines path
@@ -229,6 +234,24 @@ let tests =
 
                 Expect.isGreaterThan (float logs["communication_share"]) 0.0 "the step times show the communication"
 
+            testCase "exact mode on 3 ranks (shares of 42, 43 and 43 rows): bit-identical, and equal to one process"
+            <| fun () ->
+                let job = succeededOn 3 "exact"
+
+                let bins =
+                    [ for r in 0..2 -> File.ReadAllBytes(Path.Combine(job.Folder, $"rank{r}.bin")) ]
+
+                Expect.isTrue (bins |> List.forall (fun b -> b = bins.Head)) "the ranks' parameters are bit-identical"
+                let single, _ = singleProcess 3
+                use _ = single
+                let expected = DistributedWorker.parameterBytes single.State.Params |> floats
+                let difference = maxAbsDiff (floats bins.Head) expected
+
+                Expect.isLessThanOrEqual
+                    difference
+                    1e-6
+                    "uneven shares, Dropout and synchronised BatchNorm weighted as one batch"
+
             testCase "a checkpoint written by 2 ranks resumes on 1 and continues exactly"
             <| fun () ->
                 let job = exactJob.Force()
@@ -266,10 +289,19 @@ let tests =
                 let accuracy =
                     float (keyValues (Path.Combine(job.Folder, "rank0.txt"))).["accuracy"]
 
+                let logs = [ for r in 0..1 -> keyValues (Path.Combine(job.Folder, $"rank{r}.txt")) ]
+
+                Expect.equal
+                    logs[1].["val_losses"]
+                    logs[0].["val_losses"]
+                    "every rank logs the validation loss of every rank's rows"
+
+                Expect.equal logs[1].["epochs"] logs[0].["epochs"] "and its callbacks stop training at the same epoch"
+
                 let x, y = DistributedWorker.blobs ()
                 use single = DistributedWorker.model 5UL
 
-                single.Fit(x, y, FitOptions(Epochs = 5, BatchSize = 64, Verbosity = Verbosity.Silent))
+                single.Fit(x, y, FitOptions(Epochs = 8, BatchSize = 64, Verbosity = Verbosity.Silent))
                 |> ignore
 
                 let singleAccuracy = single.Evaluate(x, y)["accuracy"]
@@ -291,6 +323,14 @@ let tests =
                 Expect.notEqual job.ExitCode 0 "the job failed"
                 Expect.stringContains job.Output "rank 1" $"the dead rank is named:\n{job.Output}"
                 Expect.isLessThan job.Seconds 60.0 "promptly"
+
+            testCase "an exception escaping Fit on one rank ends the job at once, with the exception and the rank"
+            <| fun () ->
+                let job = mpirun "throws" [] (TimeSpan.FromMinutes 2.0)
+                Expect.equal job.ExitCode 70 $"MPI_Abort's code:\n{job.Output}"
+                Expect.stringContains job.Output "rank 1 of 2 aborts the job: Fit failed" "the failing rank says so"
+                Expect.stringContains job.Output "a callback failed on rank 1" "with the exception"
+                Expect.isLessThan job.Seconds 60.0 "without waiting for the watchdog"
 
             testCase "a hung rank ends the job after Communicator.Timeout, through the other's watchdog"
             <| fun () ->

@@ -82,21 +82,53 @@ let exact folder =
     let times = history.StepTimes |> Seq.last
     write folder ranks m [ "losses", losses; "communication_share", string times.CommunicationShare ]
 
-/// Scalable mode: each rank trains on its own half of the rows.
+/// Scalable mode: each rank trains on its own half of the rows and validates on its own
+/// half of other rows; the callbacks that read validation logs must decide alike everywhere.
 let scalable folder =
     let ranks = Communicator.World
     let x, y = blobs ()
-    use rows = torch.tensor (ranks.Shard [| 0L .. x.shape[0] - 1L |] |> Array.ofSeq)
+    let validationX, validationY = classBlobs 11UL 512L 6L 3L 2.0 0.5
+
+    let own (t: torch.Tensor) (rows: int64) =
+        use mine = torch.tensor (ranks.Shard [| 0L .. rows - 1L |] |> Array.ofSeq)
+        t.index_select (0L, mine)
+
     use m = model 5UL
 
-    m.Fit(
-        x.index_select (0L, rows),
-        y.index_select (0L, rows),
-        FitOptions(Epochs = 5, BatchSize = 32, Verbosity = Verbosity.Silent, Distribution = DataParallel.Scalable())
-    )
-    |> ignore
+    let history =
+        m.Fit(
+            own x 256L,
+            own y 256L,
+            FitOptions(
+                Epochs = 8,
+                BatchSize = 32,
+                Verbosity = Verbosity.Silent,
+                Distribution = DataParallel.Scalable(),
+                ValidationData =
+                    LabeledData(
+                        own (validationX.narrow (0L, 256L, 256L)) 256L,
+                        own (validationY.narrow (0L, 256L, 256L)) 256L
+                    ),
+                Callbacks =
+                    [|
+                        ReduceLearningRateOnPlateau(patience = 1, factor = 0.5) :> Callback
+                        EarlyStopping(patience = 2)
+                    |]
+            )
+        )
 
-    write folder ranks m [ "accuracy", string (accuracy m x y) ]
+    let validationLosses =
+        history.["val_loss"] |> Seq.map (fun l -> l.ToString "R") |> String.concat ","
+
+    write
+        folder
+        ranks
+        m
+        [
+            "accuracy", string (accuracy m x y)
+            "val_losses", validationLosses
+            "epochs", string history.Epochs
+        ]
 
 /// The collectives over trees, checked on every rank; a mismatch throws on every rank.
 let collectives folder =
@@ -173,6 +205,33 @@ let die _ =
     )
     |> ignore
 
+/// A rank whose Fit throws (rank 1, at step 3, in a callback): it ends the job at once.
+let throws _ =
+    let ranks = Communicator.World
+    let x, y = blobs ()
+    use m = model 5UL
+
+    let thrower =
+        LambdaCallback(
+            onBatchEnd =
+                fun _ step _ ->
+                    if ranks.Rank = 1 && step = 3L then
+                        invalidOp "a callback failed on rank 1"
+        )
+
+    m.Fit(
+        x,
+        y,
+        FitOptions(
+            Epochs = 50,
+            BatchSize = 16,
+            Verbosity = Verbosity.Silent,
+            Distribution = DataParallel.Exact(),
+            Callbacks = [| thrower :> Callback |]
+        )
+    )
+    |> ignore
+
 /// A rank that hangs (rank 1, at step 3): the other's watchdog ends the job.
 let hang _ =
     let ranks = Communicator.World
@@ -206,6 +265,7 @@ let run scenario folder =
     | "scalable" -> scalable folder
     | "collectives" -> collectives folder
     | "die" -> die folder
+    | "throws" -> throws folder
     | "hang" -> hang folder
     | other -> failwith $"no scenario '{other}'"
 

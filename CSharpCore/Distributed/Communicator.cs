@@ -11,8 +11,8 @@ namespace Functional.Distributed;
 /// The ranks of a job started by <c>mpirun</c>, and the collectives between them: all-reduce,
 /// broadcast and barrier, over tensors and trees (Horovod's and <c>torch.distributed</c>'s
 /// verbs). <see cref="World"/> is every rank of the job; a process started without mpirun is
-/// a job of one rank, where every collective returns its input, so the same script runs
-/// either way. OpenMPI is the engine (<c>libmpi.so.40</c>, Debian's openmpi-bin); it is loaded
+/// a job of one rank, where every collective leaves its input as it is (the forms that return
+/// a value return a copy), so the same script runs either way. OpenMPI is the engine (<c>libmpi.so.40</c>, Debian's openmpi-bin); it is loaded
 /// only under mpirun.
 /// </summary>
 /// <remarks>Collectives are called by every rank in the same order with the same shapes and
@@ -26,9 +26,9 @@ public sealed class Communicator
     readonly IntPtr handle;
     readonly CollectiveWatchdog? watchdog;
 
-    Communicator(int rank, int size, int localSize, IntPtr handle)
+    Communicator(int rank, int size, int localRank, int localSize, IntPtr handle)
     {
-        (Rank, Size, LocalSize, this.handle) = (rank, size, localSize, handle);
+        (Rank, Size, LocalRank, LocalSize, this.handle) = (rank, size, localRank, localSize, handle);
         Timeout = TimeoutFromEnvironment();
         if (size > 1) watchdog = new CollectiveWatchdog(this);
     }
@@ -48,6 +48,9 @@ public sealed class Communicator
     /// <summary>The number of ranks.</summary>
     public int Size { get; }
 
+    /// <summary>This process's rank among the ranks on this machine.</summary>
+    public int LocalRank { get; }
+
     /// <summary>The number of ranks on this machine.</summary>
     public int LocalSize { get; }
 
@@ -55,7 +58,8 @@ public sealed class Communicator
     public bool IsRoot => Rank == 0;
 
     /// <summary>Elements per MPI call when a large buffer is reduced: buckets of 1M (4 MB of
-    /// float32) keep OpenMPI on its fast algorithms for every size.</summary>
+    /// float32) keep OpenMPI on its fast algorithms for every size. Set it to the same value on
+    /// every rank.</summary>
     public long BucketElements
     {
         get;
@@ -93,7 +97,15 @@ public sealed class Communicator
     {
         ArgumentNullException.ThrowIfNull(tensor);
         var copy = Reducible(tensor);
-        AllReduceInPlace(copy, op);
+        try
+        {
+            AllReduceInPlace(copy, op);
+        }
+        catch
+        {
+            copy.Dispose();
+            throw;
+        }
         if (copy.dtype == tensor.dtype) return copy;
         using (copy) return copy.to_type(tensor.dtype);
     }
@@ -102,10 +114,21 @@ public sealed class Communicator
     /// tree (the caller owns it). The leaves travel packed in one buffer per dtype, in buckets of
     /// <see cref="BucketElements"/>: a tree of many small tensors costs about one message.</summary>
     /// <exception cref="InvalidOperationException">The ranks passed trees of different paths, shapes or dtypes (thrown on every rank).</exception>
-    public TensorTree AllReduce(TensorTree tree, ReduceOp op = ReduceOp.Mean)
+    public TensorTree AllReduce(TensorTree tree, ReduceOp op = ReduceOp.Sum)
     {
         ArgumentNullException.ThrowIfNull(tree);
-        var copy = tree.Map(Reducible);
+        var copies = new List<Tensor>(tree.Count);
+        TensorTree copy;
+        try
+        {
+            foreach (var leaf in tree.Leaves) copies.Add(Reducible(leaf));
+            copy = TensorTree.FromLeaves(tree.Paths.Zip(copies));
+        }
+        catch
+        {
+            foreach (var c in copies) c.Dispose();
+            throw;
+        }
         try
         {
             AllReduceInPlace(copy, op);
@@ -123,7 +146,7 @@ public sealed class Communicator
 
     /// <summary>Reduces every leaf of <paramref name="tree"/> in place (contiguous CPU leaves of
     /// float32, float64 or int64); otherwise as <see cref="AllReduce(TensorTree, ReduceOp)"/>.</summary>
-    public void AllReduceInPlace(TensorTree tree, ReduceOp op = ReduceOp.Mean)
+    public void AllReduceInPlace(TensorTree tree, ReduceOp op = ReduceOp.Sum)
     {
         ArgumentNullException.ThrowIfNull(tree);
         for (int i = 0; i < tree.Count; i++) RequireReducible(tree.Leaves[i], op, $"AllReduceInPlace (leaf '{tree.Paths[i]}')");
@@ -138,8 +161,17 @@ public sealed class Communicator
     public TensorTree Broadcast(TensorTree tree, int root = 0)
     {
         ArgumentNullException.ThrowIfNull(tree);
-        var copy = tree.Map(t => t.contiguous().clone());
-        BroadcastInPlace(copy, root);
+        foreach (var leaf in tree.Leaves) RequireCpu(leaf, "Broadcast");
+        var copy = tree.Map(ContiguousCopy);
+        try
+        {
+            BroadcastInPlace(copy, root);
+        }
+        catch
+        {
+            copy.Dispose();
+            throw;
+        }
         return copy;
     }
 
@@ -161,6 +193,7 @@ public sealed class Communicator
     public long[] Broadcast(long[] values, int root = 0)
     {
         ArgumentNullException.ThrowIfNull(values);
+        if (root < 0 || root >= Size) throw new ArgumentOutOfRangeException(nameof(root), root, $"root must be a rank, 0 to {Size - 1}.");
         var copy = (long[])values.Clone();
         if (Size == 1) return copy;
         var pin = GCHandle.Alloc(copy, GCHandleType.Pinned);
@@ -310,15 +343,28 @@ public sealed class Communicator
     /// <summary>A contiguous CPU copy MPI can reduce (16-bit floats and other dtypes in float32).</summary>
     static Tensor Reducible(Tensor tensor)
     {
-        RequireLocal(tensor.device_type == DeviceType.CPU ? tensor.contiguous() : tensor, "AllReduce");
-        return tensor.dtype is ScalarType.Float32 or ScalarType.Float64 or ScalarType.Int64 ? tensor.contiguous().clone() : tensor.to_type(ScalarType.Float32);
+        RequireCpu(tensor, "AllReduce");
+        if (tensor.dtype is ScalarType.Float32 or ScalarType.Float64 or ScalarType.Int64) return ContiguousCopy(tensor);
+        using var converted = tensor.to_type(ScalarType.Float32);
+        return ContiguousCopy(converted);
     }
 
-    static void RequireLocal(Tensor tensor, string operation)
+    static Tensor ContiguousCopy(Tensor tensor)
+    {
+        using var contiguous = tensor.contiguous();
+        return contiguous.clone();
+    }
+
+    static void RequireCpu(Tensor tensor, string operation)
     {
         ArgumentNullException.ThrowIfNull(tensor);
         if (tensor.device_type != DeviceType.CPU)
             throw new ArgumentException($"{operation}: the tensor is on {tensor.device}; collectives take CPU tensors.");
+    }
+
+    static void RequireLocal(Tensor tensor, string operation)
+    {
+        RequireCpu(tensor, operation);
         if (!tensor.is_contiguous())
             throw new ArgumentException($"{operation}: the tensor of shape ({string.Join(", ", tensor.shape)}) is not contiguous; pass tensor.contiguous().");
     }
@@ -339,7 +385,7 @@ public sealed class Communicator
 
     static Communicator Create()
     {
-        if (!LaunchedByMpirun) return new Communicator(0, 1, 1, IntPtr.Zero);
+        if (!LaunchedByMpirun) return new Communicator(0, 1, 0, 1, IntPtr.Zero);
         MpiLibrary.Load();
         MpiLibrary.Check(MpiLibrary.MPI_Initialized(out int initialized), "MPI_Initialized");
         if (initialized == 0)
@@ -347,19 +393,25 @@ public sealed class Communicator
             MpiLibrary.Check(MpiLibrary.MPI_Init_thread(IntPtr.Zero, IntPtr.Zero, MpiLibrary.ThreadMultiple, out int provided), "MPI_Init_thread");
             if (provided < MpiLibrary.ThreadMultiple)
                 Console.Error.WriteLine($"Functional: this OpenMPI provides thread level {provided}, not MPI_THREAD_MULTIPLE; the collective watchdog may not be able to end a hung job.");
-            AppDomain.CurrentDomain.ProcessExit += (_, _) => Finalise();
+            AppDomain.CurrentDomain.ProcessExit += (_, _) => Finalise(MpiLibrary.CommWorld);
         }
         var worldHandle = MpiLibrary.CommWorld;
         MpiLibrary.Check(MpiLibrary.MPI_Comm_rank(worldHandle, out int rank), "MPI_Comm_rank");
         MpiLibrary.Check(MpiLibrary.MPI_Comm_size(worldHandle, out int size), "MPI_Comm_size");
         int localSize = int.TryParse(Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_LOCAL_SIZE"), out var local) && local > 0 ? local : 1;
+        int localRank = int.TryParse(Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_LOCAL_RANK"), out var mine) && mine >= 0 ? mine : 0;
         if (Environment.GetEnvironmentVariable("OMP_NUM_THREADS") is null)
             torch.set_num_threads(Math.Max(1, Environment.ProcessorCount / localSize));
-        return new Communicator(rank, size, localSize, worldHandle);
+        return new Communicator(rank, size, localRank, localSize, worldHandle);
     }
 
-    static void Finalise()
+    /// <summary>At exit: MPI_Finalize, which waits for every rank; after a failure (a non-zero
+    /// exit code, as <c>dotnet fsi</c> sets for a script that threw) MPI_Abort instead, which ends
+    /// the other ranks rather than leaving them waiting.</summary>
+    static void Finalise(IntPtr world)
     {
-        if (MpiLibrary.MPI_Finalized(out int finalized) == MpiLibrary.Success && finalized == 0) MpiLibrary.MPI_Finalize();
+        if (MpiLibrary.MPI_Finalized(out int finalized) != MpiLibrary.Success || finalized != 0) return;
+        if (Environment.ExitCode != 0) MpiLibrary.MPI_Abort(world, Environment.ExitCode);
+        else MpiLibrary.MPI_Finalize();
     }
 }

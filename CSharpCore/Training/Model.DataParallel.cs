@@ -8,63 +8,77 @@ namespace Functional.Training;
 // Fit's side of data parallelism (see DataParallel): what one Fit call under mpirun adds.
 public sealed partial class Model
 {
-    /// <summary>One data-parallel Fit: the rank's batch source, the step's reductions and their reused buffers.</summary>
+    /// <summary>One data-parallel Fit: the rank's batch sources, the step's reductions and their reused buffers.</summary>
     sealed class ParallelFit(DataParallel strategy) : IDisposable
     {
         readonly Communicator ranks = strategy.Communicator;
         readonly FusedReduction reduction = new(strategy.Communicator);
         RankShares? shares;
 
-        public bool IsRoot => ranks.IsRoot;
+        bool Exact => strategy.Mode == DataParallelMode.Exact;
 
         /// <summary>What this rank trains on: in exact mode its share of every global batch (every
         /// rank is given the same data); in scalable mode the data it was given, its own.</summary>
         public IBatchSource Source(IBatchSource train)
         {
-            if (strategy.Mode == DataParallelMode.Scalable) return train;
+            if (!Exact) return train;
             shares = new RankShares(train, ranks);
             return shares;
         }
+
+        /// <summary>What this rank evaluates after each epoch: its share (exact mode) or its own
+        /// data (scalable mode); the sums are then added over the ranks.</summary>
+        public IBatchSource? ValidationSource(IBatchSource? validation) =>
+            validation is not null && Exact ? new RankShares(validation, ranks) : validation;
 
         /// <summary>The options this rank runs Fit with: progress and writing callbacks on rank 0 only.</summary>
         public FitOptions ForThisRank(FitOptions options) => ranks.IsRoot ? options
             : options with { Verbosity = Verbosity.Silent, Progress = null, Callbacks = [.. options.Callbacks.Where(c => !c.WritesOutput)] };
 
-        /// <summary>The step's context: the global batch's rows (exact mode), the ranks BatchNorm combines.</summary>
+        /// <summary>Rank 0's thread count, for every rank.</summary>
+        public int RootsThreads(int threads) => (int)ranks.Broadcast([threads])[0];
+
+        /// <summary>The step's context: in exact mode the global batch's rows (Dropout's masks); in
+        /// scalable mode a key of this rank's own (its rows are other examples than another
+        /// rank's rows at the same positions); the ranks BatchNorm combines when synchronised.</summary>
         public ApplyContext Adjust(ApplyContext context) => context with
         {
-            Share = strategy.Mode == DataParallelMode.Exact ? shares?.Current : null,
+            Share = Exact ? shares?.Current : null,
+            Key = Exact ? context.Key : context.Key?.Fold($"rank {ranks.Rank}"),
             Replicas = strategy.SynchronizesBatchNorm ? ranks : null,
         };
 
-        /// <summary>Whether to take the next step, agreed by every rank (one tiny all-reduce):
-        /// false on all when one has no batch left, so sources of different lengths end the epoch
-        /// together instead of leaving a rank waiting for ever.</summary>
+        /// <summary>Whether to take the next step, agreed by every rank in one small all-reduce,
+        /// and the rows the global batch's losses count: null on all ranks when one has no batch
+        /// left, so sources of different lengths end the epoch together instead of leaving a rank
+        /// waiting for ever.</summary>
         /// <exception cref="OperationCanceledException">Fit was cancelled on this rank or another.</exception>
-        public bool Continue(bool cancelled, bool hasBatch)
+        public long? Continue(bool cancelled, bool hasBatch, long rows)
         {
-            long agreed = ranks.AllReduce([cancelled ? 0L : hasBatch ? 2L : 1L], ReduceOp.Min)[0];
-            if (agreed == 0)
+            var sums = ranks.AllReduce([cancelled ? 1L : 0L, hasBatch ? 0L : 1L, rows], ReduceOp.Sum);
+            if (sums[0] > 0)
                 throw new OperationCanceledException(cancelled ? "Fit was cancelled." : "Fit was cancelled on another rank.");
-            return agreed == 2;
+            return sums[1] > 0 ? null : sums[2];
         }
 
         /// <summary>
-        /// Averages the gradients over the ranks, each rank weighted by the rows its loss
-        /// counted, and the floating model state (BatchNorm statistics) plainly, in one fused
-        /// message that also carries the losses; returns the global batch's loss and each
-        /// output's (mean loss, counted rows).
+        /// Sums the ranks' gradients (each rank's are already weighted by its share of the
+        /// global batch) and averages the model state that changed in this step (BatchNorm's
+        /// running statistics; they are equal on every rank when BatchNorm is synchronised, so
+        /// then nothing is sent), in one fused message that also carries the losses; returns the
+        /// global batch's loss and each output's (mean loss, counted rows).
         /// </summary>
-        public (double Loss, (double Mean, long Rows)[] Heads) Reduce(TensorTree gradient, TensorTree modelState, double loss, long rows,
-            (double Mean, long Rows)[] heads)
+        public (double Loss, (double Mean, long Rows)[] Heads) Reduce(TensorTree gradient, TensorTree modelState, TensorTree current,
+            double loss, long rows, (double Mean, long Rows)[] heads)
         {
-            var state = modelState.Leaves.Where(t => t.is_floating_point()).ToArray();
+            // A layer that hands its state on unchanged shares the live state's storage: not written.
+            var live = current.Leaves.Select(Communicator.Address).ToHashSet();
+            var state = strategy.SynchronizesBatchNorm ? []
+                : modelState.Leaves.Where(t => t.is_floating_point() && !live.Contains(Communicator.Address(t))).ToArray();
             Tensor[] leaves = [.. gradient.Leaves, .. state];
-            double[] before = [.. gradient.Leaves.Select(_ => (double)rows), .. state.Select(_ => 1.0)];
             double[] extras = [loss * rows, rows, .. heads.SelectMany(h => new[] { h.Mean * h.Rows, h.Rows })];
-            // Gradients become the row-weighted mean (the global batch's gradient); model state the plain mean.
-            double[] After(double[] sums) => [.. gradient.Leaves.Select(_ => 1 / Math.Max(sums[1], 1)), .. state.Select(_ => 1.0 / ranks.Size)];
-            var summed = reduction.Run(leaves, ReduceOp.Sum, before, After, extras);
+            double[] after = [.. gradient.Leaves.Select(_ => 1.0), .. state.Select(_ => 1.0 / ranks.Size)];
+            var summed = reduction.Run(leaves, ReduceOp.Sum, null, _ => after, extras);
             var reducedHeads = heads.Select((_, h) => (summed[2 + 2 * h] / Math.Max(summed[3 + 2 * h], 1), (long)summed[3 + 2 * h])).ToArray();
             return (summed[0] / Math.Max(summed[1], 1), reducedHeads);
         }
@@ -73,13 +87,30 @@ public sealed partial class Model
         public void ReduceMetrics(double[][] metricStates)
         {
             var all = ranks.AllReduce(metricStates.SelectMany(s => s).ToArray(), ReduceOp.Sum);
-            int at = 0;
+            Unpack(all, 0, metricStates);
+        }
+
+        /// <summary>Adds an evaluation's loss sums, counts and metric states over the ranks.</summary>
+        public void ReduceEvaluation(LossAverages losses, double[][] metricStates)
+        {
+            var totals = losses.Totals();
+            var all = ranks.AllReduce([.. totals, .. metricStates.SelectMany(s => s)], ReduceOp.Sum);
+            losses.SetTotals(all[..totals.Length]);
+            Unpack(all, totals.Length, metricStates);
+        }
+
+        static void Unpack(double[] all, int at, double[][] metricStates)
+        {
             foreach (var state in metricStates)
             {
                 Array.Copy(all, at, state, 0, state.Length);
                 at += state.Length;
             }
         }
+
+        /// <summary>Ends the job after an exception escaped this rank's Fit: the other ranks may
+        /// wait in a collective this rank will not call.</summary>
+        public void AbortJob(Exception e) => ranks.Abort($"Fit failed: {e}");
 
         public void Dispose() => reduction.Dispose();
     }

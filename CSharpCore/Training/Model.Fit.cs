@@ -58,6 +58,21 @@ public sealed partial class Model
 
     History Fit(IBatchSource train, FitOptions options, IBatchSource? validation, CancellationToken cancellation)
     {
+        using var parallel = options.Distribution is { IsDistributed: true } distribution ? new ParallelFit(distribution) : null;
+        try
+        {
+            return Fit(train, options, validation, parallel, cancellation);
+        }
+        catch (Exception e) when (parallel is not null && e is not OperationCanceledException)
+        {
+            // The other ranks may be waiting in a collective this rank will never call.
+            parallel.AbortJob(e);
+            throw;
+        }
+    }
+
+    History Fit(IBatchSource train, FitOptions options, IBatchSource? validation, ParallelFit? parallel, CancellationToken cancellation)
+    {
         ArgumentNullException.ThrowIfNull(train);
         if (options.Epochs <= options.InitialEpoch)
             throw new ArgumentOutOfRangeException(nameof(options), $"Fit needs InitialEpoch < Epochs; got {options.InitialEpoch} and {options.Epochs}.");
@@ -65,8 +80,8 @@ public sealed partial class Model
         ThrowIfDisposed();
         using var fitting = BeginFit();
         long stepsPerEpoch = train is TensorBatches b ? (train.Count + b.BatchSize - 1) / b.BatchSize : 0;
-        using var parallel = options.Distribution is { IsDistributed: true } distribution ? new ParallelFit(distribution) : null;
-        if (parallel is not null) (options, train) = (parallel.ForThisRank(options), parallel.Source(train));
+        if (parallel is not null)
+            (options, train, validation) = (parallel.ForThisRank(options), parallel.Source(train), parallel.ValidationSource(validation));
         var history = new History();
         var context = new TrainingContext(this, history);
         var display = new ProgressDisplay(options, options.Epochs);
@@ -83,6 +98,8 @@ public sealed partial class Model
             {
                 torch.set_num_threads(threadsBefore);
             }
+            // Every rank runs rank 0's plan: ranks that measured apart could differ in threads.
+            if (parallel is not null) Plan = Plan with { Threads = parallel.RootsThreads(Plan.Threads) };
             torch.set_num_threads(Plan.Threads);
             display.Message($"Plan: {Plan}.");
         }
@@ -99,7 +116,7 @@ public sealed partial class Model
                 display.TrainingDone();
                 var times = clock.Result();
                 if (validation is not null)
-                    foreach (var (name, value) in Evaluate(validation, cancellation)) logs["val_" + name] = value;
+                    foreach (var (name, value) in Evaluate(validation, parallel, cancellation)) logs["val_" + name] = value;
                 history.Add(logs, times);
                 display.EpochEnd(epoch, logs, options.ShowStepTimes ? times : null);
                 foreach (var c in options.Callbacks) c.OnEpochEnd(context, epoch, logs);
@@ -135,12 +152,12 @@ public sealed partial class Model
         {
             // The input wait belongs to the step it feeds: a step's recording begins before its batch is asked for.
             NextProfiledStep(profiler, clock);
-            while (NextBatch(batches, parallel, cancellation))
+            while (NextBatch(batches, parallel, cancellation) is { } globalRows)
             {
                 clock.InputArrived();
                 using (var batch = batches.Current ?? throw new InvalidOperationException($"Fit: the training data gave a null batch in epoch {epoch + 1}."))
                 {
-                    double loss = Step(batch, options.ClassWeights, metricStates, losses, context, clock, keepGradients, parallel);
+                    double loss = Step(batch, options.ClassWeights, metricStates, losses, context, clock, keepGradients, parallel, globalRows);
                     if (context.StopReason is not null) break;
                     done++;
                     clock.BookkeepingDone();
@@ -183,26 +200,32 @@ public sealed partial class Model
         return Logs(losses, metricStates);
     }
 
-    /// <summary>Moves to the next batch unless cancelled. In data-parallel training every rank
-    /// agrees first: all stop when one runs out of data, and all are cancelled when one is.</summary>
-    static bool NextBatch(IEnumerator<Batch> batches, ParallelFit? parallel, CancellationToken cancellation)
+    /// <summary>Moves to the next batch unless cancelled; the rows the losses of the step's
+    /// global batch count (this batch's, in one process), or null when the epoch is over. In
+    /// data-parallel training every rank agrees first: all stop when one runs out of data, and
+    /// all are cancelled when one is.</summary>
+    long? NextBatch(IEnumerator<Batch> batches, ParallelFit? parallel, CancellationToken cancellation)
     {
         bool cancelled = cancellation.IsCancellationRequested;
         bool next = !cancelled && batches.MoveNext();
-        if (parallel is null) return next;
-        bool agreed;
+        if (parallel is null) return next ? 0 : null;
+        long? globalRows;
         try
         {
-            agreed = parallel.Continue(cancelled, next);
+            globalRows = parallel.Continue(cancelled, next, next && batches.Current is { } batch ? WeighedRows(batch) : 0);
         }
         catch (OperationCanceledException)
         {
             if (next) batches.Current?.Dispose();
             throw;
         }
-        if (!agreed && next) batches.Current?.Dispose();
-        return agreed && next;
+        if (globalRows is null && next) batches.Current?.Dispose();
+        return globalRows;
     }
+
+    /// <summary>The rows a batch's loss averages over: those its one output's loss counts (an
+    /// ignore index leaves rows out), or all rows for a model with several outputs.</summary>
+    long WeighedRows(Batch batch) => heads.Length == 1 ? CountedRows(heads[0], TargetsOf(batch.Targets)[0]) : batch.Rows;
 
     /// <summary>Begins recording the next step when the profiler wants it; the profiler's own
     /// time between steps is then no phase of either.</summary>
@@ -230,20 +253,25 @@ public sealed partial class Model
     /// Adds the batch's losses to <paramref name="losses"/> unless it is dropped (a NaN).
     /// </summary>
     double Step(Batch batch, IReadOnlyDictionary<long, double>? classWeights, double[][] metricStates, LossAverages losses,
-        TrainingContext context, StepClock clock, bool keepGradients, ParallelFit? parallel)
+        TrainingContext context, StepClock clock, bool keepGradients, ParallelFit? parallel, long globalRows)
     {
         using var scope = torch.NewDisposeScope();
         var weights = ExampleWeights(batch, classWeights);
-        var step = LossAndGradient(State, batch, weights, clock.ForwardDone, parallel is null ? null : parallel.Adjust);
+        var targets = TargetsOf(batch.Targets);
+        // Each output's rows (Evaluate weighs its logs the same way).
+        var counted = heads.Select((head, h) => CountedRows(head, targets[h])).ToArray();
+        long rows = heads.Length == 1 ? counted[0] : batch.Rows;
+        // Data parallelism: each rank differentiates its share of the global batch's loss
+        // (rows / global rows), so the sum of the ranks' gradients is the global batch's, also
+        // through synchronised BatchNorm, whose backward pass sums over the ranks.
+        double share = parallel is null ? 1 : (double)rows / Math.Max(globalRows, 1);
+        var step = LossAndGradient(State, batch, weights, clock.ForwardDone, parallel is null ? null : parallel.Adjust, share);
         double loss = ToDouble(step.Loss);
         clock.BackwardDone();
-        var targets = TargetsOf(batch.Targets);
-        // Each output's mean loss over the rows it counts (Evaluate weighs its logs the same way).
-        var headLosses = heads.Select((head, h) => (heads.Length == 1 ? loss : ToDouble(step.HeadLosses[h]), CountedRows(head, targets[h]))).ToArray();
+        var headLosses = counted.Select((c, h) => (heads.Length == 1 ? loss : ToDouble(step.HeadLosses[h]), c)).ToArray();
         if (parallel is not null)
         {
-            // The global batch: gradients averaged over the ranks by the rows each one's loss counted.
-            (loss, headLosses) = parallel.Reduce(step.Gradient, step.ModelState, loss, heads.Length == 1 ? headLosses[0].Item2 : batch.Rows, headLosses);
+            (loss, headLosses) = parallel.Reduce(step.Gradient, step.ModelState, State.ModelState, loss, rows, headLosses);
             clock.Communicated();
         }
         if (!double.IsFinite(loss))
@@ -300,6 +328,15 @@ public sealed partial class Model
         public void AddSum(int output, double sum, long rows) => (sums[output], counts[output]) = (sums[output] + sum, counts[output] + rows);
 
         public double Mean(int output) => counts[output] == 0 ? double.NaN : sums[output] / counts[output];
+
+        /// <summary>The sums, then the counts: what ranks add up.</summary>
+        public double[] Totals() => [.. sums, .. counts.Select(c => (double)c)];
+
+        /// <summary>Replaces the sums and counts with <paramref name="totals"/> (as <see cref="Totals"/> lays them out).</summary>
+        public void SetTotals(double[] totals)
+        {
+            for (int i = 0; i < sums.Length; i++) (sums[i], counts[i]) = (totals[i], (long)totals[sums.Length + i]);
+        }
     }
 
     double[][] NewMetricStates() => [.. heads.SelectMany(h => h.Metrics).Select(m => m.Init())];

@@ -29,9 +29,15 @@ public sealed partial class Model
     /// state: a Fit running on another thread waits for it at its next step boundary.
     /// Cancelling <paramref name="cancellationToken"/> stops at the next batch with
     /// <see cref="OperationCanceledException"/>.</summary>
-    public IReadOnlyDictionary<string, double> Evaluate(IBatchSource data, CancellationToken cancellationToken = default)
+    public IReadOnlyDictionary<string, double> Evaluate(IBatchSource data, CancellationToken cancellationToken = default) =>
+        Evaluate(data, null, cancellationToken);
+
+    /// <summary>Evaluate; in data-parallel training over every rank's share, with the sums of all
+    /// ranks (cancellation then waits for the next training step, where the ranks agree on it).</summary>
+    Dictionary<string, double> Evaluate(IBatchSource data, ParallelFit? parallel, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(data);
+        if (parallel is not null) cancellationToken = CancellationToken.None;
         return Reading(() =>
         {
             var losses = new LossAverages(heads.Length);
@@ -53,6 +59,7 @@ public sealed partial class Model
                 }
                 UpdateMetrics(metricStates, outputs, y);
             }
+            parallel?.ReduceEvaluation(losses, metricStates);
             return Logs(losses, metricStates);
         });
     }

@@ -241,9 +241,12 @@ public sealed partial class Model : IDisposable
     /// <summary>The forward and backward half of a step: the total loss, each trained output's
     /// (detached) loss, the detached outputs, the new model state and the gradients.
     /// <paramref name="forwardDone"/> is called between the two passes (for timing);
-    /// <paramref name="adjustContext"/> adds what data parallelism tells the layers.</summary>
+    /// <paramref name="adjustContext"/> adds what data parallelism tells the layers, and
+    /// <paramref name="weight"/> (this rank's rows / the global batch's) scales the
+    /// differentiated loss: the gradients come back weighted, the losses do not.</summary>
     (Tensor Loss, Tensor[] HeadLosses, Tensor[] Outputs, TensorTree ModelState, TensorTree Gradient) LossAndGradient(
-        TrainState state, Batch batch, Tensor? exampleWeights, Action? forwardDone = null, Func<ApplyContext, ApplyContext>? adjustContext = null)
+        TrainState state, Batch batch, Tensor? exampleWeights, Action? forwardDone = null, Func<ApplyContext, ApplyContext>? adjustContext = null,
+        double weight = 1)
     {
         var (x, y) = (InputsOf(batch.Inputs), TargetsOf(batch.Targets));
         _ = batch.Rows;   // the same number of rows everywhere, or a ShapeException naming the two
@@ -251,6 +254,8 @@ public sealed partial class Model : IDisposable
         if (adjustContext is not null) context = adjustContext(context);
         // Loss scaling (float16): the loss is differentiated times the scale, the gradients divided by it again.
         double scale = LossScale.Current(state.OptState);
+        // Data parallelism: this rank's share of the global loss; its gradients stay weighted.
+        double factor = scale * weight;
         // Frozen parameters are constants of the step: autodiff neither records nor computes
         // their gradients (a frozen base under a trained head costs no backward pass); the
         // optimizer gets zeros for them.
@@ -262,7 +267,7 @@ public sealed partial class Model : IDisposable
             var (outputs, modelState) = Forward(new Variables(Whole(trainable), state.ModelState), x, context);
             var (loss, headLosses) = LayerCall.ApplyLoss(outputs, o => TotalLoss(o, y, x, exampleWeights));
             forwardDone?.Invoke();
-            return (scale == 1 ? loss : loss * scale, (headLosses, [.. outputs.Select(o => o.detach())], modelState.Detach()));
+            return (factor == 1 ? loss : loss * factor, (headLosses, [.. outputs.Select(o => o.detach())], modelState.Detach()));
         }
         var differentiated = frozen is null ? state.Params : state.Params.Filter((path, _) => !frozen.Contains(path));
         Tensor loss;
@@ -277,12 +282,10 @@ public sealed partial class Model : IDisposable
         else
         {
             (loss, (headLosses, outputs, modelState), gradient) = Transforms.ValueAndGrad<(Tensor[], Tensor[], TensorTree)>(LossOf)(differentiated);
-            if (scale != 1)
-            {
-                using (no_grad()) loss = loss / scale;
-                LossScale.UnscaleInPlace(gradient, scale);
-            }
+            if (scale != 1) LossScale.UnscaleInPlace(gradient, scale);
         }
+        if (factor != 1)
+            using (no_grad()) loss = loss / factor;
         if (frozen is not null)
             gradient = state.Params.Map((path, t) => frozen.Contains(path) ? zeros_like(t) : gradient[path]);
         return (loss, headLosses, outputs, modelState, gradient);

@@ -40,21 +40,20 @@ static class Distributed
         ["TERM"] = "dumb",
     };
 
-    /// <summary>Every part; <c>distributed allreduce</c> only the all-reduce comparison.</summary>
+    /// <summary>Every part; <c>distributed allreduce</c> only the all-reduce comparisons.</summary>
     public static void Run(string[] args)
     {
         string reference = Environment.GetEnvironmentVariable("FUNCTIONAL_MPI_REFERENCE")
             ?? throw new InvalidOperationException("Run this through bench/run distributed, which builds the C reference with mpicc.");
         var rows = new List<string>();
-        rows.AddRange(AllReduceComparison(reference, ""));
-        if (args.Contains("allreduce"))
+        rows.AddRange(AllReduceComparison(reference, 1, ""));
+        if (!args.Contains("allreduce"))
         {
-            rows.ForEach(Console.WriteLine);
-            return;
+            rows.AddRange(ExactAfterSteps());
+            foreach (var model in new[] { "mlp", "cnn" }) rows.AddRange(ShareAndProjection(model));
         }
-        rows.AddRange(ExactAfterSteps());
-        foreach (var model in new[] { "mlp", "cnn" }) rows.AddRange(ShareAndProjection(model));
-        using (CpuLoad.Start(1)) rows.AddRange(AllReduceComparison(reference, "_loaded"));
+        // Beside a busy process each call's time depends on the scheduler: 5x the calls.
+        using (CpuLoad.Start(1)) rows.AddRange(AllReduceComparison(reference, 5, "_loaded"));
         rows.ForEach(Console.WriteLine);
     }
 
@@ -62,15 +61,15 @@ static class Distributed
     /// of bandwidths (C's time / ours) per size, and the lowest where bandwidth decides (from
     /// 100,000 values, 400 KB: Fit's fused gradients are larger). Below that a call takes 1-15 µs
     /// and the ratio is one of latencies: ours adds about 0.2 µs of checks per call.</summary>
-    static IEnumerable<string> AllReduceComparison(string reference, string suffix)
+    static IEnumerable<string> AllReduceComparison(string reference, int scale, string suffix)
     {
         string[] sizes = [.. Sizes.Select(s => s.ToString())];
         var ours = Sizes.ToDictionary(s => s, _ => new List<double>());
         var theirs = Sizes.ToDictionary(s => s, _ => new List<double>());
         for (int round = 0; round < Rounds; round++)
         {
-            var c = Mpirun([reference, .. sizes]);
-            var dotnet = Mpirun(["dotnet", typeof(Distributed).Assembly.Location, "distributed-rank", "allreduce", .. sizes]);
+            var c = Mpirun([reference, scale.ToString(), .. sizes]);
+            var dotnet = Mpirun(["dotnet", typeof(Distributed).Assembly.Location, "distributed-rank", "allreduce", scale.ToString(), .. sizes]);
             foreach (var size in Sizes)
             {
                 theirs[size].Add(c[$"seconds_{size}"]);
@@ -159,14 +158,15 @@ static class Distributed
         {
             case "allreduce":
                 {
-                    long[] sizes = [.. args.Skip(1).Select(long.Parse)];
+                    int scale = int.Parse(args[1]);
+                    long[] sizes = [.. args.Skip(2).Select(long.Parse)];
                     // A pass over every size first: the JIT's background compilation, which shares
                     // the rank's core, is over before anything is timed.
                     foreach (var timed in new[] { false, true })
                         foreach (var size in sizes)
                         {
                             using var buffer = torch.zeros(size);
-                            int repeats = (int)Math.Clamp(200_000_000 / size, 5, 20_000);   // bench/allreduce.c's rule
+                            int repeats = scale * (int)Math.Clamp(200_000_000 / size, 5, 20_000);   // bench/allreduce.c's rule
                             ranks.Barrier();
                             var clock = Stopwatch.StartNew();
                             for (int r = 0; r < repeats; r++) ranks.AllReduceInPlace(buffer);
