@@ -234,6 +234,16 @@ let tests =
 
                 Expect.isGreaterThan (float logs["communication_share"]) 0.0 "the step times show the communication"
 
+            testCase "the all-reduce overlapped with the backward pass gives the same parameters, bit for bit"
+            <| fun () ->
+                let plain = exactJob.Force()
+                let overlapped = succeeded "exact-overlapped"
+
+                for rank in 0..1 do
+                    let a = File.ReadAllBytes(Path.Combine(plain.Folder, $"rank{rank}.bin"))
+                    let b = File.ReadAllBytes(Path.Combine(overlapped.Folder, $"rank{rank}.bin"))
+                    Expect.isTrue (a = b) $"rank {rank}: the same sums, started bucket by bucket"
+
             testCase "exact mode on 3 ranks (shares of 42, 43 and 43 rows): bit-identical, and equal to one process"
             <| fun () ->
                 let job = succeededOn 3 "exact"

@@ -54,8 +54,9 @@ let private write folder (ranks: Communicator) (m: Model) (lines: (string * stri
 let private accuracy (m: Model) (x: torch.Tensor) (y: torch.Tensor) = m.Evaluate(x, y).["accuracy"]
 
 /// Exact mode: 3 epochs at a global batch of 128, checkpoints by rank 0. Rank 1 starts from
-/// another seed, so only the broadcast makes the ranks agree.
-let exact folder =
+/// another seed, so only the broadcast makes the ranks agree. `distribution` may overlap the
+/// all-reduce with the backward pass.
+let exactWith (distribution: DataParallel) folder =
     let ranks = Communicator.World
     let x, y = blobs ()
     use m = model (5UL + uint64 ranks.Rank)
@@ -68,7 +69,7 @@ let exact folder =
                 Epochs = 3,
                 BatchSize = 128,
                 Verbosity = Verbosity.Silent,
-                Distribution = DataParallel.Exact(),
+                Distribution = distribution,
                 Callbacks =
                     [|
                         ModelCheckpoint(Path.Combine(folder, "epoch-{epoch}.safetensors")) :> Callback
@@ -261,7 +262,9 @@ let hang _ =
 
 let run scenario folder =
     match scenario with
-    | "exact" -> exact folder
+    | "exact" -> exactWith (DataParallel.Exact()) folder
+    // Buckets of 64 values: every layer's gradients in several buckets, started in the backward pass.
+    | "exact-overlapped" -> exactWith (DataParallel(OverlapCommunication = true, OverlapBucketElements = 64L)) folder
     | "scalable" -> scalable folder
     | "collectives" -> collectives folder
     | "die" -> die folder

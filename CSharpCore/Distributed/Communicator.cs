@@ -307,6 +307,29 @@ public sealed class Communicator
             }
     }
 
+    /// <summary>Starts summing <paramref name="count"/> float32 values at <paramref name="address"/>
+    /// in place over the ranks (MPI_Iallreduce, at most int.MaxValue values); the request to
+    /// wait for. Every rank starts the same reductions in the same order.</summary>
+    internal IntPtr StartSum(IntPtr address, int count)
+    {
+        MpiLibrary.Check(MpiLibrary.MPI_Iallreduce(MpiLibrary.InPlace, address, count, MpiLibrary.Float, MpiLibrary.Sum, handle, out var request), "MPI_Iallreduce");
+        return request;
+    }
+
+    /// <summary>Lets MPI move started reductions on (it progresses only inside its calls); whether all are done.</summary>
+    internal bool Test(IntPtr[] requests, int count)
+    {
+        MpiLibrary.Check(MpiLibrary.MPI_Testall(count, requests, out int done, IntPtr.Zero), "MPI_Testall");
+        return done != 0;
+    }
+
+    /// <summary>Waits for started reductions (watched).</summary>
+    internal void WaitAll(IntPtr[] requests, int count)
+    {
+        using (watchdog?.Watch("overlapped all-reduce of gradient buckets", count))
+            MpiLibrary.Check(MpiLibrary.MPI_Waitall(count, requests, IntPtr.Zero), "MPI_Waitall");
+    }
+
     void BroadcastBytes(IntPtr address, long bytes, int root)
     {
         using (watchdog?.Watch("broadcast (bytes) from rank " + root, bytes))

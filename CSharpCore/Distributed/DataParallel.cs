@@ -34,6 +34,20 @@ public sealed record DataParallel
     /// (the default) synchronises in <see cref="DataParallelMode.Exact"/> mode only.</summary>
     public bool? SynchronizeBatchNorm { get; init; }
 
+    /// <summary>Whether to start the gradients' all-reduce during the backward pass, bucket by
+    /// bucket as the reverse pass completes them (PyTorch DDP's overlap), instead of once after
+    /// it. Off by default: on CPUs the transfer competes with the backward pass for the same
+    /// cores, and `bench/run distributed` measures whether it pays (docs/distributed.md).
+    /// float32 parameters only.</summary>
+    public bool OverlapCommunication { get; init; }
+
+    /// <summary>Values per bucket when <see cref="OverlapCommunication"/> is on: 262,144 (1 MB of float32).</summary>
+    public long OverlapBucketElements
+    {
+        get;
+        init => field = value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(OverlapBucketElements), value, "OverlapBucketElements must be at least 1.");
+    } = 262_144;
+
     /// <summary>Whether BatchNorm statistics are synchronised.</summary>
     public bool SynchronizesBatchNorm => SynchronizeBatchNorm ?? Mode == DataParallelMode.Exact;
 
@@ -42,5 +56,5 @@ public sealed record DataParallel
 
     /// <inheritdoc/>
     public override string ToString() =>
-        $"data parallel, {Mode.ToString().ToLowerInvariant()}, {Communicator.Size} rank{(Communicator.Size == 1 ? "" : "s")}{(SynchronizesBatchNorm ? ", synchronised BatchNorm" : "")}";
+        $"data parallel, {Mode.ToString().ToLowerInvariant()}, {Communicator.Size} rank{(Communicator.Size == 1 ? "" : "s")}{(SynchronizesBatchNorm ? ", synchronised BatchNorm" : "")}{(OverlapCommunication ? ", all-reduce overlapped with the backward pass" : "")}";
 }

@@ -64,6 +64,9 @@ static class MpiLibrary
     [DllImport(Library)] public static extern int MPI_Comm_rank(IntPtr comm, out int rank);
     [DllImport(Library)] public static extern int MPI_Comm_size(IntPtr comm, out int size);
     [DllImport(Library)] public static extern int MPI_Allreduce(IntPtr send, IntPtr receive, int count, IntPtr datatype, IntPtr op, IntPtr comm);
+    [DllImport(Library)] public static extern int MPI_Iallreduce(IntPtr send, IntPtr receive, int count, IntPtr datatype, IntPtr op, IntPtr comm, out IntPtr request);
+    [DllImport(Library)] public static extern int MPI_Testall(int count, IntPtr[] requests, out int flag, IntPtr statuses);
+    [DllImport(Library)] public static extern int MPI_Waitall(int count, IntPtr[] requests, IntPtr statuses);
     [DllImport(Library)] public static extern int MPI_Bcast(IntPtr buffer, int count, IntPtr datatype, int root, IntPtr comm);
     [DllImport(Library)] public static extern int MPI_Barrier(IntPtr comm);
     [DllImport(Library)] public static extern int MPI_Abort(IntPtr comm, int errorCode);

@@ -14,6 +14,7 @@ public sealed partial class Model
         readonly Communicator ranks = strategy.Communicator;
         readonly FusedReduction reduction = new(strategy.Communicator);
         RankShares? shares;
+        OverlappedReduction? overlapped;
 
         bool Exact => strategy.Mode == DataParallelMode.Exact;
 
@@ -48,6 +49,16 @@ public sealed partial class Model
             Replicas = strategy.SynchronizesBatchNorm ? ranks : null,
         };
 
+        /// <summary>With overlapped communication, what passes the trained parameters through the
+        /// markers that start their buckets' all-reduce in the backward pass; otherwise null.</summary>
+        public Func<TensorTree, TensorTree>? Markers => strategy.OverlapCommunication ? Mark : null;
+
+        TensorTree Mark(TensorTree parameters)
+        {
+            overlapped ??= new OverlappedReduction(ranks, parameters, strategy.OverlapBucketElements);
+            return overlapped.Mark(parameters);
+        }
+
         /// <summary>Whether to take the next step, agreed by every rank in one small all-reduce,
         /// and the rows the global batch's losses count: null on all ranks when one has no batch
         /// left, so sources of different lengths end the epoch together instead of leaving a rank
@@ -75,9 +86,12 @@ public sealed partial class Model
             var live = current.Leaves.Select(Communicator.Address).ToHashSet();
             var state = strategy.SynchronizesBatchNorm ? []
                 : modelState.Leaves.Where(t => t.is_floating_point() && !live.Contains(Communicator.Address(t))).ToArray();
-            Tensor[] leaves = [.. gradient.Leaves, .. state];
+            // Overlapped: the gradients' reductions are under way; what is left travels after them.
+            overlapped?.Finish(gradient);
+            IReadOnlyList<Tensor> sent = overlapped is null ? gradient.Leaves : [];
+            Tensor[] leaves = [.. sent, .. state];
             double[] extras = [loss * rows, rows, .. heads.SelectMany(h => new[] { h.Mean * h.Rows, h.Rows })];
-            double[] after = [.. gradient.Leaves.Select(_ => 1.0), .. state.Select(_ => 1.0 / ranks.Size)];
+            double[] after = [.. sent.Select(_ => 1.0), .. state.Select(_ => 1.0 / ranks.Size)];
             var summed = reduction.Run(leaves, ReduceOp.Sum, null, _ => after, extras);
             var reducedHeads = heads.Select((_, h) => (summed[2 + 2 * h] / Math.Max(summed[3 + 2 * h], 1), (long)summed[3 + 2 * h])).ToArray();
             return (summed[0] / Math.Max(summed[1], 1), reducedHeads);
@@ -112,7 +126,11 @@ public sealed partial class Model
         /// wait in a collective this rank will not call.</summary>
         public void AbortJob(Exception e) => ranks.Abort($"Fit failed: {e}");
 
-        public void Dispose() => reduction.Dispose();
+        public void Dispose()
+        {
+            reduction.Dispose();
+            overlapped?.Dispose();
+        }
     }
 
     /// <summary>In data-parallel training, makes every rank start from rank 0's state:

@@ -265,7 +265,7 @@ public sealed partial class Model
         // (rows / global rows), so the sum of the ranks' gradients is the global batch's, also
         // through synchronised BatchNorm, whose backward pass sums over the ranks.
         double share = parallel is null ? 1 : (double)rows / Math.Max(globalRows, 1);
-        var step = LossAndGradient(State, batch, weights, clock.ForwardDone, parallel is null ? null : parallel.Adjust, share);
+        var step = LossAndGradient(State, batch, weights, clock.ForwardDone, parallel is null ? null : parallel.Adjust, share, parallel?.Markers);
         double loss = ToDouble(step.Loss);
         clock.BackwardDone();
         var headLosses = counted.Select((c, h) => (heads.Length == 1 ? loss : ToDouble(step.HeadLosses[h]), c)).ToArray();

@@ -243,10 +243,12 @@ public sealed partial class Model : IDisposable
     /// <paramref name="forwardDone"/> is called between the two passes (for timing);
     /// <paramref name="adjustContext"/> adds what data parallelism tells the layers, and
     /// <paramref name="weight"/> (this rank's rows / the global batch's) scales the
-    /// differentiated loss: the gradients come back weighted, the losses do not.</summary>
+    /// differentiated loss: the gradients come back weighted, the losses do not;
+    /// <paramref name="markParameters"/> passes the trained parameters through markers whose
+    /// backward starts their all-reduce (overlapped communication).</summary>
     (Tensor Loss, Tensor[] HeadLosses, Tensor[] Outputs, TensorTree ModelState, TensorTree Gradient) LossAndGradient(
         TrainState state, Batch batch, Tensor? exampleWeights, Action? forwardDone = null, Func<ApplyContext, ApplyContext>? adjustContext = null,
-        double weight = 1)
+        double weight = 1, Func<TensorTree, TensorTree>? markParameters = null)
     {
         var (x, y) = (InputsOf(batch.Inputs), TargetsOf(batch.Targets));
         _ = batch.Rows;   // the same number of rows everywhere, or a ShapeException naming the two
@@ -264,7 +266,8 @@ public sealed partial class Model : IDisposable
             : state.Params.Map((path, t) => frozen.Contains(path) ? t : trainable[path]);
         (Tensor, (Tensor[], Tensor[], TensorTree)) LossOf(TensorTree trainable)
         {
-            var (outputs, modelState) = Forward(new Variables(Whole(trainable), state.ModelState), x, context);
+            var parameters = Whole(markParameters is null ? trainable : markParameters(trainable));
+            var (outputs, modelState) = Forward(new Variables(parameters, state.ModelState), x, context);
             var (loss, headLosses) = LayerCall.ApplyLoss(outputs, o => TotalLoss(o, y, x, exampleWeights));
             forwardDone?.Invoke();
             return (factor == 1 ? loss : loss * factor, (headLosses, [.. outputs.Select(o => o.detach())], modelState.Detach()));

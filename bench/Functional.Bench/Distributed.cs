@@ -51,6 +51,7 @@ static class Distributed
         {
             rows.AddRange(ExactAfterSteps());
             foreach (var model in new[] { "mlp", "cnn" }) rows.AddRange(ShareAndProjection(model));
+            foreach (var model in new[] { "mlp", "cnn" }) rows.AddRange(OverlapComparison(model));
         }
         // Beside a busy process each call's time depends on the scheduler: 5x the calls.
         using (CpuLoad.Start(1)) rows.AddRange(AllReduceComparison(reference, 5, "_loaded"));
@@ -150,6 +151,16 @@ static class Distributed
             }
     }
 
+    /// <summary>Fit's step time on 2 ranks with the all-reduce started during the backward pass
+    /// and after it, epoch against epoch in one job (5 rounds, medians).</summary>
+    static IEnumerable<string> OverlapComparison(string model)
+    {
+        var times = Mpirun(["dotnet", typeof(Distributed).Assembly.Location, "distributed-rank", "overlap", model]);
+        double plain = times["seconds_per_step_plain"], overlapped = times["seconds_per_step_overlapped"];
+        Console.WriteLine($"{model}: {plain * 1e3:F2} ms/step with the all-reduce after the backward pass, {overlapped * 1e3:F2} ms/step overlapped with it");
+        yield return $"overlap_speedup_{model}={plain / overlapped:F3}";
+    }
+
     /// <summary>One rank's part, under mpirun.</summary>
     public static void RunRank(string[] args)
     {
@@ -198,6 +209,34 @@ static class Distributed
                     }
                     break;
                 }
+            case "overlap":
+            {
+                using var model = args[1] == "cnn" ? Cnn(1) : Mlp(1);
+                var (x, y) = Digits(4000, args[1]);
+                using var mine = torch.tensor(ranks.Shard(Enumerable.Range(0, 4000).Select(i => (long)i)).ToArray());
+                var (myX, myY) = (x.index_select(0, mine), y.index_select(0, mine));
+                var plain = DataParallel.Scalable();
+                var overlapped = plain with { OverlapCommunication = true };
+                double Epoch(DataParallel distribution)
+                {
+                    var times = model.Fit(myX, myY, new FitOptions { BatchSize = Batch / 2, Verbosity = Verbosity.Silent, Distribution = distribution }).StepTimes[0];
+                    return times.Total.TotalSeconds / times.Steps;
+                }
+                Epoch(plain);
+                Epoch(overlapped);
+                var (plainTimes, overlappedTimes) = (new List<double>(), new List<double>());
+                for (int round = 0; round < 5; round++)
+                {
+                    plainTimes.Add(Epoch(plain));
+                    overlappedTimes.Add(Epoch(overlapped));
+                }
+                if (ranks.IsRoot)
+                {
+                    Console.WriteLine($"seconds_per_step_plain={Measure.Median(plainTimes):G6}");
+                    Console.WriteLine($"seconds_per_step_overlapped={Measure.Median(overlappedTimes):G6}");
+                }
+                break;
+            }
             default:
                 throw new ArgumentException($"no rank part '{args[0]}'");
         }
