@@ -210,33 +210,33 @@ static class Distributed
                     break;
                 }
             case "overlap":
-            {
-                using var model = args[1] == "cnn" ? Cnn(1) : Mlp(1);
-                var (x, y) = Digits(4000, args[1]);
-                using var mine = torch.tensor(ranks.Shard(Enumerable.Range(0, 4000).Select(i => (long)i)).ToArray());
-                var (myX, myY) = (x.index_select(0, mine), y.index_select(0, mine));
-                var plain = DataParallel.Scalable();
-                var overlapped = plain with { OverlapCommunication = true };
-                double Epoch(DataParallel distribution)
                 {
-                    var times = model.Fit(myX, myY, new FitOptions { BatchSize = Batch / 2, Verbosity = Verbosity.Silent, Distribution = distribution }).StepTimes[0];
-                    return times.Total.TotalSeconds / times.Steps;
+                    using var model = args[1] == "cnn" ? Cnn(1) : Mlp(1);
+                    var (x, y) = Digits(4000, args[1]);
+                    using var mine = torch.tensor(ranks.Shard(Enumerable.Range(0, 4000).Select(i => (long)i)).ToArray());
+                    var (myX, myY) = (x.index_select(0, mine), y.index_select(0, mine));
+                    var plain = DataParallel.Scalable();
+                    var overlapped = plain with { OverlapCommunication = true };
+                    double Epoch(DataParallel distribution)
+                    {
+                        var times = model.Fit(myX, myY, new FitOptions { BatchSize = Batch / 2, Verbosity = Verbosity.Silent, Distribution = distribution }).StepTimes[0];
+                        return times.Total.TotalSeconds / times.Steps;
+                    }
+                    Epoch(plain);
+                    Epoch(overlapped);
+                    var (plainTimes, overlappedTimes) = (new List<double>(), new List<double>());
+                    for (int round = 0; round < 5; round++)
+                    {
+                        plainTimes.Add(Epoch(plain));
+                        overlappedTimes.Add(Epoch(overlapped));
+                    }
+                    if (ranks.IsRoot)
+                    {
+                        Console.WriteLine($"seconds_per_step_plain={Measure.Median(plainTimes):G6}");
+                        Console.WriteLine($"seconds_per_step_overlapped={Measure.Median(overlappedTimes):G6}");
+                    }
+                    break;
                 }
-                Epoch(plain);
-                Epoch(overlapped);
-                var (plainTimes, overlappedTimes) = (new List<double>(), new List<double>());
-                for (int round = 0; round < 5; round++)
-                {
-                    plainTimes.Add(Epoch(plain));
-                    overlappedTimes.Add(Epoch(overlapped));
-                }
-                if (ranks.IsRoot)
-                {
-                    Console.WriteLine($"seconds_per_step_plain={Measure.Median(plainTimes):G6}");
-                    Console.WriteLine($"seconds_per_step_overlapped={Measure.Median(overlappedTimes):G6}");
-                }
-                break;
-            }
             default:
                 throw new ArgumentException($"no rank part '{args[0]}'");
         }
