@@ -5,7 +5,8 @@
 set -euo pipefail
 packages=()
 command -v mpirun >/dev/null || packages+=(openmpi-bin)
-if [ "${1:-}" = "--dev" ]; then command -v mpicc >/dev/null || packages+=(libopenmpi-dev); fi
+# mpicc alone is not enough: openmpi-bin's wrapper is there without the headers.
+if [ "${1:-}" = "--dev" ]; then dpkg -s libopenmpi-dev >/dev/null 2>&1 || packages+=(libopenmpi-dev); fi
 [ ${#packages[@]} -eq 0 ] && exit 0
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
