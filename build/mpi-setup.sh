@@ -6,7 +6,8 @@ set -euo pipefail
 packages=()
 command -v mpirun >/dev/null || packages+=(openmpi-bin)
 # mpicc alone is not enough: openmpi-bin's wrapper is there without the headers.
-if [ "${1:-}" = "--dev" ]; then dpkg -s libopenmpi-dev >/dev/null 2>&1 || packages+=(libopenmpi-dev); fi
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+if [ "${1:-}" = "--dev" ]; then installed libopenmpi-dev || packages+=(libopenmpi-dev); fi
 [ ${#packages[@]} -eq 0 ] && exit 0
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
