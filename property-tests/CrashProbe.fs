@@ -891,6 +891,55 @@ let private optimizationCases =
             |> ignore)
     ]
 
+/// Collectives in a job of one rank (the checks are the same on every rank), and the batch share
+/// Dropout slices its mask with.
+let private distributedCases =
+    let world = Functional.Distributed.Communicator.World
+    let sum = Functional.Distributed.ReduceOp.Sum
+
+    [
+        case
+            "AllReduceInPlace: a non-contiguous tensor"
+            "ArgumentException"
+            [ "not contiguous"; "contiguous()" ]
+            (fun () -> world.AllReduceInPlace(torch.ones(3L, 4L).t(), sum))
+        case "AllReduceInPlace: Mean of int64" "ArgumentException" [ "Mean needs a floating tensor" ] (fun () ->
+            world.AllReduceInPlace(torch.ones (3L, dtype = torch.int64), Functional.Distributed.ReduceOp.Mean))
+        case "AllReduceInPlace: float16 in place" "ArgumentException" [ "Float16"; "reduced copy" ] (fun () ->
+            world.AllReduceInPlace(torch.ones (3L, dtype = torch.float16), sum))
+        case "AllReduceInPlace: a tree leaf of bool, named" "ArgumentException" [ "leaf 'mask'"; "Bool" ] (fun () ->
+            world.AllReduceInPlace(TensorTree.Of(struct ("mask", torch.ones (3L, dtype = torch.ScalarType.Bool))), sum))
+        case "AllReduce: a bool or float16 tree comes back reduced, its dtypes kept" "none" [] (fun () ->
+            use tree =
+                TensorTree.Of(
+                    struct ("mask", torch.ones (3L, dtype = torch.ScalarType.Bool)),
+                    struct ("h", torch.ones(4L, 2L, dtype = torch.float16).t())
+                )
+
+            world.AllReduce(tree, sum).Dispose())
+        case
+            "BroadcastInPlace: a non-contiguous leaf, named"
+            "ArgumentException"
+            [ "leaf 'w'"; "not contiguous" ]
+            (fun () -> world.BroadcastInPlace(TensorTree.Of(struct ("w", torch.ones(3L, 4L).t()))))
+        case "Broadcast: a root that is no rank" "ArgumentOutOfRangeException" [ "root"; "0 to 0" ] (fun () ->
+            world.Broadcast(TensorTree.Of(struct ("w", torch.ones 3L)), 5).Dispose())
+        case "Broadcast of numbers: a negative root" "ArgumentOutOfRangeException" [ "root" ] (fun () ->
+            world.Broadcast([| 1L |], -1) |> ignore)
+        case "AllReduce of int64 numbers: Mean" "ArgumentException" [ "Mean needs floating values" ] (fun () ->
+            world.AllReduce([| 1L |], Functional.Distributed.ReduceOp.Mean) |> ignore)
+        case
+            "BatchShare: rows beyond the global batch"
+            "ArgumentOutOfRangeException"
+            [ "offset 8, rows 4, global rows 10" ]
+            (fun () -> BatchShare(8L, 4L, 10L) |> ignore)
+        case "BatchShare.Of: a rank outside the ranks" "ArgumentOutOfRangeException" [ "rank 3 of 2" ] (fun () ->
+            BatchShare.Of(3, 2, 10L) |> ignore)
+        case "Dropout: a share of another batch size is not used" "none" [] (fun () ->
+            let context = ApplyContext(true, RandomKey(1UL), Share = BatchShare(0L, 3L, 6L))
+            Dropout(0.5).Apply(Variables.None, torch.ones (5L, 2L), context) |> ignore)
+    ]
+
 let cases: Case list =
     layerCases
     @ hugeCases
@@ -901,6 +950,7 @@ let cases: Case list =
     @ csvCases
     @ pretrainedCases
     @ optimizationCases
+    @ distributedCases
 
 let private marker = "@@probe"
 

@@ -179,18 +179,18 @@ let collectives folder =
 
     File.WriteAllText(Path.Combine(folder, $"rank{ranks.Rank}.txt"), $"mismatch={mismatch}\n")
 
-/// A rank that dies (rank 1, at step 3): mpirun ends the job and names it.
-let die _ =
+/// Exact-mode Fit in which rank 1 meets `fault` at step 3 (in a callback); the job must end.
+let private faultOnRank1 (fault: unit -> unit) =
     let ranks = Communicator.World
     let x, y = blobs ()
     use m = model 5UL
 
-    let killer =
+    let onStep3 =
         LambdaCallback(
             onBatchEnd =
                 fun _ step _ ->
                     if ranks.Rank = 1 && step = 3L then
-                        Diagnostics.Process.GetCurrentProcess().Kill()
+                        fault ()
         )
 
     m.Fit(
@@ -201,61 +201,7 @@ let die _ =
             BatchSize = 16,
             Verbosity = Verbosity.Silent,
             Distribution = DataParallel.Exact(),
-            Callbacks = [| killer :> Callback |]
-        )
-    )
-    |> ignore
-
-/// A rank whose Fit throws (rank 1, at step 3, in a callback): it ends the job at once.
-let throws _ =
-    let ranks = Communicator.World
-    let x, y = blobs ()
-    use m = model 5UL
-
-    let thrower =
-        LambdaCallback(
-            onBatchEnd =
-                fun _ step _ ->
-                    if ranks.Rank = 1 && step = 3L then
-                        invalidOp "a callback failed on rank 1"
-        )
-
-    m.Fit(
-        x,
-        y,
-        FitOptions(
-            Epochs = 50,
-            BatchSize = 16,
-            Verbosity = Verbosity.Silent,
-            Distribution = DataParallel.Exact(),
-            Callbacks = [| thrower :> Callback |]
-        )
-    )
-    |> ignore
-
-/// A rank that hangs (rank 1, at step 3): the other's watchdog ends the job.
-let hang _ =
-    let ranks = Communicator.World
-    let x, y = blobs ()
-    use m = model 5UL
-
-    let sleeper =
-        LambdaCallback(
-            onBatchEnd =
-                fun _ step _ ->
-                    if ranks.Rank = 1 && step = 3L then
-                        Threading.Thread.Sleep(TimeSpan.FromMinutes 10.0)
-        )
-
-    m.Fit(
-        x,
-        y,
-        FitOptions(
-            Epochs = 50,
-            BatchSize = 16,
-            Verbosity = Verbosity.Silent,
-            Distribution = DataParallel.Exact(),
-            Callbacks = [| sleeper :> Callback |]
+            Callbacks = [| onStep3 :> Callback |]
         )
     )
     |> ignore
@@ -267,9 +213,12 @@ let run scenario folder =
     | "exact-overlapped" -> exactWith (DataParallel(OverlapCommunication = true, OverlapBucketElements = 64L)) folder
     | "scalable" -> scalable folder
     | "collectives" -> collectives folder
-    | "die" -> die folder
-    | "throws" -> throws folder
-    | "hang" -> hang folder
+    // Killed: mpirun ends the job and names the rank.
+    | "die" -> faultOnRank1 (fun () -> Diagnostics.Process.GetCurrentProcess().Kill())
+    // Fit throws: the rank ends the job at once.
+    | "throws" -> faultOnRank1 (fun () -> invalidOp "a callback failed on rank 1")
+    // Hangs: the other rank's watchdog ends the job.
+    | "hang" -> faultOnRank1 (fun () -> Threading.Thread.Sleep(TimeSpan.FromMinutes 10.0))
     | other -> failwith $"no scenario '{other}'"
 
     0

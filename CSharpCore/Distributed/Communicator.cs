@@ -96,16 +96,7 @@ public sealed class Communicator
     public Tensor AllReduce(Tensor tensor, ReduceOp op = ReduceOp.Sum)
     {
         ArgumentNullException.ThrowIfNull(tensor);
-        var copy = Reducible(tensor);
-        try
-        {
-            AllReduceInPlace(copy, op);
-        }
-        catch
-        {
-            copy.Dispose();
-            throw;
-        }
+        var copy = Filled(Reducible(tensor), c => AllReduceInPlace(c, op));
         if (copy.dtype == tensor.dtype) return copy;
         using (copy) return copy.to_type(tensor.dtype);
     }
@@ -117,27 +108,8 @@ public sealed class Communicator
     public TensorTree AllReduce(TensorTree tree, ReduceOp op = ReduceOp.Sum)
     {
         ArgumentNullException.ThrowIfNull(tree);
-        var copies = new List<Tensor>(tree.Count);
-        TensorTree copy;
-        try
-        {
-            foreach (var leaf in tree.Leaves) copies.Add(Reducible(leaf));
-            copy = TensorTree.FromLeaves(tree.Paths.Zip(copies));
-        }
-        catch
-        {
-            foreach (var c in copies) c.Dispose();
-            throw;
-        }
-        try
-        {
-            AllReduceInPlace(copy, op);
-        }
-        catch
-        {
-            copy.Dispose();
-            throw;
-        }
+        foreach (var leaf in tree.Leaves) RequireCpu(leaf, "AllReduce");
+        var copy = Filled(tree.Map(Reducible), c => AllReduceInPlace(c, op));
         var result = copy.Map((path, t) => t.dtype == tree[path].dtype ? t : t.to_type(tree[path].dtype));
         foreach (var (reduced, returned) in copy.Leaves.Zip(result.Leaves))
             if (!ReferenceEquals(reduced, returned)) reduced.Dispose();
@@ -162,17 +134,7 @@ public sealed class Communicator
     {
         ArgumentNullException.ThrowIfNull(tree);
         foreach (var leaf in tree.Leaves) RequireCpu(leaf, "Broadcast");
-        var copy = tree.Map(ContiguousCopy);
-        try
-        {
-            BroadcastInPlace(copy, root);
-        }
-        catch
-        {
-            copy.Dispose();
-            throw;
-        }
-        return copy;
+        return Filled(tree.Map(ContiguousCopy), c => BroadcastInPlace(c, root));
     }
 
     /// <summary>Overwrites every leaf of <paramref name="tree"/> with rank <paramref name="root"/>'s
@@ -182,7 +144,7 @@ public sealed class Communicator
     public void BroadcastInPlace(TensorTree tree, int root = 0)
     {
         ArgumentNullException.ThrowIfNull(tree);
-        if (root < 0 || root >= Size) throw new ArgumentOutOfRangeException(nameof(root), root, $"root must be a rank, 0 to {Size - 1}.");
+        RequireRank(root);
         for (int i = 0; i < tree.Count; i++) RequireLocal(tree.Leaves[i], $"BroadcastInPlace (leaf '{tree.Paths[i]}')");
         RequireSameTree(tree, "Broadcast");
         if (Size == 1) return;
@@ -193,36 +155,15 @@ public sealed class Communicator
     public long[] Broadcast(long[] values, int root = 0)
     {
         ArgumentNullException.ThrowIfNull(values);
-        if (root < 0 || root >= Size) throw new ArgumentOutOfRangeException(nameof(root), root, $"root must be a rank, 0 to {Size - 1}.");
-        var copy = (long[])values.Clone();
-        if (Size == 1) return copy;
-        var pin = GCHandle.Alloc(copy, GCHandleType.Pinned);
-        try
-        {
-            BroadcastBytes(pin.AddrOfPinnedObject(), copy.Length * sizeof(long), root);
-        }
-        finally
-        {
-            pin.Free();
-        }
-        return copy;
+        RequireRank(root);
+        return PinnedCopy(values, at => BroadcastBytes(at, values.Length * sizeof(long), root));
     }
 
     /// <summary>The reduction of <paramref name="values"/> over the ranks (a new array).</summary>
     public double[] AllReduce(double[] values, ReduceOp op = ReduceOp.Sum)
     {
         ArgumentNullException.ThrowIfNull(values);
-        var copy = (double[])values.Clone();
-        if (Size == 1) return copy;
-        var pin = GCHandle.Alloc(copy, GCHandleType.Pinned);
-        try
-        {
-            Reduce(pin.AddrOfPinnedObject(), copy.Length, ScalarType.Float64, op == ReduceOp.Mean ? ReduceOp.Sum : op, "all-reduce");
-        }
-        finally
-        {
-            pin.Free();
-        }
+        var copy = PinnedCopy(values, at => Reduce(at, values.Length, ScalarType.Float64, op == ReduceOp.Mean ? ReduceOp.Sum : op, "all-reduce"));
         if (op == ReduceOp.Mean)
             for (int i = 0; i < copy.Length; i++) copy[i] /= Size;
         return copy;
@@ -233,18 +174,7 @@ public sealed class Communicator
     {
         ArgumentNullException.ThrowIfNull(values);
         if (op == ReduceOp.Mean) throw new ArgumentException("Mean needs floating values; reduce with Sum and divide.", nameof(op));
-        var copy = (long[])values.Clone();
-        if (Size == 1) return copy;
-        var pin = GCHandle.Alloc(copy, GCHandleType.Pinned);
-        try
-        {
-            Reduce(pin.AddrOfPinnedObject(), copy.Length, ScalarType.Int64, op, "all-reduce");
-        }
-        finally
-        {
-            pin.Free();
-        }
-        return copy;
+        return PinnedCopy(values, at => Reduce(at, values.Length, ScalarType.Int64, op, "all-reduce"));
     }
 
     /// <summary>This rank's share of <paramref name="items"/> (files, row groups, key ranges):
@@ -370,6 +300,45 @@ public sealed class Communicator
         if (tensor.dtype is ScalarType.Float32 or ScalarType.Float64 or ScalarType.Int64) return ContiguousCopy(tensor);
         using var converted = tensor.to_type(ScalarType.Float32);
         return ContiguousCopy(converted);
+    }
+
+    /// <summary><paramref name="owned"/> after <paramref name="fill"/> ran on it, for the caller to
+    /// own; disposed when <paramref name="fill"/> throws.</summary>
+    static T Filled<T>(T owned, Action<T> fill) where T : IDisposable
+    {
+        try
+        {
+            fill(owned);
+            return owned;
+        }
+        catch
+        {
+            owned.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>A copy of <paramref name="values"/>, pinned while <paramref name="call"/> gets its
+    /// address (not called in a job of one rank).</summary>
+    T[] PinnedCopy<T>(T[] values, Action<IntPtr> call) where T : unmanaged
+    {
+        var copy = (T[])values.Clone();
+        if (Size == 1) return copy;
+        var pin = GCHandle.Alloc(copy, GCHandleType.Pinned);
+        try
+        {
+            call(pin.AddrOfPinnedObject());
+        }
+        finally
+        {
+            pin.Free();
+        }
+        return copy;
+    }
+
+    void RequireRank(int root)
+    {
+        if (root < 0 || root >= Size) throw new ArgumentOutOfRangeException(nameof(root), root, $"root must be a rank, 0 to {Size - 1}.");
     }
 
     static Tensor ContiguousCopy(Tensor tensor)

@@ -5,24 +5,21 @@ namespace Functional.Distributed;
 
 /// <summary>
 /// Many tensors reduced as one message (Horovod's fusion buffer): the leaves are packed into a
-/// flat buffer per dtype, scaled, reduced in buckets, scaled again and unpacked. The buffers are
+/// flat buffer per dtype, reduced in buckets, scaled and unpacked. The buffers are
 /// kept for the next call, so a training step allocates nothing here.
 /// </summary>
 sealed class FusedReduction(Communicator communicator) : IDisposable
 {
     readonly Dictionary<ScalarType, Tensor> buffers = [];
 
-    /// <summary>Reduces <paramref name="leaves"/> in place.</summary>
-    public void Run(IReadOnlyList<Tensor> leaves, ReduceOp op) => Run(leaves, op, null, null, []);
-
     /// <summary>
-    /// Reduces <paramref name="leaves"/> in place, each multiplied by <paramref name="before"/>[i]
-    /// before the reduction and by <paramref name="after"/>(summed extras)[i] after it;
-    /// <paramref name="extras"/> (a few numbers: a loss, a row count) travel in the same message
-    /// and come back summed.
+    /// Reduces <paramref name="leaves"/> in place, each multiplied by <paramref name="after"/>[i]
+    /// after the reduction when given; <paramref name="extras"/> (a few numbers: a loss, a row
+    /// count) travel in the same message and come back summed.
     /// </summary>
-    public double[] Run(IReadOnlyList<Tensor> leaves, ReduceOp op, double[]? before, Func<double[], double[]>? after, double[] extras)
+    public double[] Run(IReadOnlyList<Tensor> leaves, ReduceOp op, double[]? after = null, double[]? extras = null)
     {
+        extras ??= [];
         var groups = leaves.Select((leaf, i) => (Leaf: leaf, Index: i)).GroupBy(l => BufferType(l.Leaf.dtype))
             .Select(g => (Dtype: g.Key, Members: g.ToArray())).ToList();
         // The extras ride with the largest floating group, or alone when there is none.
@@ -34,14 +31,11 @@ sealed class FusedReduction(Communicator communicator) : IDisposable
             groups.Add((ScalarType.Float64, []));
             carrier = groups.Count - 1;
         }
-        // The carrier goes first: the factors after the reduction may depend on the extras.
-        if (carrier > 0) (groups[0], groups[carrier]) = (groups[carrier], groups[0]);
         var summedExtras = new double[extras.Length];
-        double[]? factorsAfter = null;
         for (int g = 0; g < groups.Count; g++)
         {
             var (dtype, members) = groups[g];
-            int extraCount = g == 0 && carrier >= 0 ? extras.Length : 0;
+            int extraCount = g == carrier ? extras.Length : 0;
             long leafElements = Elements(members), total = leafElements + extraCount;
             var buffer = Buffer(dtype, total);
             using var scope = torch.NewDisposeScope();
@@ -53,12 +47,10 @@ sealed class FusedReduction(Communicator communicator) : IDisposable
                 offset += leaf.numel();
             }
             if (extraCount > 0) flat.narrow(0, offset, extraCount).copy_(torch.tensor(extras, dtype: dtype));
-            Scale(flat, members, before);
             communicator.Reduce(Communicator.Address(flat), total, dtype, op == ReduceOp.Mean ? ReduceOp.Sum : op, "all-reduce of fused tensors");
             if (op == ReduceOp.Mean && leafElements > 0) flat.narrow(0, 0, leafElements).div_(communicator.Size);
             if (extraCount > 0) summedExtras = flat.narrow(0, leafElements, extraCount).to_type(ScalarType.Float64).data<double>().ToArray();
-            factorsAfter ??= after?.Invoke(summedExtras);
-            Scale(flat, members, factorsAfter);
+            Scale(flat, members, after);
             offset = 0;
             foreach (var (leaf, _) in members)
             {

@@ -92,7 +92,7 @@ public sealed partial class Model
             Tensor[] leaves = [.. sent, .. state];
             double[] extras = [loss * rows, rows, .. heads.SelectMany(h => new[] { h.Mean * h.Rows, h.Rows })];
             double[] after = [.. sent.Select(_ => 1.0), .. state.Select(_ => 1.0 / ranks.Size)];
-            var summed = reduction.Run(leaves, ReduceOp.Sum, null, _ => after, extras);
+            var summed = reduction.Run(leaves, ReduceOp.Sum, after, extras);
             var reducedHeads = heads.Select((_, h) => (summed[2 + 2 * h] / Math.Max(summed[3 + 2 * h], 1), (long)summed[3 + 2 * h])).ToArray();
             return (summed[0] / Math.Max(summed[1], 1), reducedHeads);
         }

@@ -17,7 +17,11 @@ static class ChildProcess
         var output = process.StandardOutput.ReadToEnd();
         process.WaitForExit();
         if (process.ExitCode != 0) throw new InvalidOperationException($"{string.Join(' ', arguments)} failed:\n{output}");
-        return output.Split('\n').Select(l => l.Split('=')).Where(p => p.Length == 2)
-            .ToDictionary(p => p[0].Trim(), p => double.Parse(p[1]));
+        return KeyValues(output);
     }
+
+    /// <summary>The key=value lines of a benchmark's output, values as numbers.</summary>
+    public static Dictionary<string, double> KeyValues(string output) =>
+        output.Split('\n').Select(l => l.Split('=')).Where(p => p.Length == 2)
+            .ToDictionary(p => p[0].Trim(), p => double.Parse(p[1], System.Globalization.CultureInfo.InvariantCulture));
 }

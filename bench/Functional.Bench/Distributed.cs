@@ -269,7 +269,6 @@ static class Distributed
         var output = process.StandardOutput.ReadToEnd();
         process.WaitForExit();
         if (process.ExitCode != 0) throw new InvalidOperationException($"mpirun {string.Join(' ', command)} failed:\n{output}\n{error.Result}");
-        return output.Split('\n').Select(l => l.Split('=')).Where(p => p.Length == 2)
-            .ToDictionary(p => p[0].Trim(), p => double.Parse(p[1], System.Globalization.CultureInfo.InvariantCulture));
+        return ChildProcess.KeyValues(output);
     }
 }
