@@ -140,6 +140,34 @@ let private readers () =
     (use image = new Image<Rgb24>(6, 5, Rgb24(10uy, 20uy, 30uy)) in
      image.SaveAsPng(Path.Combine(images, "one", "a.png")))
 
+    File.Copy(
+        Path.Combine(AppContext.BaseDirectory, "fixtures", "tfrecord", "examples.tfrecord"),
+        path "t.tfrecord",
+        true
+    )
+
+    File.Copy(
+        Path.Combine(AppContext.BaseDirectory, "fixtures", "tfrecord", "examples.tfrecord.gz"),
+        path "t.tfrecord.gz",
+        true
+    )
+
+    let tfRecords = Records.TfRecordFile.Read(path "t.tfrecord") |> Array.ofSeq
+
+    /// Every record the reader returns is one of the file's, in order: damage is an error, and a
+    /// file cut between records (the format has no end marker) only loses its last records.
+    let readTfRecords (p: string) =
+        let read = Records.TfRecordFile.Read p |> Array.ofSeq
+
+        if
+            read.Length > tfRecords.Length
+            || Array.exists2
+                (fun (a: byte[]) (b: byte[]) -> a.AsSpan().SequenceEqual(b) |> not)
+                read
+                tfRecords.[.. read.Length - 1]
+        then
+            raise (SilentlyWrong $"read {read.Length} records, not a prefix of the file's without an error")
+
     let model = path "model"
 
     (use m =
@@ -225,6 +253,18 @@ let private readers () =
                 (fun p ->
                     for b in DataStream.CsvBatches(p).Enumerate() do
                         b.Dispose())
+            Documented = invalid
+        }
+        {
+            Name = "tfrecord"
+            File = path "t.tfrecord"
+            Read = readTfRecords
+            Documented = invalid
+        }
+        {
+            Name = "tfrecord.gz"
+            File = path "t.tfrecord.gz"
+            Read = readTfRecords
             Documented = invalid
         }
         {
@@ -345,7 +385,7 @@ let tests =
                     failtestf "the fuzzing child ended with exit code %d during %A\n%s" exitCode last stderr
 
                 let summaries = lines |> Array.filter (fun l -> l.[0] = marker)
-                Expect.equal summaries.Length 10 "a summary per reader"
+                Expect.equal summaries.Length 12 "a summary per reader"
 
                 for s in summaries do
                     Expect.equal s.[2] "0" $"{s.[1]}: {s.[4]}"

@@ -32,6 +32,7 @@ let allTests =
             ArrowTrainingTests.tests
             StreamLawTests.tests
             StreamSourceTests.tests
+            TfRecordTests.tests
             StreamRuntimeTests.tests
             OnnxTests.tests
             CompileTests.tests

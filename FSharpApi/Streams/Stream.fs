@@ -23,6 +23,31 @@ module Stream =
     let ofCsv (path: string) : DataStream<Row> = DataStream.Csv path
     /// The rows of a CSV file as record batches.
     let ofCsvBatches (path: string) : DataStream<RecordBatch> = DataStream.CsvBatches path
+
+    /// The records of TFRecord files (compression by each file's name), two files read at once
+    /// and their records interleaved when there are several.
+    let ofTfRecords (paths: string list) : DataStream<byte[]> =
+        DataStream.TfRecords(List.toArray paths, cycleLength = min 2 paths.Length)
+
+    /// tf.train.Examples from TFRecord files as record batches of 1024 rows, one column per
+    /// described feature (tf.io.parse_example's feature description); several files interleaved.
+    let ofTfRecordExamples (features: Records.TfFeatureSpec list) (paths: string list) : DataStream<RecordBatch> =
+        DataStream.TfRecordExamples(List.toArray paths, List.toArray features, cycleLength = min 2 paths.Length)
+
+    /// tf.train.SequenceExamples from TFRecord files: a column per context feature and a list
+    /// column (one element per step) per sequence feature.
+    let ofTfRecordSequenceExamples
+        (context: Records.TfFeatureSpec list)
+        (sequence: Records.TfFeatureSpec list)
+        (paths: string list)
+        : DataStream<RecordBatch> =
+        DataStream.TfRecordSequenceExamples(
+            List.toArray paths,
+            List.toArray context,
+            List.toArray sequence,
+            cycleLength = min 2 paths.Length
+        )
+
     /// The lines of a text file.
     let ofTextLines (path: string) : DataStream<string> = DataStream.TextLines path
     /// The values of a sequence (enumerated again each run).
