@@ -6,16 +6,7 @@ open System.Diagnostics
 open System.IO
 open Expecto
 
-let private repositoryRoot =
-    let rec up (dir: DirectoryInfo) =
-        if isNull dir then
-            failwith "Functional.sln not found above the test binary"
-        elif File.Exists(Path.Combine(dir.FullName, "Functional.sln")) then
-            dir.FullName
-        else
-            up dir.Parent
-
-    up (DirectoryInfo AppContext.BaseDirectory)
+let private repositoryRoot = Support.repositoryRoot
 
 /// Runs a command in the repository root; returns what it printed.
 let private runForOutput (fileName: string) (arguments: string list) =

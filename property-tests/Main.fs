@@ -33,6 +33,7 @@ let allTests =
             StreamLawTests.tests
             StreamSourceTests.tests
             TfRecordTests.tests
+            CsvTests.tests
             StreamRuntimeTests.tests
             OnnxTests.tests
             CompileTests.tests

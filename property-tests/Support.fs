@@ -149,3 +149,15 @@ let runSelf (arguments: string list) (timeout: TimeSpan) (what: string) =
         failtestf "%s timed out" what
 
     proc.ExitCode, stdout.Result, stderr.Result
+
+/// The repository's root folder (the one holding Functional.sln, above the test binary).
+let repositoryRoot =
+    let rec up (dir: IO.DirectoryInfo) =
+        if isNull dir then
+            failwith "Functional.sln not found above the test binary"
+        elif IO.File.Exists(IO.Path.Combine(dir.FullName, "Functional.sln")) then
+            dir.FullName
+        else
+            up dir.Parent
+
+    up (IO.DirectoryInfo AppContext.BaseDirectory)

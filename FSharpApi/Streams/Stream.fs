@@ -24,6 +24,10 @@ module Stream =
     /// The rows of a CSV file as record batches.
     let ofCsvBatches (path: string) : DataStream<RecordBatch> = DataStream.CsvBatches path
 
+    /// The rows of a CSV file laid out as `options` say (no header, names, lines to skip,
+    /// delimiter, quote, selected columns, types, defaults; gzip for ".gz").
+    let ofCsvWith (options: CsvOptions) (path: string) : DataStream<Row> = DataStream.Csv(path, options)
+
     /// The records of TFRecord files (compression by each file's name), two files read at once
     /// and their records interleaved when there are several.
     let ofTfRecords (paths: string list) : DataStream<byte[]> =

@@ -2,50 +2,89 @@ using System.Globalization;
 using Apache.Arrow;
 using Apache.Arrow.Types;
 using Functional.Streams.Tables;
-using Sylvan.Data.Csv;
 
 namespace Functional.Streams;
 
 public static partial class DataStream
 {
-    /// <summary>The rows of a CSV file, one element per row (see <see cref="CsvBatches"/> for the typing rules).</summary>
+    /// <summary>The rows of a CSV file, one element per row (see <see cref="CsvBatches(string, CsvOptions, int)"/>).</summary>
     public static DataStream<Row> Csv(string path, Schema? schema = null, int batchRows = 8192, char delimiter = ',', int inferRows = 1000) =>
         CsvBatches(path, schema, batchRows, delimiter, inferRows).Rows();
 
+    /// <summary>The rows of a CSV file laid out as <paramref name="options"/> say, one element per row.</summary>
+    public static DataStream<Row> Csv(string path, CsvOptions options, int batchRows = 8192) =>
+        CsvBatches(path, options, batchRows).Rows();
+
     /// <summary>
-    /// The rows of a CSV file (with a header line) as record batches of <paramref name="batchRows"/>
-    /// rows. Columns are typed by <paramref name="schema"/> (field names match the header;
-    /// supported: int32, int64, float, double, boolean, string), or, when it is null, inferred
-    /// from the first <paramref name="inferRows"/> rows: int64 if every value is an integer,
-    /// double if every value is a number, boolean for true/false, string otherwise. Empty
-    /// fields are nulls. A value that does not parse is an error naming the file, line and column.
+    /// The rows of a CSV file with a header line as record batches of <paramref name="batchRows"/>
+    /// rows: the columns <paramref name="schema"/> declares, of its types (field names match the
+    /// header), or, when it is null, every column with types inferred from the first
+    /// <paramref name="inferRows"/> rows. See <see cref="CsvBatches(string, CsvOptions, int)"/>.
     /// </summary>
-    public static DataStream<RecordBatch> CsvBatches(string path, Schema? schema = null, int batchRows = 8192, char delimiter = ',', int inferRows = 1000)
+    public static DataStream<RecordBatch> CsvBatches(string path, Schema? schema = null, int batchRows = 8192, char delimiter = ',', int inferRows = 1000) =>
+        CsvBatches(path, new CsvOptions
+        {
+            Delimiter = delimiter,
+            InferRows = inferRows,
+            SelectColumns = schema?.FieldsList.Select(f => f.Name).ToArray(),
+            ColumnTypes = schema?.FieldsList.ToDictionary(f => f.Name, f => f.DataType),
+        }, batchRows);
+
+    /// <summary>
+    /// The rows of a CSV file as record batches of <paramref name="batchRows"/> rows, laid out
+    /// and typed as <paramref name="options"/> say (a header or not, lines to skip, delimiter,
+    /// quote, selected columns, declared types and defaults; gzip for names ending ".gz").
+    /// Supported types: int32, int64, float, double, boolean, string. Empty fields are nulls
+    /// unless the column has a default. A value that does not parse, or a row with another
+    /// number of fields, is an error naming the file, line and column.
+    /// </summary>
+    public static DataStream<RecordBatch> CsvBatches(string path, CsvOptions options, int batchRows = 8192)
     {
         ArgumentNullException.ThrowIfNull(path);
+        ArgumentNullException.ThrowIfNull(options);
         if (batchRows < 1) throw new ArgumentOutOfRangeException(nameof(batchRows), batchRows, "A batch needs at least 1 row.");
+        if (options.SkipLines < 0) throw new ArgumentOutOfRangeException(nameof(options), options.SkipLines, "SkipLines cannot be negative.");
+        if (options.InferRows < 0) throw new ArgumentOutOfRangeException(nameof(options), options.InferRows, "InferRows cannot be negative.");
         return new DataStream<RecordBatch>($"csv({Path.GetFileName(path)})",
-            (run, _) => ReadCsv(path, schema ?? InferCsvSchema(path, delimiter, inferRows), batchRows, delimiter, run));
+            (run, _) => ReadCsv(path, InferCsvSchema(path, options), options, batchRows, run));
     }
 
-    /// <summary>The schema <see cref="CsvBatches"/> infers for <paramref name="path"/>.</summary>
-    public static Schema InferCsvSchema(string path, char delimiter = ',', int inferRows = 1000)
+    /// <summary>The schema <see cref="CsvBatches(string, Schema?, int, char, int)"/> infers for <paramref name="path"/>.</summary>
+    public static Schema InferCsvSchema(string path, char delimiter = ',', int inferRows = 1000) =>
+        InferCsvSchema(path, new CsvOptions { Delimiter = delimiter, InferRows = inferRows });
+
+    /// <summary>
+    /// The schema <see cref="CsvBatches(string, CsvOptions, int)"/> reads <paramref name="path"/>
+    /// with: the selected columns, typed as declared or inferred from the first rows.
+    /// </summary>
+    public static Schema InferCsvSchema(string path, CsvOptions options)
     {
-        using var csv = OpenCsv(path, delimiter);
-        var kinds = Enumerable.Repeat(CsvKind.Unknown, csv.FieldCount).ToArray();
-        for (int row = 0; row < inferRows && ReadCsvRow(csv, path, row); row++)
-            for (int c = 0; c < kinds.Length; c++)
+        ArgumentNullException.ThrowIfNull(options);
+        using var csv = CsvFile.Open(path, options);
+        var declared = options.ColumnTypes ?? new Dictionary<string, IArrowType>();
+        foreach (var name in declared.Keys)
+            if (!csv.Names.Contains(name))
+                throw new ArgumentException($"{path}: a type is declared for column '{name}', which the file does not have; its columns are {string.Join(", ", csv.Names)}.", nameof(options));
+        var selected = csv.Selected;
+        var kinds = new CsvKind[selected.Length];
+        for (int row = 0; row < options.InferRows && csv.Read(); row++)
+            for (int c = 0; c < selected.Length; c++)
             {
-                var text = csv.GetString(c);
+                var text = csv.Field(selected[c]);
                 if (text.Length > 0) kinds[c] = Widen(kinds[c], text);
             }
-        var fields = kinds.Select((kind, c) => new Field(csv.GetName(c), kind switch
+        var fields = selected.Select((index, c) =>
         {
-            CsvKind.Integer => Int64Type.Default,
-            CsvKind.Number => DoubleType.Default,
-            CsvKind.Boolean => BooleanType.Default,
-            _ => (IArrowType)StringType.Default,
-        }, nullable: true));
+            var name = csv.Names[index];
+            var type = declared.TryGetValue(name, out var given) ? given : kinds[c] switch
+            {
+                CsvKind.Integer => Int64Type.Default,
+                CsvKind.Number => DoubleType.Default,
+                CsvKind.Boolean => BooleanType.Default,
+                _ => (IArrowType)StringType.Default,
+            };
+            return new Field(name, type, nullable: options.ColumnDefaults?.ContainsKey(name) != true);
+        });
         return new Schema(fields, null);
     }
 
@@ -66,29 +105,18 @@ public static partial class DataStream
         };
     }
 
-    static CsvDataReader OpenCsv(string path, char delimiter)
+    static IEnumerable<Sourced<RecordBatch>> ReadCsv(string path, Schema schema, CsvOptions options, int batchRows, StreamRun run)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"No CSV file at '{path}'.", path);
-        try
-        {
-            return CsvDataReader.Create(path, new CsvDataReaderOptions { HasHeaders = true, Delimiter = delimiter });
-        }
-        catch (Exception e) when (e is not (OperationCanceledException or OutOfMemoryException or FileNotFoundException or UnauthorizedAccessException))
-        {
-            // An empty file (no header), a first line longer than the reader's buffer, ... (the
-            // reader reads ahead when it opens, so the line is not known).
-            throw new InvalidDataException($"{path}: not readable as CSV where it starts: {e.Message}", e);
-        }
-    }
-
-    static IEnumerable<Sourced<RecordBatch>> ReadCsv(string path, Schema schema, int batchRows, char delimiter, StreamRun run)
-    {
-        using var csv = OpenCsv(path, delimiter);
+        using var csv = CsvFile.Open(path, options);
         var columns = schema.FieldsList.Select(field =>
         {
-            int index = Enumerable.Range(0, csv.FieldCount).FirstOrDefault(i => csv.GetName(i) == field.Name, -1);
-            if (index < 0) throw new InvalidDataException($"{path} has no column '{field.Name}'; its header is {string.Join(", ", Enumerable.Range(0, csv.FieldCount).Select(csv.GetName))}.");
-            return new CsvColumn(field, index);
+            int index = System.Array.IndexOf(csv.Names, field.Name);
+            if (index < 0) throw new InvalidDataException($"{path} has no column '{field.Name}'; its columns are {string.Join(", ", csv.Names)}.");
+            string? fallback = options.ColumnDefaults?.GetValueOrDefault(field.Name);
+            var column = new CsvColumn(field, index, fallback);
+            if (fallback is not null && !column.Accepts(fallback))
+                throw new ArgumentException($"The default '{fallback}' of CSV column '{field.Name}' is not a {field.DataType.Name} value.", nameof(options));
+            return column;
         }).ToArray();
         long row = 0;
         while (true)
@@ -96,14 +124,15 @@ public static partial class DataStream
             run.Token.ThrowIfCancellationRequested();
             int count = 0;
             foreach (var column in columns) column.Start();
-            while (count < batchRows && ReadCsvRow(csv, path, row + count))
+            while (count < batchRows && csv.Read())
             {
                 foreach (var column in columns)
                 {
-                    var text = csv.GetString(column.Index);
+                    var text = csv.Field(column.Index);
                     if (!column.TryAppend(text))
-                        throw new InvalidDataException(
-                            $"{path}, line {row + count + 2}, column '{column.Field.Name}': cannot read '{text}' as {column.Field.DataType.Name}.");
+                        throw new InvalidDataException(text.Length == 0
+                            ? $"{path}, line {csv.Line}, column '{column.Field.Name}': an empty field in a column declared without nulls."
+                            : $"{path}, line {csv.Line}, column '{column.Field.Name}': cannot read '{text}' as {column.Field.DataType.Name}.");
                 }
                 count++;
             }
@@ -114,27 +143,20 @@ public static partial class DataStream
         }
     }
 
-    /// <summary>The next row; a malformed file (an unclosed quote, a row with a different number of fields) names the file and line.</summary>
-    static bool ReadCsvRow(CsvDataReader csv, string path, long row)
-    {
-        bool more;
-        try { more = csv.Read(); }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            throw new InvalidDataException($"{path}, line {row + 2}: not valid CSV: {e.Message}", e);
-        }
-        if (more && csv.RowFieldCount != csv.FieldCount)
-            throw new InvalidDataException($"{path}, line {row + 2}: {csv.RowFieldCount} fields, but the header has {csv.FieldCount}.");
-        return more;
-    }
-
     /// <summary>One column being parsed into an Arrow array, batch by batch.</summary>
-    sealed class CsvColumn(Field field, int index)
+    sealed class CsvColumn(Field field, int index, string? fallback)
     {
         IArrowArrayBuilder? builder;
 
         public Field Field { get; } = field;
         public int Index { get; } = index;
+
+        /// <summary>Whether <paramref name="text"/> parses as this column's type.</summary>
+        public bool Accepts(string text)
+        {
+            Start();
+            return TryAppend(text);
+        }
 
         public void Start() => builder = Field.DataType switch
         {
@@ -150,6 +172,7 @@ public static partial class DataStream
         public bool TryAppend(string text)
         {
             var inv = CultureInfo.InvariantCulture;
+            if (text.Length == 0 && fallback is not null) text = fallback;
             if (text.Length == 0 && builder is not StringArray.Builder)
             {
                 if (!Field.IsNullable) return false;
