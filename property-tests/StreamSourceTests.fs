@@ -313,4 +313,37 @@ let tests =
                     let second = cached |> Stream.toList |> List.sumBy (fun b -> b.Length)
                     Expect.equal (first, second) (30, 30) "same rows"
                     Expect.equal reads 2 "the source was not read again")
+
+            testCase "a stream prints its stages and first elements; Describe adds the latest run's counters"
+            <| fun () ->
+                let pairs =
+                    Stream.ofSeq [ 1..10 ]
+                    |> Stream.map (fun i ->
+                        struct (torch.arange(3L, dtype = torch.float32).add((float32 i).ToScalar()),
+                                torch.tensor (int64 i)))
+
+                Expect.equal
+                    (sprintf "%A" (pairs |> Stream.take 1L))
+                    "DataStream<(Tensor, Tensor)>: take(1) <- map <- values\n  (float32 [3] [1, 2, 3], int64 [] 1)"
+                    "F#'s %A: type, stages, the element with dtypes, shapes and values"
+
+                Expect.stringContains (string pairs) "\n  ..." "more than three elements end in ..."
+
+                use batches = DataStream.FromRecordBatches(numbered 5L 2L 4)
+
+                Expect.stringContains
+                    (batches.ToString())
+                    "RecordBatch, 4 rows: x float[2] [[0, 1], [2, 3], [4, 5], [6, 7]]"
+                    "tables: each column's type and first values"
+
+                let before = (Stream.describe batches).ToString()
+                Expect.stringContains before "stages (not run yet)" "not run: no counters yet"
+                Stream.toList batches |> List.iter (fun b -> b.Dispose())
+                let after = Stream.describe batches
+                Expect.equal after.ElementType "RecordBatch" "element type"
+                Expect.stringContains after.FirstElement "y int64 [0, 1, 2, 3]" "the first batch's columns"
+                Expect.equal after.Stages.[0].Elements 2L "the run's counters, not those of printing it"
+
+                let broken = Stream.ofSeq [ 1 ] |> Stream.map (fun _ -> failwith "no such file")
+                Expect.stringContains (string broken) "(reading it failed: " "a failing stream still prints"
         ]

@@ -153,6 +153,10 @@ module Stream =
     /// The elements of one run, as a list.
     let toList (stream: DataStream<'T>) : 'T list = stream.Enumerate() |> List.ofSeq
 
+    /// The element type, the first element as text and every stage's counters in the latest run
+    /// (printing a stream itself, `%A` or `string`, shows its stages and first elements).
+    let describe (stream: DataStream<'T>) : StreamDescription = stream.Describe()
+
     /// The counters of every stage, sources first.
     let stages (stream: DataStream<'T>) =
         stream.Stages |> Seq.map (fun s -> s.Snapshot()) |> List.ofSeq

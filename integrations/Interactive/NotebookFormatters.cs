@@ -11,7 +11,8 @@ namespace Functional.Interactive;
 /// <summary>
 /// How Functional's values look in Polyglot Notebooks (.NET Interactive): a model as its
 /// summary table, a History as its curves and a table of its epochs, a confusion matrix as a
-/// heatmap, a profile report and its verdict as text, progress as a bar, and any Plotly.NET
+/// heatmap, a profile report and its verdict as text, progress as a bar, a data stream as its
+/// stages and first elements, and any Plotly.NET
 /// chart as itself. Referencing the package loads them (it is a kernel extension); after
 /// <c>#r "Functional.Interactive.dll"</c> of a local build, call <see cref="Register"/>.
 /// </summary>
@@ -30,6 +31,9 @@ public static class NotebookFormatters
         Formatter.Register<ProfileReport>((report, writer) => writer.Write(Pre(report.ToString())), HtmlFormatter.MimeType);
         Formatter.Register<TrainingProgress>((progress, writer) => writer.Write(Html(progress)), HtmlFormatter.MimeType);
         Formatter.Register<GenericChart>((chart, writer) => writer.Write(Chart(chart)), HtmlFormatter.MimeType);
+        // A stream shows its stages and first elements (it is an IObservable, which notebooks would subscribe to).
+        Formatter.Register(typeof(Functional.Streams.DataStream<>), (stream, writer) => writer.Write(Pre(stream.ToString() ?? "")), HtmlFormatter.MimeType);
+        Formatter.Register<Functional.Streams.StreamDescription>((description, writer) => writer.Write(Pre(description.ToString())), HtmlFormatter.MimeType);
     }
 
     static string Pre(string text) => $"<pre>{WebUtility.HtmlEncode(text)}</pre>";

@@ -28,6 +28,7 @@ namespace Functional.Streams;
 /// </para>
 /// </summary>
 /// <typeparam name="T">The element type.</typeparam>
+[DebuggerDisplay("DataStream {Name}")]
 public sealed partial class DataStream<T> : IObservable<T>, IStage, IDisposable
 {
     readonly Func<StreamRun, StageStats, IEnumerable<Sourced<T>>> produce;
@@ -63,6 +64,65 @@ public sealed partial class DataStream<T> : IObservable<T>, IStage, IDisposable
             ((IStage)this).Collect(seen);
             var run = latest;
             return [.. seen.Select(stage => run?.StatsOf(stage) ?? new StageStats(stage.Name))];
+        }
+    }
+
+    /// <summary>
+    /// The stream's type, its stages (this one first) and its first elements (up to three) as
+    /// <see cref="ElementText"/> writes them: "DataStream&lt;(Tensor, Tensor)&gt;: take(1) &lt;- map
+    /// &lt;- values", then "(float32 [3] [0.5, 1, 2], int64 [] 7)". Reading the first elements runs
+    /// the stream (the counters keep the previous run's values); what it read is released.
+    /// </summary>
+    public override string ToString()
+    {
+        var text = new System.Text.StringBuilder($"DataStream<{ElementText.TypeName(typeof(T))}>: {string.Join(" <- ", Stages.Reverse().Select(s => s.Name))}");
+        try
+        {
+            var first = Preview(4);
+            foreach (var element in first.Take(3)) text.Append("\n  ").Append(element);
+            if (first.Count == 0) text.Append("\n  (no elements)");
+            if (first.Count > 3) text.Append("\n  ...");
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            text.Append("\n  (reading it failed: ").Append(e.Message).Append(')');
+        }
+        return text.ToString();
+    }
+
+    /// <summary>
+    /// The element type, the first element (for record batches and rows, with each column's type
+    /// and first values) and every stage's counters in the latest run. Reading the first element
+    /// runs the stream; the counters reported are those of the run before.
+    /// </summary>
+    public StreamDescription Describe()
+    {
+        var stages = Stages.Select(s => s.Snapshot()).ToArray();
+        bool hasRun = latest is not null;
+        return new StreamDescription(ElementText.TypeName(typeof(T)), Preview(1).FirstOrDefault(), stages, hasRun);
+    }
+
+    /// <summary>The first <paramref name="count"/> elements as text, read in a run whose counters
+    /// are dropped (each stage keeps its previous latest run); the elements are released.</summary>
+    List<string> Preview(int count)
+    {
+        var stages = new List<IStage>();
+        ((IStage)this).Collect(stages);
+        var previous = stages.Select(s => s.Latest).ToArray();
+        try
+        {
+            var shown = new List<string>();
+            foreach (var element in Enumerate())
+            {
+                shown.Add(ElementText.Of(element));
+                Ownership<T>.Release(element);
+                if (shown.Count == count) break;
+            }
+            return shown;
+        }
+        finally
+        {
+            for (int i = 0; i < stages.Count; i++) stages[i].Latest = previous[i];
         }
     }
 
@@ -148,6 +208,12 @@ public sealed partial class DataStream<T> : IObservable<T>, IStage, IDisposable
     internal DataStream<U> ThenDecoupled<U>(string name, Func<StreamRun, StageStats, IEnumerable<Sourced<U>>> stage) =>
         new(name, stage, this);
 
+    StreamRun? IStage.Latest
+    {
+        get => latest;
+        set => latest = value;
+    }
+
     void IStage.Collect(List<IStage> into)
     {
         foreach (var parent in upstream) parent.Collect(into);
@@ -177,6 +243,8 @@ public sealed partial class DataStream<T> : IObservable<T>, IStage, IDisposable
 internal interface IStage
 {
     string Name { get; }
+    /// <summary>The stage's latest run, whose counters it reports.</summary>
+    StreamRun? Latest { get; set; }
     void Collect(List<IStage> into);
     void Release();
 }
