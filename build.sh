@@ -2,7 +2,8 @@
 # One entry point for people and CI. Needs the .NET 10 SDK; tools and packages are restored
 # here, and the notebook check installs Debian's jupyter-nbconvert with apt the first time.
 #   ./build.sh example   set up, build, run the main example
-#   ./build.sh test      set up, build, install OpenMPI when missing (build/mpi-setup.sh), run
+#   ./build.sh test      set up, build, install OpenMPI and PostgreSQL when missing
+#                        (build/mpi-setup.sh, build/postgres-setup.sh), run
 #                        every test ("N passed, N failed"), run the example
 #                        notebook headless (build/notebook-check.sh), then use the packages from
 #                        an empty folder as a new user would (build/consumer-check.sh)
@@ -58,6 +59,7 @@ case "${1:-}" in
     build
     check_format
     build/mpi-setup.sh   # the data-parallel tests run two ranks under mpirun
+    build/postgres-setup.sh   # the database test starts a PostgreSQL server (skips without one)
     dotnet property-tests/bin/Release/net10.0/Functional.PropertyTests.dll --summary
     build/notebook-check.sh
     build/consumer-check.sh

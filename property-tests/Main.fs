@@ -34,6 +34,7 @@ let allTests =
             StreamSourceTests.tests
             TfRecordTests.tests
             CsvTests.tests
+            DatabaseTests.tests
             StreamRuntimeTests.tests
             OnnxTests.tests
             CompileTests.tests

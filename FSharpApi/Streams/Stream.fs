@@ -52,6 +52,11 @@ module Stream =
             cycleLength = min 2 paths.Length
         )
 
+    /// The rows of an ADO.NET query as record batches of 8192 rows, typed from the reader's
+    /// schema; `connect` gives a connection for each run (opened if closed, disposed after).
+    let ofDatabase (connect: unit -> System.Data.Common.DbConnection) (query: string) : DataStream<RecordBatch> =
+        DataStream.FromDatabase(Func<_>(connect), query)
+
     /// The lines of a text file.
     let ofTextLines (path: string) : DataStream<string> = DataStream.TextLines path
     /// The values of a sequence (enumerated again each run).
