@@ -35,6 +35,7 @@ let allTests =
             TfRecordTests.tests
             CsvTests.tests
             DatabaseTests.tests
+            ImageTests.tests
             StreamRuntimeTests.tests
             OnnxTests.tests
             CompileTests.tests

@@ -74,6 +74,16 @@ module Stream =
     let ofImageFolder (root: string) (width: int) (height: int) (channels: int) =
         DataStream.ImageFolder(root, width, height, channels)
 
+    /// Image file paths decoded to float32 tensors [channels; height; width] in [0, 1], files
+    /// decoded in parallel (in order); a file that does not decode fails the stream.
+    let decodeImages (width: int) (height: int) (channels: int) (paths: DataStream<string>) : DataStream<torch.Tensor> =
+        paths.DecodeImages(width, height, channels)
+
+    /// Images augmented as `augmentation` says, drawn from (seed, epoch, element): reproducible,
+    /// and new draws each epoch.
+    let augment (augmentation: Functional.Images.ImageAugmentation) (seed: uint64) (images: DataStream<torch.Tensor>) =
+        images.Augment(augmentation, seed)
+
     /// A live observable, buffering up to `capacity` elements with the given overflow policy.
     let ofObservable (capacity: int) (policy: OverflowPolicy) (source: IObservable<'T>) : DataStream<'T> =
         DataStream.FromObservable(source, capacity, policy)

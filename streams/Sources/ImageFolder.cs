@@ -39,29 +39,44 @@ public static partial class DataStream
     /// <summary>
     /// A folder of images as (image, label) pairs: each file decoded with ImageSharp (PNG, JPEG,
     /// BMP, GIF, ...), resized to <paramref name="width"/> x <paramref name="height"/>, as a
-    /// float32 tensor [channels, height, width] in [0, 1] (<paramref name="channels"/> 1: gray,
-    /// 3: RGB); the label as an int64 scalar. Decoding runs <paramref name="parallelism"/> files
-    /// at once, in order. A file that does not decode is an error naming it. Batch with
-    /// <c>.Batch(n).Stack()</c>.
+    /// float32 tensor [channels, height, width] in [0, 1] (<paramref name="channels"/> 1: gray by
+    /// <see cref="Functional.Images.ImageOps.LumaWeights"/>, 3: RGB); the label as an int64
+    /// scalar. Decoding runs <paramref name="parallelism"/> files at once, in order. A file that
+    /// does not decode is an error naming it, or, with <see cref="BadImagePolicy.Skip"/>, left
+    /// out and counted (the "skip bad images" stage's Dropped counter;
+    /// <paramref name="onSkipped"/> hears each one). Batch with <c>.Batch(n).Stack()</c>.
     /// </summary>
     public static DataStream<(Tensor Image, Tensor Label)> ImageFolder(string root, int width, int height, int channels = 3,
-        int parallelism = Parallelism.Auto)
+        int parallelism = Parallelism.Auto, BadImagePolicy badImages = BadImagePolicy.Fail, Action<string, Exception>? onSkipped = null) =>
+        ImageFiles(root).DecodeImages(width, height, channels, parallelism, badImages, onSkipped);
+
+    /// <summary>One image file as a float32 tensor [channels, height, width] in [0, 1] (gray by
+    /// <see cref="Functional.Images.ImageOps.LumaWeights"/>). A file that does not decode is an
+    /// <see cref="InvalidDataException"/> naming it.</summary>
+    public static Tensor DecodeImage(string path, int width, int height, int channels = 3)
+    {
+        RequireImageSize(width, height, channels);
+        Image<Rgb24> image;
+        try { image = Image.Load<Rgb24>(path); }
+        catch (Exception e) when (e is ImageFormatException or NotSupportedException or InvalidDataException or ArgumentException)
+        {
+            throw new InvalidDataException($"{path}: not a readable image: {e.Message}", e);
+        }
+        using (image)
+        {
+            if (image.Width != width || image.Height != height) image.Mutate(x => x.Resize(width, height));
+            var pixels = new byte[width * height * 3];
+            image.CopyPixelDataTo(pixels);
+            using var hwc = torch.tensor(pixels, [height, width, 3]);
+            using var chw = hwc.permute(2, 0, 1);
+            using var scaled = chw.to_type(ScalarType.Float32).div_(255f);
+            return channels == 3 ? scaled.contiguous() : Functional.Images.ImageOps.Grayscale(scaled);
+        }
+    }
+
+    internal static void RequireImageSize(int width, int height, int channels)
     {
         if (width < 1 || height < 1) throw new ArgumentOutOfRangeException(nameof(width), $"Images need a size of at least 1 x 1; got {width} x {height}.");
         if (channels is not (1 or 3)) throw new ArgumentOutOfRangeException(nameof(channels), channels, "Images have 1 (gray) or 3 (RGB) channels.");
-        return ImageFiles(root).Map(file => (DecodeImage(file.Path, width, height, channels), torch.tensor(file.Label)), parallelism, name: "decode images");
-    }
-
-    /// <summary>One image file as a float32 tensor [channels, height, width] in [0, 1].</summary>
-    public static Tensor DecodeImage(string path, int width, int height, int channels = 3)
-    {
-        using var image = Image.Load<Rgb24>(path);
-        if (image.Width != width || image.Height != height) image.Mutate(x => x.Resize(width, height));
-        var pixels = new byte[width * height * 3];
-        image.CopyPixelDataTo(pixels);
-        using var hwc = torch.tensor(pixels, [height, width, 3]);
-        using var chw = hwc.permute(2, 0, 1);
-        using var scaled = chw.to_type(ScalarType.Float32).div_(255f);
-        return channels == 3 ? scaled.contiguous() : scaled.mean([0], keepdim: true);
     }
 }
