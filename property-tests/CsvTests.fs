@@ -169,6 +169,74 @@ let tests =
 
                     Expect.equal (filled.Labels.data<int64>().ToArray()) [| 1L; 2L |] "integer labels")
 
+            testCase
+                "quoted line breaks, blank lines, missing-value markers, comments, a declared schema and damaged gzip"
+            <| fun () ->
+                withFolder (fun folder ->
+                    let path = Path.Combine(folder, "t.csv")
+                    File.WriteAllText(path, "id,note\n1,\"two\nlines\"\n\n#2,NA\n3,ok\nx,bad\n")
+
+                    let options =
+                        CsvOptions(
+                            MissingValues = [| "NA" |],
+                            ColumnTypes = readOnlyDict [ "id", Types.StringType.Default :> Types.IArrowType ]
+                        )
+
+                    let batch = DataStream.CsvBatches(path, options) |> Stream.toList |> List.exactlyOne
+                    use batch = batch
+
+                    Expect.equal
+                        batch.Length
+                        4
+                        "the blank line is skipped; '#' starts data unless Comment says otherwise"
+
+                    Expect.isFalse ((batch.Column "note").IsValid 1) "NA is missing"
+
+                    expectThrowsWith<InvalidDataException> [ path; "line 7"; "'x'" ] (fun () ->
+                        CsvFeatures
+                            .Load(
+                                path,
+                                "note",
+                                CsvOptions(
+                                    MissingValues = [| "NA" |],
+                                    Comment = '#',
+                                    ColumnTypes = readOnlyDict [ "id", Types.Int64Type.Default :> Types.IArrowType ]
+                                )
+                            )
+                            .Dispose())
+
+                    let declared =
+                        Schema
+                            .Builder()
+                            .Field(fun f -> f.Name("note").DataType(Types.StringType.Default).Nullable(true) |> ignore)
+                            .Field(fun f -> f.Name("id").DataType(Types.StringType.Default).Nullable(false) |> ignore)
+                            .Build()
+
+                    Expect.equal
+                        (DataStream.CsvBatches(path, declared) |> Stream.toList |> List.exactlyOne).Length
+                        4
+                        "a declared schema is used as given"
+
+                    expectThrowsWith<InvalidDataException> [ "has no column 'missing'" ] (fun () ->
+                        let schema =
+                            Schema
+                                .Builder()
+                                .Field(fun f -> f.Name("missing").DataType(Types.Int64Type.Default) |> ignore)
+                                .Build()
+
+                        DataStream.CsvBatches(path, schema) |> Stream.toList |> ignore)
+
+                    expectThrowsWith<ArgumentException> [ "a default is given for column 'nope'" ] (fun () ->
+                        DataStream.CsvBatches(path, CsvOptions(ColumnDefaults = readOnlyDict [ "nope", "0" ]))
+                        |> Stream.toList
+                        |> ignore)
+
+                    let gz = Path.Combine(folder, "t.csv.gz")
+                    File.WriteAllBytes(gz, Array.append [| 0x1fuy; 0x8buy; 8uy; 0uy |] (Array.create 40 0xffuy))
+
+                    expectThrowsWith<InvalidDataException> [ gz ] (fun () ->
+                        DataStream.CsvBatches(gz, CsvOptions()) |> Stream.toList |> ignore))
+
             testCase "text labels become class indices in ordinal order"
             <| fun () ->
                 withFolder (fun folder ->

@@ -335,6 +335,22 @@ let tests =
 
                     checkDatabase (fun () -> new NpgsqlConnection(server.ConnectionString)) "PostgreSQL"
 
+                    // Stopping early cancels the query instead of reading the rest (200 million rows).
+                    within 30.0 (fun () ->
+                        let two =
+                            DataStream.FromDatabase(
+                                (fun () -> new NpgsqlConnection(server.ConnectionString) :> DbConnection),
+                                "SELECT generate_series(1, 200000000)::bigint AS i",
+                                batchRows = 1000
+                            )
+                            |> Stream.take 2L
+                            |> Stream.toList
+
+                        Expect.equal (two |> List.sumBy (fun b -> b.Length)) 2000 "two batches"
+
+                        for b in two do
+                            b.Dispose())
+
                     expectThrowsWith<NotSupportedException>
                         [ "column 'span'"; "TimeSpan"; "cast it in the query" ]
                         (fun () ->

@@ -154,6 +154,12 @@ let private readers () =
 
     let tfRecords = Records.TfRecordFile.Read(path "t.tfrecord") |> Array.ofSeq
 
+    File.WriteAllBytes(
+        path "example.pb",
+        Records.TfRecordFile.Read(Path.Combine(AppContext.BaseDirectory, "fixtures", "tfrecord", "sequences.tfrecord"))
+        |> Seq.head
+    )
+
     /// Every record the reader returns is one of the file's, in order: damage is an error, and a
     /// file cut between records (the format has no end marker) only loses its last records.
     let readTfRecords (p: string) =
@@ -265,6 +271,17 @@ let private readers () =
             Name = "tfrecord.gz"
             File = path "t.tfrecord.gz"
             Read = readTfRecords
+            Documented = invalid
+        }
+        {
+            // The records' payloads, past the CRCs: damaged protobuf reaches the parsers.
+            Name = "tf.train.Example"
+            File = path "example.pb"
+            Read =
+                (fun p ->
+                    let bytes = File.ReadAllBytes p
+                    Records.TfExample.Parse(ReadOnlySpan bytes) |> ignore
+                    Records.TfSequenceExample.Parse(ReadOnlySpan bytes) |> ignore)
             Documented = invalid
         }
         {
@@ -385,7 +402,7 @@ let tests =
                     failtestf "the fuzzing child ended with exit code %d during %A\n%s" exitCode last stderr
 
                 let summaries = lines |> Array.filter (fun l -> l.[0] = marker)
-                Expect.equal summaries.Length 12 "a summary per reader"
+                Expect.equal summaries.Length 13 "a summary per reader"
 
                 for s in summaries do
                     Expect.equal s.[2] "0" $"{s.[1]}: {s.[4]}"

@@ -194,7 +194,13 @@ let tests =
                         let struct (images, labels) = batches.[0]
                         Expect.sequenceEqual images.shape [| 4L; 1L; 6L; 8L |] "[batch, channels, height, width]"
                         Expect.equal (labels.data<int64>().ToArray()) [| 0L; 0L; 0L; 1L |] "labels by folder"
-                        expectClose "pixel values in [0, 1]" 1e-6 (images.[0].mean()) (torch.tensor (10.0f / 255.0f))
+
+                        expectClose
+                            "pixel values in [0, 1], gray by luma (weights adding to 0.9999)"
+                            1e-6
+                            (images.[0].mean())
+                            (torch.tensor (10.0f / 255.0f * 0.9999f))
+
                         let broken = Path.Combine(folder, "light", "3.png")
                         File.WriteAllText(broken, "not a png")
 
@@ -343,6 +349,11 @@ let tests =
                 Expect.equal after.ElementType "RecordBatch" "element type"
                 Expect.stringContains after.FirstElement "y int64 [0, 1, 2, 3]" "the first batch's columns"
                 Expect.equal after.Stages.[0].Elements 2L "the run's counters, not those of printing it"
+
+                let live =
+                    Stream.ofObservable 4 OverflowPolicy.Block (new Reactive.Subjects.Subject<int>())
+
+                Expect.stringContains (string live) "a live source: not read" "printing never waits on a live source"
 
                 let broken = Stream.ofSeq [ 1 ] |> Stream.map (fun _ -> failwith "no such file")
                 Expect.stringContains (string broken) "(reading it failed: " "a failing stream still prints"

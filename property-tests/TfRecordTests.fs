@@ -12,6 +12,7 @@ open Expecto
 open FsCheck
 open FsCheck.FSharp
 open Apache.Arrow
+open TorchSharp
 open Functional.Streams
 open Functional.Streams.Records
 open Functional.FSharp
@@ -287,6 +288,50 @@ let tests =
                             readAll (DataStream.TfRecordExamples([ path ], tableSpecs, batchRows = 7)) tableRows
 
                         Expect.sequenceEqual back rows "the same rows"))
+
+            testCase "sliced batches and nested shapes round-trip; a null inside a list is refused"
+            <| fun () ->
+                withFolder (fun folder ->
+                    let rows = Gen.sample 1 (Gen.listOfLength 9 rowGen) |> Array.head
+                    use batch = toBatch rows
+                    use slice = batch.Slice(3, 4)
+                    let path = Path.Combine(folder, "s.tfrecord")
+                    TfRecordFile.WriteExamples(path, [ slice ]) |> ignore
+                    let back = readAll (DataStream.TfRecordExamples([ path ], tableSpecs)) tableRows
+
+                    Expect.sequenceEqual
+                        back
+                        (rows |> List.skip 3 |> List.take 4)
+                        "a slice's rows, not the batch's first"
+
+                    use images = torch.arange(24.0f).reshape(3L, 2L, 2L, 2L)
+
+                    use table =
+                        Columns.TensorColumns.ToRecordBatches(readOnlyDict [ "image", images ], 10)
+                        |> Seq.exactlyOne
+
+                    TfRecordFile.WriteExamples(path, [ table ]) |> ignore
+
+                    let nested =
+                        readAll
+                            (DataStream.TfRecordExamples(
+                                [ path ],
+                                [ TfFeatureSpec.Fixed("image", TfFeatureType.Float32, [| 2; 2; 2 |]) ]
+                            ))
+                            (fun b -> [ Columns.ArrowTensor.FromColumn(b, "image") ])
+                        |> List.exactlyOne
+
+                    expectClose "a [2, 2, 2] feature comes back as tensors [3, 2, 2, 2]" 0.0 nested images
+
+                    let withNull =
+                        let builder = ListArray.Builder(Types.Int64Type.Default)
+                        let values = builder.ValueBuilder :?> Int64Array.Builder
+                        builder.Append() |> ignore
+                        values.Append(1L).AppendNull() |> ignore
+                        RecordBatch.Builder().Append("tags", false, builder.Build()).Build()
+
+                    expectThrowsWith<NotSupportedException> [ "null inside a list" ] (fun () ->
+                        TfRecordFile.WriteExamples(path, [ withNull ]) |> ignore))
 
             testCase "tables -> SequenceExamples -> tables keeps each row's steps"
             <| fun () ->

@@ -28,15 +28,15 @@ module Stream =
     /// delimiter, quote, selected columns, types, defaults; gzip for ".gz").
     let ofCsvWith (options: CsvOptions) (path: string) : DataStream<Row> = DataStream.Csv(path, options)
 
-    /// The records of TFRecord files (compression by each file's name), two files read at once
-    /// and their records interleaved when there are several.
+    /// The records of TFRecord files (compression by each file's name), file after file (see
+    /// `DataStream.TfRecords` for reading several at once, interleaved).
     let ofTfRecords (paths: string list) : DataStream<byte[]> =
-        DataStream.TfRecords(List.toArray paths, cycleLength = min 2 paths.Length)
+        DataStream.TfRecords(List.toArray paths)
 
     /// tf.train.Examples from TFRecord files as record batches of 1024 rows, one column per
-    /// described feature (tf.io.parse_example's feature description); several files interleaved.
+    /// described feature (tf.io.parse_example's feature description), file after file.
     let ofTfRecordExamples (features: Records.TfFeatureSpec list) (paths: string list) : DataStream<RecordBatch> =
-        DataStream.TfRecordExamples(List.toArray paths, List.toArray features, cycleLength = min 2 paths.Length)
+        DataStream.TfRecordExamples(List.toArray paths, List.toArray features)
 
     /// tf.train.SequenceExamples from TFRecord files: a column per context feature and a list
     /// column (one element per step) per sequence feature.
@@ -45,12 +45,7 @@ module Stream =
         (sequence: Records.TfFeatureSpec list)
         (paths: string list)
         : DataStream<RecordBatch> =
-        DataStream.TfRecordSequenceExamples(
-            List.toArray paths,
-            List.toArray context,
-            List.toArray sequence,
-            cycleLength = min 2 paths.Length
-        )
+        DataStream.TfRecordSequenceExamples(List.toArray paths, List.toArray context, List.toArray sequence)
 
     /// The rows of an ADO.NET query as record batches of 8192 rows, typed from the reader's
     /// schema; `connect` gives a connection for each run (opened if closed, disposed after).

@@ -51,6 +51,9 @@ public sealed partial class DataStream<T> : IObservable<T>, IStage, IDisposable
     /// <summary>The stage's name in counters and errors, e.g. "shuffle(10000)".</summary>
     public string Name { get; }
 
+    /// <summary>Whether this stage is a live (hot) source, which printing the stream does not read.</summary>
+    public bool IsLive { get; internal init; }
+
     /// <summary>This stage's counters in the stream's latest run (zeros before the first).</summary>
     public StageStats Stats => latest?.StatsOf(this) ?? new StageStats(Name);
 
@@ -71,58 +74,62 @@ public sealed partial class DataStream<T> : IObservable<T>, IStage, IDisposable
     /// The stream's type, its stages (this one first) and its first elements (up to three) as
     /// <see cref="ElementText"/> writes them: "DataStream&lt;(Tensor, Tensor)&gt;: take(1) &lt;- map
     /// &lt;- values", then "(float32 [3] [0.5, 1, 2], int64 [] 7)". Reading the first elements runs
-    /// the stream (the counters keep the previous run's values); what it read is released.
+    /// the stream for at most <see cref="PreviewTime"/> (live sources are not read); what it read
+    /// is released, and the counters keep the previous run's values.
     /// </summary>
     public override string ToString()
     {
         var text = new System.Text.StringBuilder($"DataStream<{ElementText.TypeName(typeof(T))}>: {string.Join(" <- ", Stages.Reverse().Select(s => s.Name))}");
-        try
-        {
-            var first = Preview(4);
-            foreach (var element in first.Take(3)) text.Append("\n  ").Append(element);
-            if (first.Count == 0) text.Append("\n  (no elements)");
-            if (first.Count > 3) text.Append("\n  ...");
-        }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
-            text.Append("\n  (reading it failed: ").Append(e.Message).Append(')');
-        }
+        var (first, note) = Preview(4);
+        foreach (var element in first.Take(3)) text.Append("\n  ").Append(element);
+        if (first.Count > 3) text.Append("\n  ...");
+        if (note is not null) text.Append("\n  (").Append(note).Append(')');
+        else if (first.Count == 0) text.Append("\n  (no elements)");
         return text.ToString();
     }
+
+    /// <summary>How long printing a stream (<see cref="ToString"/>, <see cref="Describe"/>) reads it for its first elements.</summary>
+    public static TimeSpan PreviewTime { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>
     /// The element type, the first element (for record batches and rows, with each column's type
     /// and first values) and every stage's counters in the latest run. Reading the first element
-    /// runs the stream; the counters reported are those of the run before.
+    /// runs the stream as <see cref="ToString"/> does; the counters are those of the run before.
     /// </summary>
     public StreamDescription Describe()
     {
         var stages = Stages.Select(s => s.Snapshot()).ToArray();
-        bool hasRun = latest is not null;
-        return new StreamDescription(ElementText.TypeName(typeof(T)), Preview(1).FirstOrDefault(), stages, hasRun);
+        var (first, note) = Preview(1);
+        return new StreamDescription(ElementText.TypeName(typeof(T)), first.FirstOrDefault() ?? (note is null ? null : $"({note})"), stages, latest is not null);
     }
 
-    /// <summary>The first <paramref name="count"/> elements as text, read in a run whose counters
-    /// are dropped (each stage keeps its previous latest run); the elements are released.</summary>
-    List<string> Preview(int count)
+    /// <summary>The first <paramref name="count"/> elements as text, from a preview run (its
+    /// counters are not reported) cancelled after <see cref="PreviewTime"/>; the elements are
+    /// released. The note says why fewer were read, when it was not the stream's end.</summary>
+    (List<string> Shown, string? Note) Preview(int count)
     {
+        var shown = new List<string>();
         var stages = new List<IStage>();
         ((IStage)this).Collect(stages);
-        var previous = stages.Select(s => s.Latest).ToArray();
+        if (stages.Any(s => s.IsLive)) return (shown, "a live source: not read to print it");
+        using var timeout = new CancellationTokenSource(PreviewTime);
         try
         {
-            var shown = new List<string>();
-            foreach (var element in Enumerate())
+            foreach (var item in Run(new StreamRun(0, timeout.Token, preview: true)))
             {
-                shown.Add(ElementText.Of(element));
-                Ownership<T>.Release(element);
+                shown.Add(ElementText.Of(item.Value));
+                Ownership<T>.Release(item.Value);
                 if (shown.Count == count) break;
             }
-            return shown;
+            return (shown, null);
         }
-        finally
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested)
         {
-            for (int i = 0; i < stages.Count; i++) stages[i].Latest = previous[i];
+            return (shown, $"no more elements within {PreviewTime.TotalSeconds:0.#} s");
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            return (shown, $"reading it failed: {e.Message}");
         }
     }
 
@@ -176,7 +183,7 @@ public sealed partial class DataStream<T> : IObservable<T>, IStage, IDisposable
     {
         if (disposed) throw new ObjectDisposedException(Name, $"The stream stage '{Name}' was disposed (with a stream made from it); make the stream again.");
         run.Token.ThrowIfCancellationRequested();
-        latest = run;
+        if (!run.IsPreview) latest = run;
         var stats = run.StatsOf(this);
         using var inner = produce(run, stats).GetEnumerator();
         long returned = 0;
@@ -208,12 +215,6 @@ public sealed partial class DataStream<T> : IObservable<T>, IStage, IDisposable
     internal DataStream<U> ThenDecoupled<U>(string name, Func<StreamRun, StageStats, IEnumerable<Sourced<U>>> stage) =>
         new(name, stage, this);
 
-    StreamRun? IStage.Latest
-    {
-        get => latest;
-        set => latest = value;
-    }
-
     void IStage.Collect(List<IStage> into)
     {
         foreach (var parent in upstream) parent.Collect(into);
@@ -243,8 +244,7 @@ public sealed partial class DataStream<T> : IObservable<T>, IStage, IDisposable
 internal interface IStage
 {
     string Name { get; }
-    /// <summary>The stage's latest run, whose counters it reports.</summary>
-    StreamRun? Latest { get; set; }
+    bool IsLive { get; }
     void Collect(List<IStage> into);
     void Release();
 }

@@ -40,7 +40,8 @@ public static class ElementText
         var arguments = type.GetGenericArguments().Select(TypeName);
         if (type.FullName?.StartsWith("System.ValueTuple`", StringComparison.Ordinal) == true || type.FullName?.StartsWith("System.Tuple`", StringComparison.Ordinal) == true)
             return $"({string.Join(", ", arguments)})";
-        return $"{type.Name[..type.Name.IndexOf('`')]}<{string.Join(", ", arguments)}>";
+        int tick = type.Name.IndexOf('`');
+        return $"{(tick < 0 ? type.Name : type.Name[..tick])}<{string.Join(", ", arguments)}>";
     }
 
     static string OfTensor(Tensor t)
@@ -49,9 +50,10 @@ public static class ElementText
         {
             string head = $"{t.dtype.ToString().ToLowerInvariant()} [{string.Join(", ", t.shape)}]";
             if (t.numel() == 0) return head + " []";
-            using var flat = t.detach().flatten();
+            using var scope = NewDisposeScope();
+            var flat = t.detach().flatten();
             long shown = Math.Min(flat.shape[0], ShownValues);
-            using var first = flat.narrow(0, 0, shown).to_type(ScalarType.Float64).cpu();
+            var first = flat.narrow(0, 0, shown).to_type(ScalarType.Float64).cpu();
             var values = first.data<double>().ToArray().Select(Number);
             return $"{head} {(t.dim() == 0 ? values.Single() : $"[{string.Join(", ", values)}{(t.numel() > shown ? ", ..." : "")}]")}";
         }

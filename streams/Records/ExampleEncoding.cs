@@ -93,6 +93,9 @@ internal static class ExampleEncoding
 
     static void Collect(IArrowArray array, int start, int end, List<long> int64s, List<float> floats, List<byte[]> bytes)
     {
+        for (int i = start; i < end; i++)
+            if (!array.IsValid(i))
+                throw new NotSupportedException($"A null inside a list (element {i}) has no tf.train.Feature form; only whole rows may be null.");
         switch (array)
         {
             case FixedSizeListArray list:
@@ -105,8 +108,6 @@ internal static class ExampleEncoding
         }
         for (int i = start; i < end; i++)
         {
-            if (!array.IsValid(i))
-                throw new NotSupportedException($"A null inside a list (element {i}) has no tf.train.Feature form; only whole rows may be null.");
             switch (array)
             {
                 case Int8Array a: int64s.Add(a.GetValue(i)!.Value); break;

@@ -52,7 +52,7 @@ internal sealed class FeatureColumn(TfFeatureSpec spec, bool sequence)
             RequireFixedCount(steps![step], where, $" at step {step}");
             Append(steps[step], where);
         }
-        items += steps?.Count ?? 0;
+        items = checked(items + (steps?.Count ?? 0));
         offsets.Add(items);
         rows++;
     }
@@ -83,7 +83,7 @@ internal sealed class FeatureColumn(TfFeatureSpec spec, bool sequence)
                 }
                 break;
         }
-        if (!IsSequence) items += feature.Count;
+        if (!IsSequence) items = checked(items + feature.Count);
     }
 
     /// <summary>The column of the records added so far; the column starts empty again.</summary>

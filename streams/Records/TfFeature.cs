@@ -96,12 +96,15 @@ public sealed class TfFeature
             if (field is < 1 or > 3) { reader.Skip(wire); continue; }
             reader.Expect(wire, 2, "a Feature's list");
             var list = reader.ReadLengthDelimited();
-            // A oneof set twice keeps the last, as protobuf parsers do.
-            result = field switch
+            var kind = field switch { 1 => TfFeatureKind.Bytes, 2 => TfFeatureKind.Float, _ => TfFeatureKind.Int64 };
+            // Protobuf merges a message field given twice (the lists concatenate); setting another
+            // member of the oneof replaces the first.
+            bool merge = result.Kind == kind;
+            result = kind switch
             {
-                1 => new(TfFeatureKind.Bytes, ParseBytes(list), null, null),
-                2 => new(TfFeatureKind.Float, null, ParseFloats(list), null),
-                _ => new(TfFeatureKind.Int64, null, null, ParseInt64s(list)),
+                TfFeatureKind.Bytes => new(kind, [.. merge ? result.BytesValues : [], .. ParseBytes(list)], null, null),
+                TfFeatureKind.Float => new(kind, null, [.. merge ? result.FloatValues : [], .. ParseFloats(list)], null),
+                _ => new(kind, null, null, [.. merge ? result.Int64Values : [], .. ParseInt64s(list)]),
             };
         }
         return result;

@@ -26,8 +26,12 @@ public enum TfFeatureType
 /// </summary>
 public sealed class TfFeatureSpec
 {
-    TfFeatureSpec(string name, TfFeatureType type, int[] shape, bool variable, TfFeature? defaultValue) =>
+    TfFeatureSpec(string name, TfFeatureType type, int[] shape, bool variable, TfFeature? defaultValue)
+    {
         (Name, Type, Shape, IsVariable, Default) = (name, type, shape, variable, defaultValue);
+        try { ElementCount = shape.Aggregate(1, (a, b) => checked(a * b)); }
+        catch (OverflowException) { throw new ArgumentException($"Feature '{name}': shape [{string.Join(", ", shape)}] has more than {int.MaxValue} values.", "shape"); }
+    }
 
     /// <summary>The feature's name (and the column's).</summary>
     public string Name { get; }
@@ -45,7 +49,7 @@ public sealed class TfFeatureSpec
     public TfFeature? Default { get; }
 
     /// <summary>Values per record (fixed features).</summary>
-    public int ElementCount => Shape.Aggregate(1, (a, b) => checked(a * b));
+    public int ElementCount { get; }
 
     /// <summary>
     /// A feature with exactly <paramref name="shape"/>'s number of values (a scalar when null or
@@ -111,7 +115,7 @@ public sealed class TfFeatureSpec
     {
         var values = value is System.Array array and not byte[]? array.Cast<object>().ToArray() : [value];
         if (values.Length != 1 && values.Length != ElementCount)
-            throw new ArgumentException($"Feature '{Name}': a default of {values.Length} values for shape [{string.Join(", ", Shape)}] ({ElementCount} values); give one value or {ElementCount}.", nameof(value));
+            throw new ArgumentException($"Feature '{Name}': a default of {values.Length} values for shape [{string.Join(", ", Shape)}] ({ElementCount} values); give one value or {ElementCount}.", "defaultValue");
         var filled = Enumerable.Range(0, ElementCount).Select(i => values[values.Length == 1 ? 0 : i]).ToArray();
         try
         {
@@ -124,7 +128,7 @@ public sealed class TfFeatureSpec
         }
         catch (Exception e) when (e is InvalidCastException or FormatException or OverflowException)
         {
-            throw new ArgumentException($"Feature '{Name}': the default {value} is not a {Type} value ({e.Message}).", nameof(value), e);
+            throw new ArgumentException($"Feature '{Name}': the default {value} is not a {Type} value ({e.Message}).", "defaultValue", e);
         }
     }
 }

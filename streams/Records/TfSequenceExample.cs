@@ -69,8 +69,8 @@ public sealed class TfSequenceExample(IReadOnlyDictionary<string, TfFeature> con
                 if (entryField == 1) { entry.Expect(entryWire, 2, "a feature list's name"); name = entry.ReadString(); }
                 else if (entryField == 2)
                 {
+                    // A FeatureList given twice merges: its steps concatenate.
                     entry.Expect(entryWire, 2, "a feature list");
-                    steps.Clear();
                     var list = new ProtoReader(entry.ReadLengthDelimited(), "tf.train.FeatureList");
                     while (!list.End)
                     {

@@ -6,7 +6,7 @@ namespace Functional.Streams;
 /// How a CSV file is laid out and read, for files as people have them (pandas' <c>read_csv</c>,
 /// tf.data's <c>make_csv_dataset</c>): a header or not, lines to skip before it, the delimiter
 /// and quote, the columns to read, their types and the values for empty fields. Files whose
-/// name ends in ".gz" are read through gzip.
+/// name ends in ".gz" are read through gzip. Blank lines are skipped.
 /// </summary>
 /// <example><c>new CsvOptions { HasHeader = false, SkipLines = 1 }</c> reads scikit-learn's
 /// breast_cancer.csv (its first line counts rows and features), naming the columns column_0, column_1, ...</example>
@@ -43,6 +43,12 @@ public sealed record CsvOptions
     /// <summary>Values for empty fields by column name, as text parsed by the column's type; other
     /// columns read an empty field as null (or an empty string).</summary>
     public IReadOnlyDictionary<string, string>? ColumnDefaults { get; init; }
+
+    /// <summary>Field values that mean "missing" (pandas' <c>na_values</c>, e.g. "NA", "?"): read as empty fields.</summary>
+    public IReadOnlyCollection<string>? MissingValues { get; init; }
+
+    /// <summary>A character that starts comment lines, which are skipped (none by default: a line starting with '#' is data).</summary>
+    public char? Comment { get; init; }
 
     /// <summary>Rows read to infer the types of columns not in <see cref="ColumnTypes"/>.</summary>
     public int InferRows { get; init; } = 1000;

@@ -21,14 +21,14 @@ public static partial class DataStream
     /// header), or, when it is null, every column with types inferred from the first
     /// <paramref name="inferRows"/> rows. See <see cref="CsvBatches(string, CsvOptions, int)"/>.
     /// </summary>
-    public static DataStream<RecordBatch> CsvBatches(string path, Schema? schema = null, int batchRows = 8192, char delimiter = ',', int inferRows = 1000) =>
-        CsvBatches(path, new CsvOptions
-        {
-            Delimiter = delimiter,
-            InferRows = inferRows,
-            SelectColumns = schema?.FieldsList.Select(f => f.Name).ToArray(),
-            ColumnTypes = schema?.FieldsList.ToDictionary(f => f.Name, f => f.DataType),
-        }, batchRows);
+    public static DataStream<RecordBatch> CsvBatches(string path, Schema? schema = null, int batchRows = 8192, char delimiter = ',', int inferRows = 1000)
+    {
+        var options = new CsvOptions { Delimiter = delimiter, InferRows = inferRows };
+        if (schema is null) return CsvBatches(path, options, batchRows);
+        ArgumentNullException.ThrowIfNull(path);
+        if (batchRows < 1) throw new ArgumentOutOfRangeException(nameof(batchRows), batchRows, "A batch needs at least 1 row.");
+        return new DataStream<RecordBatch>($"csv({Path.GetFileName(path)})", (run, _) => ReadCsv(path, schema, options, batchRows, run));
+    }
 
     /// <summary>
     /// The rows of a CSV file as record batches of <paramref name="batchRows"/> rows, laid out
@@ -62,16 +62,16 @@ public static partial class DataStream
         ArgumentNullException.ThrowIfNull(options);
         using var csv = CsvFile.Open(path, options);
         var declared = options.ColumnTypes ?? new Dictionary<string, IArrowType>();
-        foreach (var name in declared.Keys)
-            if (!csv.Names.Contains(name))
-                throw new ArgumentException($"{path}: a type is declared for column '{name}', which the file does not have; its columns are {string.Join(", ", csv.Names)}.", nameof(options));
+        foreach (var (what, names) in new[] { ("a type is declared", declared.Keys), ("a default is given", options.ColumnDefaults?.Keys ?? []) })
+            foreach (var name in names)
+                if (!csv.Names.Contains(name))
+                    throw new ArgumentException($"{path}: {what} for column '{name}', which the file does not have; its columns are {string.Join(", ", csv.Names)}.", nameof(options));
         var selected = csv.Selected;
         var kinds = new CsvKind[selected.Length];
         for (int row = 0; row < options.InferRows && csv.Read(); row++)
             for (int c = 0; c < selected.Length; c++)
             {
-                var text = csv.Field(selected[c]);
-                if (text.Length > 0) kinds[c] = Widen(kinds[c], text);
+                if (csv.Field(selected[c]) is { Length: > 0 } text) kinds[c] = Widen(kinds[c], text);
             }
         var fields = selected.Select((index, c) =>
         {
@@ -130,7 +130,7 @@ public static partial class DataStream
                 {
                     var text = csv.Field(column.Index);
                     if (!column.TryAppend(text))
-                        throw new InvalidDataException(text.Length == 0
+                        throw new InvalidDataException(string.IsNullOrEmpty(text)
                             ? $"{path}, line {csv.Line}, column '{column.Field.Name}': an empty field in a column declared without nulls."
                             : $"{path}, line {csv.Line}, column '{column.Field.Name}': cannot read '{text}' as {column.Field.DataType.Name}.");
                 }
@@ -169,11 +169,14 @@ public static partial class DataStream
             var other => throw new NotSupportedException($"CSV column '{Field.Name}' is declared {other.Name}; supported: int32, int64, float, double, boolean, string."),
         };
 
-        public bool TryAppend(string text)
+        /// <summary>Appends a field's text; null (a missing-value marker) and, except in text
+        /// columns, "" are missing: the default, or a null.</summary>
+        public bool TryAppend(string? text)
         {
             var inv = CultureInfo.InvariantCulture;
-            if (text.Length == 0 && fallback is not null) text = fallback;
-            if (text.Length == 0 && builder is not StringArray.Builder)
+            bool missing = text is null || (text.Length == 0 && builder is not StringArray.Builder);
+            if (missing && fallback is not null) (text, missing) = (fallback, false);
+            if (missing)
             {
                 if (!Field.IsNullable) return false;
                 switch (builder)
@@ -183,6 +186,7 @@ public static partial class DataStream
                     case FloatArray.Builder b: b.AppendNull(); break;
                     case DoubleArray.Builder b: b.AppendNull(); break;
                     case BooleanArray.Builder b: b.AppendNull(); break;
+                    case StringArray.Builder b: b.AppendNull(); break;
                 }
                 return true;
             }

@@ -18,7 +18,7 @@ public static partial class DataStream
     {
         ArgumentNullException.ThrowIfNull(source);
         if (capacity < 1) throw new ArgumentOutOfRangeException(nameof(capacity), capacity, "The buffer needs room for at least 1 element.");
-        return new DataStream<T>($"{name}(live, {policy})", (run, stats) => Live(source, capacity, policy, name, run, stats));
+        return new DataStream<T>($"{name}(live, {policy})", (run, stats) => Live(source, capacity, policy, name, run, stats)) { IsLive = true };
     }
 
     static IEnumerable<Sourced<T>> Live<T>(IObservable<T> source, int capacity, OverflowPolicy policy, string name, StreamRun run, StageStats stats)
