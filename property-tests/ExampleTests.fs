@@ -134,6 +134,15 @@ let tests =
                     0.0
                     "the saved model, custom layer included, predicts the same"
 
+            testCase
+                "text classifier from a text stream, F# script, run small: learns, and the saved vectorizer and model predict the same"
+            <| fun () ->
+                let results =
+                    run "dotnet" [ "fsi"; "examples/text_classifier.fsx"; "--epochs"; "2" ]
+
+                Expect.isGreaterThan (float results.["test_accuracy"]) 0.9 "tells good reviews from bad"
+                Expect.equal (float results.["reloaded_max_abs_diff"]) 0.0 "vectorizer and model reloaded together"
+
             testCase "custom attention layer in a functional model, F# script, run small"
             <| fun () ->
                 let results = run "dotnet" [ "fsi"; "examples/attention.fsx"; "--epochs"; "3" ]

@@ -36,6 +36,7 @@ let allTests =
             CsvTests.tests
             DatabaseTests.tests
             ImageTests.tests
+            TextTests.tests
             StreamRuntimeTests.tests
             OnnxTests.tests
             CompileTests.tests

@@ -27,10 +27,17 @@ public static class ModelFile
     const string LegacyDescription = "model.json", LegacyState = "state.safetensors";
 
     /// <summary>Saves <paramref name="model"/> into <paramref name="folder"/> (created if needed),
-    /// with your own string <paramref name="metadata"/> (read back with <see cref="ReadMetadata"/>).</summary>
-    public static void Save(string folder, Model model, bool includeOptimizerState = true, IReadOnlyDictionary<string, string>? metadata = null)
+    /// with your own string <paramref name="metadata"/> (read back with <see cref="ReadMetadata"/>)
+    /// and <paramref name="assets"/>: files that belong with the network (a text vectorizer's
+    /// vocabulary, class lists), named by lower-case letters, digits and '_', saved in the same
+    /// generation as the weights and read back with <see cref="ReadAsset"/>.</summary>
+    public static void Save(string folder, Model model, bool includeOptimizerState = true, IReadOnlyDictionary<string, string>? metadata = null,
+        IReadOnlyDictionary<string, byte[]>? assets = null)
     {
         ArgumentNullException.ThrowIfNull(model);
+        foreach (var name in assets?.Keys ?? [])
+            if (name.Length == 0 || !name.All(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '_'))
+                throw new ArgumentException($"Asset name '{name}': use lower-case letters, digits and '_'.", nameof(assets));
         var description = new JsonObject
         {
             ["format"] = Format,
@@ -51,8 +58,24 @@ public static class ModelFile
             var saved = includeOptimizerState ? state : state with { OptState = Trees.TensorTree.Empty };
             SavedFolder.Save(folder, [
                 new SavedFolder.Part(DescriptionPart, "json", stream => stream.Write(json)),
-                new SavedFolder.Part(StatePart, "safetensors", stream => TrainStateFile.Write(stream, saved, withChecksum: false))]);
+                new SavedFolder.Part(StatePart, "safetensors", stream => TrainStateFile.Write(stream, saved, withChecksum: false)),
+                .. (assets ?? new Dictionary<string, byte[]>()).Select(a => new SavedFolder.Part(AssetPrefix + a.Key, "asset", stream => stream.Write(a.Value)))]);
         });
+    }
+
+    const string AssetPrefix = "asset_";
+
+    /// <summary>The asset <paramref name="name"/> saved with the model (see <see cref="Save"/>), checked against the manifest.</summary>
+    /// <exception cref="InvalidDataException">The folder holds no saved model, the model has no such asset, or its file is damaged.</exception>
+    public static byte[] ReadAsset(string folder, string name)
+    {
+        ArgumentNullException.ThrowIfNull(folder);
+        ArgumentNullException.ThrowIfNull(name);
+        if (!SavedFolder.HasManifest(folder)) throw new InvalidDataException($"{folder} holds no saved model: {SavedFolder.ManifestName} is missing.");
+        var files = SavedFolder.Resolve(folder);
+        if (!files.TryGetValue(AssetPrefix + name, out var path))
+            throw new InvalidDataException($"{folder}: the saved model has no asset '{name}'; it has {(files.Keys.Any(k => k.StartsWith(AssetPrefix, StringComparison.Ordinal)) ? string.Join(", ", files.Keys.Where(k => k.StartsWith(AssetPrefix, StringComparison.Ordinal)).Select(k => k[AssetPrefix.Length..])) : "none")}.");
+        return File.ReadAllBytes(path);
     }
 
     /// <summary>The metadata saved with the model (empty when none).</summary>

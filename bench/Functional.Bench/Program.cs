@@ -12,6 +12,7 @@ switch (name)
     case "fit-child": FitSpeed.RunChild(args.Skip(1).ToArray()); break;
     case "streams": StreamThroughput.Run(); break;
     case "streams-child": StreamThroughput.RunChild(args.Skip(1).ToArray()); break;
+    case "images": ImagePipeline.Run(); break;
     case "profile": ProfileBench.Run(); break;
     case "mixed": MixedPrecision.Run(); break;
     case "compile": CompileBench.Run(); break;
@@ -21,7 +22,7 @@ switch (name)
     case "mixed-child": MixedPrecision.RunChild(args.Skip(1).ToArray()); break;
     case "profile-child": ProfileBench.RunChild(); break;
     default:
-        Console.Error.WriteLine("usage: bench/run fit | grad-memory | remat | save-load | streams | profile | mixed | compile | optimize | distributed");
+        Console.Error.WriteLine("usage: bench/run fit | grad-memory | remat | save-load | streams | images | profile | mixed | compile | optimize | distributed");
         return 2;
 }
 return 0;

@@ -1,0 +1,137 @@
+/// Keras's TextVectorization: standardise, split, n-grams, a vocabulary adapted from a stream,
+/// ids padded and truncated, multi-hot, counts and TF-IDF, saved in the model's generation and
+/// applied identically after loading.
+module Functional.PropertyTests.TextTests
+
+open System
+open System.IO
+open Expecto
+open TorchSharp
+open Functional.Layers
+open Functional.Losses
+open Functional.Optimizers
+open Functional.Persistence
+open Functional.Streams
+open Functional.Streams.Text
+open Functional.Training
+open Functional.FSharp
+open Support
+open StreamSourceTests
+
+let private corpus = [ "The cat sat."; "the dog"; "The cat!" ]
+
+let private values (t: torch.Tensor) =
+    t.to_type(torch.float64).data<float>().ToArray()
+
+let tests =
+    testList
+        "text"
+        [
+            testCase "a vocabulary by falling frequency (ties in ordinal order); ids padded, truncated, 1 for unknown"
+            <| fun () ->
+                let vectorizer = TextVectorizer(outputSequenceLength = 5)
+                vectorizer.Adapt(Stream.ofSeq corpus)
+
+                Expect.equal
+                    (List.ofSeq vectorizer.Vocabulary)
+                    [ ""; "[UNK]"; "the"; "cat"; "dog"; "sat" ]
+                    "Keras's order"
+
+                use ids = vectorizer.Apply [| "The CAT ate, the end"; "dog" |]
+
+                Expect.equal
+                    (ids.data<int64>().ToArray())
+                    [| 2L; 3L; 1L; 2L; 1L; 4L; 0L; 0L; 0L; 0L |]
+                    "standardised, looked up, padded with 0"
+
+                let limited = TextVectorizer(maxTokens = 4)
+                limited.Adapt corpus
+
+                Expect.equal
+                    (List.ofSeq limited.Vocabulary)
+                    [ ""; "[UNK]"; "the"; "cat" ]
+                    "maxTokens counts the reserved tokens"
+
+                use ragged = limited.Apply [| "the"; "cat the the" |]
+                Expect.equal (List.ofArray ragged.shape) [ 2L; 3L ] "no length given: the longest text's"
+
+            testCase "multi-hot, counts, TF-IDF and n-grams as Keras computes them"
+            <| fun () ->
+                let vectorizer mode =
+                    let v = TextVectorizer(outputMode = mode)
+                    v.Adapt corpus
+                    v
+
+                let multiHot = vectorizer TextOutputMode.MultiHot
+                Expect.equal (List.ofSeq multiHot.Vocabulary) [ "[UNK]"; "the"; "cat"; "dog"; "sat" ] "no padding token"
+                Expect.equal (values (multiHot.Apply "cat cat bird")) [| 1.0; 0.0; 1.0; 0.0; 0.0 |] "multi-hot"
+
+                Expect.equal
+                    (values ((vectorizer TextOutputMode.Count).Apply "cat cat bird"))
+                    [| 1.0; 0.0; 2.0; 0.0; 0.0 |]
+                    "counts"
+
+                let tfidf = vectorizer TextOutputMode.TfIdf
+                let idf documentsWith = log (1.0 + 3.0 / (1.0 + documentsWith))
+                let expected = [| idf 3.0; idf 2.0; idf 1.0; idf 1.0 |]
+                let unknown = Array.average expected
+                let got = values (tfidf.Apply "cat cat bird")
+                Expect.floatClose Accuracy.medium got.[2] (2.0 * idf 2.0) "count x idf"
+                Expect.floatClose Accuracy.medium got.[0] unknown "unknown tokens weigh the mean idf"
+                let bigrams = TextVectorizer(ngrams = 2)
+
+                Expect.equal
+                    (List.ofSeq (bigrams.Tokens "The cat sat."))
+                    [ "the"; "cat"; "sat"; "the cat"; "cat sat" ]
+                    "n-grams after the tokens"
+
+                let chars =
+                    TextVectorizer(split = TextSplit.Character, standardize = TextStandardize.None)
+
+                Expect.equal (List.ofSeq (chars.Tokens "ab")) [ "a"; "b" ] "characters"
+
+            testCase "saved with the model in one generation; after loading, the same ids and the same predictions"
+            <| fun () ->
+                withFolder (fun folder ->
+                    let vectorizer = TextVectorizer(maxTokens = 20, outputSequenceLength = 4)
+                    vectorizer.Adapt corpus
+
+                    use model =
+                        new Model(
+                            Sequential(Embedding(20L, 3L), Flatten(), Dense(2L)),
+                            [| 4L |],
+                            Loss.SparseCategoricalCrossEntropy(fromLogits = true),
+                            Optimizer.Adam 1e-3
+                        )
+
+                    vectorizer.Save(folder, model)
+                    let loaded = TextVectorizer.Load folder
+                    use reloaded = ModelFile.LoadModel folder
+                    let texts = [| "the cat"; "a dog sat on the cat" |]
+                    use ids = vectorizer.Apply texts
+                    use again = loaded.Apply texts
+                    Expect.equal (again.data<int64>().ToArray()) (ids.data<int64>().ToArray()) "the same ids"
+                    use before = model.Predict ids
+                    use after = reloaded.Predict again
+                    expectClose "the same predictions" 0.0 after before
+
+                    ModelFile.Save(folder, model)
+
+                    expectThrowsWith<InvalidDataException> [ "no asset 'text_vectorization'" ] (fun () ->
+                        TextVectorizer.Load folder |> ignore))
+
+            testCase "bad input: no vocabulary yet, a damaged saved vectorizer, bad settings"
+            <| fun () ->
+                expectThrowsWith<InvalidOperationException> [ "no vocabulary yet" ] (fun () ->
+                    TextVectorizer().Apply [| "x" |] |> ignore)
+
+                expectThrowsWith<InvalidDataException> [ "Not a readable text vectorizer" ] (fun () ->
+                    TextVectorizer.FromJson "{\"format\": 3}" |> ignore)
+
+                expectThrowsWith<ArgumentOutOfRangeException> [ "at least 3" ] (fun () ->
+                    TextVectorizer(maxTokens = 2) |> ignore)
+
+                expectThrowsWith<ArgumentException> [ "outputSequenceLength is for Int output" ] (fun () ->
+                    TextVectorizer(outputMode = TextOutputMode.MultiHot, outputSequenceLength = 3)
+                    |> ignore)
+        ]
