@@ -13,6 +13,7 @@ open Functional.Streams
 open Functional.FSharp
 open Support
 open StreamSourceTests
+open Functional.Streams.Tables
 
 let private image (seed: int64) =
     torch.manual_seed seed |> ignore
@@ -183,6 +184,20 @@ let tests =
                 Expect.isFalse
                     (Array.pairwise first |> Array.exists (fun (a, b) -> same a b))
                     "each element its own draws"
+
+                let batched =
+                    (images |> Stream.map (fun x -> struct (x, torch.tensor 0L)))
+                        .Batch(3)
+                        .Stack()
+                        .AugmentBatches(augmentation, 7UL)
+                        .Enumerate()
+                    |> Seq.collect (fun struct (x, _) -> [ for i in 0L .. x.shape.[0] - 1L -> x.[i] ])
+                    |> Array.ofSeq
+
+                Expect.equal batched.Length 8 "every image"
+
+                for i in 0..7 do
+                    expectClose $"batched image {i} equals the one-by-one augmentation" 1e-5 batched.[i] first.[i]
 
                 expectThrowsWith<ArgumentException> [ "both a height and a width" ] (fun () ->
                     images.Augment(ImageAugmentation(CropHeight = 4), 1UL) |> ignore)

@@ -74,6 +74,25 @@ public static class ImageStreams
         }, parallelism, name: "augment");
     }
 
+    /// <summary>
+    /// Batches of (images [N, C, H, W], labels) augmented as one batched operation each: image j
+    /// of the epoch (counting through the batches) gets the draws of key (<paramref name="seed"/>,
+    /// epoch, j), so the result equals <see cref="Augment(DataStream{Tensor}, ImageAugmentation, ulong, int)"/>
+    /// before batching, at a fraction of the cost for small images. Labels pass through.
+    /// </summary>
+    public static DataStream<(Tensor Inputs, Tensor Targets)> AugmentBatches(this DataStream<(Tensor Inputs, Tensor Targets)> batches,
+        ImageAugmentation augmentation, ulong seed, int parallelism = 1)
+    {
+        ArgumentNullException.ThrowIfNull(batches);
+        ArgumentNullException.ThrowIfNull(augmentation);
+        augmentation.Validated();
+        return batches.KeyedRows(seed, batch => batch.Inputs.shape[0]).Map(keyed =>
+        {
+            using var images = keyed.Value.Inputs;
+            return (augmentation.ApplyBatch(images, i => keyed.Key.Fold(keyed.First + i)), keyed.Value.Targets);
+        }, parallelism, name: "augment batches");
+    }
+
     /// <summary>As <see cref="Augment(DataStream{Tensor}, ImageAugmentation, ulong, int)"/> for (image, label) pairs; labels pass through.</summary>
     public static DataStream<(Tensor Image, Tensor Label)> Augment(this DataStream<(Tensor Image, Tensor Label)> pairs, ImageAugmentation augmentation, ulong seed,
         int parallelism = Parallelism.Auto)

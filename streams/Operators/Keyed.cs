@@ -13,6 +13,23 @@ public sealed partial class DataStream<T>
             return input.Select((item, index) => new Sourced<(T, RandomKey)>((item.Value, epochKey.Fold(index)), item.Origin));
         });
 
+    /// <summary>Each element (a batch of <paramref name="rows"/> rows) with the epoch's key and the
+    /// index of its first row in the run: row j's key is the epoch key folded with j, as in <see cref="Keyed"/>.</summary>
+    internal DataStream<(T Value, RandomKey Key, long First)> KeyedRows(ulong seed, Func<T, long> rows) =>
+        Then<(T, RandomKey, long)>("key", (input, run) => KeyedRowsOf(input, new RandomKey(seed).Fold(run.Epoch), rows));
+
+    static IEnumerable<Sourced<(T, RandomKey, long)>> KeyedRowsOf(IEnumerable<Sourced<T>> input, RandomKey epochKey, Func<T, long> rows)
+    {
+        long first = 0;
+        foreach (var item in input)
+        {
+            // Counted before the element is passed on: its consumer may dispose it.
+            long count = rows(item.Value);
+            yield return new((item.Value, epochKey, first), item.Origin);
+            first += count;
+        }
+    }
+
     /// <summary>Keeps the elements <paramref name="keep"/> accepts (it releases the others) and
     /// counts the rest in the stage's Dropped counter.</summary>
     internal DataStream<T> DropCounted(string name, Func<T, bool> keep) =>

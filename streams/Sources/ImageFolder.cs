@@ -67,10 +67,18 @@ public static partial class DataStream
             if (image.Width != width || image.Height != height) image.Mutate(x => x.Resize(width, height));
             var pixels = new byte[width * height * 3];
             image.CopyPixelDataTo(pixels);
-            using var hwc = torch.tensor(pixels, [height, width, 3]);
-            using var chw = hwc.permute(2, 0, 1);
-            using var scaled = chw.to_type(ScalarType.Float32).div_(255f);
-            return channels == 3 ? scaled.contiguous() : Functional.Images.ImageOps.Grayscale(scaled);
+            // Planar [c, h, w] floats in [0, 1] in one pass, gray by the luma weights: one tensor
+            // made, not a chain of small tensor operations per image.
+            int plane = width * height;
+            var values = new float[channels * plane];
+            var luma = Functional.Images.ImageOps.LumaWeights;
+            for (int i = 0; i < plane; i++)
+            {
+                float r = pixels[3 * i] / 255f, g = pixels[3 * i + 1] / 255f, b = pixels[3 * i + 2] / 255f;
+                if (channels == 3) (values[i], values[plane + i], values[2 * plane + i]) = (r, g, b);
+                else values[i] = luma[0] * r + luma[1] * g + luma[2] * b;
+            }
+            return torch.tensor(values, [channels, height, width]);
         }
     }
 
