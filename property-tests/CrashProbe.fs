@@ -79,6 +79,15 @@ let private subjects =
         s "up_sampling2d" (fun () -> UpSampling2D() :> ILayer) [| 1L; 3L; 3L |] "up_sampling2d" false
         s "zero_padding2d" (fun () -> ZeroPadding2D() :> ILayer) [| 1L; 3L; 3L |] "zero_padding2d" false
         s "rescaling" (fun () -> Rescaling(0.5) :> ILayer) [| 4L |] "rescaling" false
+        s "random_flip" (fun () -> RandomFlip() :> ILayer) [| 1L; 4L; 4L |] "random_flip" false
+        s "random_rotation" (fun () -> RandomRotation(0.1) :> ILayer) [| 1L; 4L; 4L |] "random_rotation" false
+        s "random_zoom" (fun () -> RandomZoom(0.1) :> ILayer) [| 1L; 4L; 4L |] "random_zoom" false
+        s "random_translation" (fun () -> RandomTranslation(0.1) :> ILayer) [| 1L; 4L; 4L |] "random_translation" false
+        s "random_contrast" (fun () -> RandomContrast(0.1) :> ILayer) [| 1L; 4L; 4L |] "random_contrast" false
+        s "random_brightness" (fun () -> RandomBrightness(0.1) :> ILayer) [| 1L; 4L; 4L |] "random_brightness" false
+        s "random_crop" (fun () -> RandomCrop(2L, 3L) :> ILayer) [| 1L; 4L; 4L |] "random_crop" false
+        s "resizing" (fun () -> Resizing(2L, 3L) :> ILayer) [| 1L; 4L; 4L |] "resizing" false
+        s "center_crop" (fun () -> CenterCrop(2L, 3L) :> ILayer) [| 1L; 4L; 4L |] "center_crop" false
         s
             "normalization"
             (fun () -> Normalization([| 0.0; 1.0; 2.0 |], [| 1.0; 1.0; 4.0 |]) :> ILayer)

@@ -74,6 +74,16 @@ let catalogue =
         entry (fun () -> Dropout(0.5) :> ILayer) [| 4L |]
         entry (fun () -> Activation(ActivationFunction.Gelu) :> ILayer) [| 4L |]
         entry (fun () -> Rescaling(1.0 / 127.5, -1.0) :> ILayer) [| 2L; 3L |]
+        entry (fun () -> RandomFlip() :> ILayer) [| 2L; 5L; 6L |]
+        entry (fun () -> RandomRotation(0.1) :> ILayer) [| 2L; 5L; 6L |]
+        entry (fun () -> RandomZoom(0.2) :> ILayer) [| 2L; 5L; 6L |]
+        entry (fun () -> RandomTranslation(0.1) :> ILayer) [| 2L; 5L; 6L |]
+        entry (fun () -> RandomContrast(0.3) :> ILayer) [| 2L; 5L; 6L |]
+        entry (fun () -> RandomBrightness(0.2) :> ILayer) [| 2L; 5L; 6L |]
+        entry (fun () -> RandomCrop(3L, 4L) :> ILayer) [| 2L; 5L; 6L |]
+        entry (fun () -> RandomCrop(8L, 9L) :> ILayer) [| 1L; 5L; 6L |]
+        entry (fun () -> Resizing(3L, 8L) :> ILayer) [| 2L; 5L; 6L |]
+        entry (fun () -> CenterCrop(3L, 4L) :> ILayer) [| 2L; 5L; 6L |]
         entry (fun () -> Normalization([| 1.0; -2.0; 0.5 |], [| 4.0; 0.25; 0.0 |]) :> ILayer) [| 2L; 3L |]
         entry (fun () -> Normalization(axis = 0, name = "by_rows") :> ILayer) [| 2L; 3L |]
         entry (fun () -> BatchNorm() :> ILayer) [| 3L; 2L |]
@@ -266,6 +276,96 @@ let lawTests =
     testList
         "new layers' laws"
         [
+            testCase
+                "random image layers: the identity in inference; in training each image its own draws, the same for the same key"
+            <| fun () ->
+                scoped (fun () ->
+                    torch.manual_seed 3L |> ignore
+                    let x = torch.rand (4L, 3L, 8L, 8L)
+
+                    let layers: ILayer list =
+                        [
+                            RandomFlip()
+                            RandomRotation(0.2)
+                            RandomZoom(0.3)
+                            RandomTranslation(0.2)
+                            RandomContrast(0.5)
+                            RandomBrightness(0.3)
+                        ]
+
+                    for layer in layers do
+                        let v = layer.Init(new torch.Generator(1UL), [| 3L; 8L; 8L |])
+
+                        let run (context: ApplyContext) =
+                            let struct (y, _) = layer.Apply(v, x, context) in y
+
+                        let kind = kindOf layer
+                        let same (p: torch.Tensor) (q: torch.Tensor) = p.eq(q).all().item<bool>()
+                        Expect.isTrue (same (run ApplyContext.Inference) x) $"{kind}: inference is the identity"
+
+                        let a, b, c =
+                            run (ApplyContext.Train 5UL), run (ApplyContext.Train 5UL), run (ApplyContext.Train 6UL)
+
+                        Expect.isTrue (same a b) $"{kind}: the same key, the same images"
+                        Expect.isFalse (same a c) $"{kind}: another key draws again"
+
+                        let perImage = torch.stack [| for i in 0L .. 3L -> a.[i].sub(x.[i]).abs().sum() |]
+
+                        Expect.isGreaterThan (perImage.std().item<float32>()) 0.0f $"{kind}: each image its own draw"
+
+                    let crop = RandomCrop(5L, 6L)
+                    let v = crop.Init(new torch.Generator(1UL), [| 3L; 8L; 8L |])
+                    let struct (trained, _) = crop.Apply(v, x, ApplyContext.Train 1UL)
+                    let struct (inferred, _) = crop.Apply(v, x, ApplyContext.Inference)
+                    Expect.sequenceEqual trained.shape [| 4L; 3L; 5L; 6L |] "a random window in training"
+
+                    Expect.isTrue
+                        (inferred.eq(x.narrow(2L, 1L, 5L).narrow(3L, 1L, 6L)).all().item<bool>())
+                        "the central one in inference")
+
+            testCase "a model with preprocessing layers trains with them, saves them, and predicts without them"
+            <| fun () ->
+                StreamSourceTests.withFolder (fun folder ->
+                    use model =
+                        new Functional.Training.Model(
+                            Sequential(
+                                RandomFlip(FlipMode.Horizontal),
+                                RandomRotation(0.05),
+                                RandomCrop(6L, 6L),
+                                Flatten(),
+                                Dense(2L)
+                            ),
+                            [| 1L; 8L; 8L |],
+                            Functional.Losses.Loss.SparseCategoricalCrossEntropy(fromLogits = true),
+                            Functional.Optimizers.Optimizer.Adam 1e-2,
+                            seed = 0UL
+                        )
+
+                    torch.manual_seed 4L |> ignore
+                    let x = torch.rand (32L, 1L, 8L, 8L)
+                    let y = torch.randint (0L, 2L, [| 32L |])
+
+                    model.Fit(
+                        x,
+                        y,
+                        Functional.Training.FitOptions(
+                            Epochs = 2,
+                            BatchSize = 8,
+                            Verbosity = Functional.Training.Verbosity.Silent
+                        )
+                    )
+                    |> ignore
+
+                    ModelFile.Save(folder, model)
+                    use loaded = ModelFile.LoadModel folder
+
+                    Expect.equal
+                        ((LayerRegistry.ToJson loaded.Network).ToJsonString())
+                        ((LayerRegistry.ToJson model.Network).ToJsonString())
+                        "the same layers"
+
+                    expectClose "Predict: the central crop, no randomness" 0.0 (loaded.Predict x) (model.Predict x))
+
             testCase "Normalization.Adapt standardises its data; batch by batch equals all at once"
             <| fun () ->
                 scoped (fun () ->

@@ -25,14 +25,15 @@ public static class ImageOps
         return weighted.sum(c, keepdim: true);
     }
 
-    /// <summary>Bilinear resize to <paramref name="height"/> x <paramref name="width"/> (tf.image.resize's default).</summary>
-    public static Tensor Resize(Tensor image, int height, int width)
+    /// <summary>Bilinear resize to <paramref name="height"/> x <paramref name="width"/> (tf.image.resize
+    /// and Keras's Resizing; <paramref name="antialias"/> filters when shrinking, as torchvision does by default).</summary>
+    public static Tensor Resize(Tensor image, int height, int width, bool antialias = false)
     {
         RequireSize(height, width);
         bool single = ChannelDim(image, nameof(image)) == 0;
         if (image.shape[^2] == height && image.shape[^1] == width) return image.alias();
         using var batch = single ? image.unsqueeze(0) : image.alias();
-        using var resized = nn.functional.interpolate(batch, [height, width], mode: InterpolationMode.Bilinear, align_corners: false, antialias: true);
+        using var resized = nn.functional.interpolate(batch, [height, width], mode: InterpolationMode.Bilinear, align_corners: false, antialias: antialias);
         return single ? resized.squeeze(0) : resized.alias();
     }
 
