@@ -120,6 +120,51 @@ let tests =
                     expectThrowsWith<InvalidDataException> [ "no asset 'text_vectorization'" ] (fun () ->
                         TextVectorizer.Load folder |> ignore))
 
+            testCase "subword tokenisers from vocabulary files: WordPiece and BPE ids, padded, saved with the model"
+            <| fun () ->
+                withFolder (fun folder ->
+                    let vocab = Path.Combine(folder, "vocab.txt")
+                    File.WriteAllLines(vocab, [ "[PAD]"; "[UNK]"; "the"; "cat"; "##s"; "sat"; "on"; "mat" ])
+                    let wordPiece = SubwordVectorizer.WordPiece(vocab, outputSequenceLength = 6)
+                    use ids = wordPiece.Apply [| "the cats sat"; "the dog" |]
+
+                    Expect.equal
+                        (ids.data<int64>().ToArray())
+                        [| 2L; 3L; 4L; 5L; 0L; 0L; 2L; 1L; 0L; 0L; 0L; 0L |]
+                        "subwords, unknown words, padding"
+
+                    let bpeVocab = Path.Combine(folder, "vocab.json")
+                    let merges = Path.Combine(folder, "merges.txt")
+
+                    File.WriteAllText(
+                        bpeVocab,
+                        "{\"l\": 0, \"o\": 1, \"w\": 2, \"lo\": 3, \"low\": 4, \"e\": 5, \"r\": 6, \"er\": 7}"
+                    )
+
+                    File.WriteAllLines(merges, [ "#version: 0.2"; "l o"; "lo w"; "e r" ])
+                    let bpe = SubwordVectorizer.Bpe(bpeVocab, merges, outputSequenceLength = 4)
+                    Expect.equal (List.ofSeq (bpe.Encode "lower")) [ 4; 7 ] "merges applied in order: low + er"
+
+                    use model =
+                        new Model(
+                            Sequential(Embedding(8L, 2L), Flatten(), Dense(2L)),
+                            [| 6L |],
+                            Loss.SparseCategoricalCrossEntropy(fromLogits = true),
+                            Optimizer.Adam 1e-3
+                        )
+
+                    let saved = Path.Combine(folder, "model")
+                    wordPiece.Save(saved, model)
+                    use again = (SubwordVectorizer.Load saved).Apply [| "the cats sat"; "the dog" |]
+
+                    Expect.equal
+                        (again.data<int64>().ToArray())
+                        (ids.data<int64>().ToArray())
+                        "the same ids after loading"
+
+                    expectThrowsWith<FileNotFoundException> [ "nope.txt" ] (fun () ->
+                        SubwordVectorizer.WordPiece(Path.Combine(folder, "nope.txt"), 4) |> ignore))
+
             testCase "bad input: no vocabulary yet, a damaged saved vectorizer, bad settings"
             <| fun () ->
                 expectThrowsWith<InvalidOperationException> [ "no vocabulary yet" ] (fun () ->
