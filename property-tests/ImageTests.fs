@@ -72,6 +72,19 @@ let tests =
                 use batchTurned = ImageOps.Affine(batch, Math.PI)
                 expectClose "batched like single images" 1e-5 (batchTurned.[0L]) turned
 
+            testCase
+                "a quarter turn of a wide image turns a horizontal ramp into a vertical one of the same slope, in pixels"
+            <| fun () ->
+                // A ramp rising 1 per pixel from left to right, on a 4 x 8 image.
+                use ramp = torch.arange(8.0f).expand(1L, 4L, 8L).contiguous()
+                use turned = ImageOps.Affine(ramp, Math.PI / 2.0)
+
+                let at (y: int64) (x: int64) =
+                    float (turned.[0L, y, x].item<float32>())
+
+                Expect.floatClose Accuracy.medium (abs (at 2L 4L - at 1L 4L)) 1.0 "one per pixel down the middle column"
+                Expect.floatClose Accuracy.medium (at 1L 3L) (at 1L 4L) "constant along a row"
+
             testCase "resize, crops, brightness, contrast and normalisation"
             <| fun () ->
                 use x = image 2L

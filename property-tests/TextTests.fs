@@ -27,21 +27,22 @@ let tests =
     testList
         "text"
         [
-            testCase "a vocabulary by falling frequency (ties in ordinal order); ids padded, truncated, 1 for unknown"
+            testCase
+                "a vocabulary by falling frequency (ties in falling ordinal order, as Keras); ids padded, truncated, 1 for unknown"
             <| fun () ->
                 let vectorizer = TextVectorizer(outputSequenceLength = 5)
                 vectorizer.Adapt(Stream.ofSeq corpus)
 
                 Expect.equal
                     (List.ofSeq vectorizer.Vocabulary)
-                    [ ""; "[UNK]"; "the"; "cat"; "dog"; "sat" ]
+                    [ ""; "[UNK]"; "the"; "cat"; "sat"; "dog" ]
                     "Keras's order"
 
                 use ids = vectorizer.Apply [| "The CAT ate, the end"; "dog" |]
 
                 Expect.equal
                     (ids.data<int64>().ToArray())
-                    [| 2L; 3L; 1L; 2L; 1L; 4L; 0L; 0L; 0L; 0L |]
+                    [| 2L; 3L; 1L; 2L; 1L; 5L; 0L; 0L; 0L; 0L |]
                     "standardised, looked up, padded with 0"
 
                 let limited = TextVectorizer(maxTokens = 4)
@@ -63,7 +64,7 @@ let tests =
                     v
 
                 let multiHot = vectorizer TextOutputMode.MultiHot
-                Expect.equal (List.ofSeq multiHot.Vocabulary) [ "[UNK]"; "the"; "cat"; "dog"; "sat" ] "no padding token"
+                Expect.equal (List.ofSeq multiHot.Vocabulary) [ "[UNK]"; "the"; "cat"; "sat"; "dog" ] "no padding token"
                 Expect.equal (values (multiHot.Apply "cat cat bird")) [| 1.0; 0.0; 1.0; 0.0; 0.0 |] "multi-hot"
 
                 Expect.equal
@@ -74,6 +75,16 @@ let tests =
                 let tfidf = vectorizer TextOutputMode.TfIdf
                 let idf documentsWith = log (1.0 + 3.0 / (1.0 + documentsWith))
                 let expected = [| idf 3.0; idf 2.0; idf 1.0; idf 1.0 |]
+
+                Expect.equal
+                    (tfidf.IdfWeights
+                     |> Seq.skip 1
+                     |> Seq.map float
+                     |> Array.ofSeq
+                     |> Array.map (fun w -> Math.Round(w, 5)))
+                    (expected |> Array.map (fun w -> Math.Round(w, 5)))
+                    "Keras's idf weights"
+
                 let unknown = Array.average expected
                 let got = values (tfidf.Apply "cat cat bird")
                 Expect.floatClose Accuracy.medium got.[2] (2.0 * idf 2.0) "count x idf"

@@ -108,6 +108,7 @@ public sealed record ImageAugmentation
         if (ImageOps.ChannelDim(images, nameof(images)) != 1)
             throw new ArgumentException($"ApplyBatch takes a batch [batch, channels, height, width]; got shape [{string.Join(", ", images.shape)}].", nameof(images));
         long n = images.shape[0];
+        if (n == 0) return images.clone();
         var key = Enumerable.Range(0, (int)n).Select(i => keys(i)).ToArray();
         using var scope = NewDisposeScope();
         var current = images;
@@ -123,12 +124,9 @@ public sealed record ImageAugmentation
         if (FlipVertical) current = torch.where(Mask("flip vertical"), current.flip(-2), current);
         if (Rotation > 0 || Zoom > 0 || Translation > 0)
         {
-            var theta = key.SelectMany(k =>
-            {
-                double angle = Symmetric(k, "rotation", Rotation) * 2 * Math.PI, scale = 1 + Symmetric(k, "zoom", Zoom);
-                double cos = Math.Cos(angle) * scale, sin = Math.Sin(angle) * scale;
-                return new[] { (float)cos, (float)-sin, (float)(-2 * Symmetric(k, "shift x", Translation)), (float)sin, (float)cos, (float)(-2 * Symmetric(k, "shift y", Translation)) };
-            }).ToArray();
+            long height = current.shape[2], width = current.shape[3];
+            var theta = key.SelectMany(k => ImageOps.AffineRow(Symmetric(k, "rotation", Rotation) * 2 * Math.PI, Symmetric(k, "zoom", Zoom),
+                Symmetric(k, "shift x", Translation), Symmetric(k, "shift y", Translation), height, width)).ToArray();
             var grid = nn.functional.affine_grid(torch.tensor(theta, [n, 2, 3]).to(current.device).to_type(current.dtype), current.shape, align_corners: false);
             current = nn.functional.grid_sample(current, grid, GridSampleMode.Bilinear, GridSamplePaddingMode.Reflection, align_corners: false);
         }

@@ -13,14 +13,14 @@ public static class ImageOps
 {
     /// <summary>The luma weights of ITU-R BT.601 that Keras (tf.image.rgb_to_grayscale),
     /// torchvision and Pillow use: 0.2989 R + 0.587 G + 0.114 B.</summary>
-    public static readonly float[] LumaWeights = [0.2989f, 0.587f, 0.114f];
+    public static IReadOnlyList<float> LumaWeights { get; } = Array.AsReadOnly([0.2989f, 0.587f, 0.114f]);
 
     /// <summary>RGB to one gray channel with <see cref="LumaWeights"/>: [3, H, W] -> [1, H, W] (or batched).</summary>
     public static Tensor Grayscale(Tensor image)
     {
         int c = ChannelDim(image, nameof(image));
         if (image.shape[c] != 3) throw new ArgumentException($"Grayscale takes 3 channels (RGB); the image has {image.shape[c]} (shape [{string.Join(", ", image.shape)}]).", nameof(image));
-        using var weights = torch.tensor(LumaWeights, dtype: image.dtype, device: image.device).view(3, 1, 1);
+        using var weights = torch.tensor(LumaWeights.ToArray(), dtype: image.dtype, device: image.device).view(3, 1, 1);
         using var weighted = image.mul(weights);
         return weighted.sum(c, keepdim: true);
     }
@@ -91,13 +91,22 @@ public static class ImageOps
         bool single = ChannelDim(image, nameof(image)) == 0;
         if (zoom <= -1) throw new ArgumentOutOfRangeException(nameof(zoom), zoom, "A zoom of -1 or less leaves nothing to show.");
         using var batch = single ? image.unsqueeze(0) : image.alias();
-        double scale = 1 + zoom, cos = Math.Cos(radians) * scale, sin = Math.Sin(radians) * scale;
-        // affine_grid maps output coordinates in [-1, 1] to input ones: rotate, scale, then shift.
-        using var theta = torch.tensor(new[] { (float)cos, (float)-sin, (float)(-2 * shiftX), (float)sin, (float)cos, (float)(-2 * shiftY) },
+        using var theta = torch.tensor(AffineRow(radians, zoom, shiftX, shiftY, batch.shape[^2], batch.shape[^1]),
             [1, 2, 3], dtype: ScalarType.Float32).to(batch.device).expand(batch.shape[0], 2, 3).to_type(batch.dtype);
         using var grid = nn.functional.affine_grid(theta, batch.shape, align_corners: false);
         using var sampled = nn.functional.grid_sample(batch, grid, GridSampleMode.Bilinear, GridSamplePaddingMode.Reflection, align_corners: false);
         return single ? sampled.squeeze(0) : sampled.alias();
+    }
+
+    /// <summary>
+    /// affine_grid's matrix (output coordinates in [-1, 1] to input ones) for a rotation, zoom and
+    /// shift in pixel space: the off-diagonal terms carry the aspect ratio, so a non-square image
+    /// turns without shearing.
+    /// </summary>
+    internal static float[] AffineRow(double radians, double zoom, double shiftX, double shiftY, long height, long width)
+    {
+        double scale = 1 + zoom, cos = Math.Cos(radians) * scale, sin = Math.Sin(radians) * scale, aspect = (double)height / width;
+        return [(float)cos, (float)(-sin * aspect), (float)(-2 * shiftX), (float)(sin / aspect), (float)cos, (float)(-2 * shiftY)];
     }
 
     /// <summary>Adds <paramref name="delta"/> to every value, kept in [0, 1] (Keras's RandomBrightness).</summary>

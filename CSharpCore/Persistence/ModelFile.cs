@@ -30,14 +30,18 @@ public static class ModelFile
     /// with your own string <paramref name="metadata"/> (read back with <see cref="ReadMetadata"/>)
     /// and <paramref name="assets"/>: files that belong with the network (a text vectorizer's
     /// vocabulary, class lists), named by lower-case letters, digits and '_', saved in the same
-    /// generation as the weights and read back with <see cref="ReadAsset"/>.</summary>
+    /// generation as the weights and read back with <see cref="ReadAssets"/>. A later save without
+    /// them leaves them out: save everything that belongs together each time.</summary>
     public static void Save(string folder, Model model, bool includeOptimizerState = true, IReadOnlyDictionary<string, string>? metadata = null,
         IReadOnlyDictionary<string, byte[]>? assets = null)
     {
         ArgumentNullException.ThrowIfNull(model);
-        foreach (var name in assets?.Keys ?? [])
+        foreach (var (name, bytes) in assets ?? new Dictionary<string, byte[]>())
+        {
             if (name.Length == 0 || !name.All(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '_'))
                 throw new ArgumentException($"Asset name '{name}': use lower-case letters, digits and '_'.", nameof(assets));
+            if (bytes is null) throw new ArgumentException($"Asset '{name}' has no bytes (null).", nameof(assets));
+        }
         var description = new JsonObject
         {
             ["format"] = Format,
@@ -65,17 +69,29 @@ public static class ModelFile
 
     const string AssetPrefix = "asset_";
 
-    /// <summary>The asset <paramref name="name"/> saved with the model (see <see cref="Save"/>), checked against the manifest.</summary>
-    /// <exception cref="InvalidDataException">The folder holds no saved model, the model has no such asset, or its file is damaged.</exception>
-    public static byte[] ReadAsset(string folder, string name)
+    /// <summary>The assets <paramref name="names"/> (every asset when none are named) saved with
+    /// the model (see <see cref="Save"/>), from one reading of the manifest: all of them from the
+    /// same save, checked against it.</summary>
+    /// <exception cref="InvalidDataException">The folder holds no saved model, the model has no such asset, or a file is damaged or gone.</exception>
+    public static IReadOnlyDictionary<string, byte[]> ReadAssets(string folder, params string[] names)
     {
         ArgumentNullException.ThrowIfNull(folder);
-        ArgumentNullException.ThrowIfNull(name);
+        ArgumentNullException.ThrowIfNull(names);
         if (!SavedFolder.HasManifest(folder)) throw new InvalidDataException($"{folder} holds no saved model: {SavedFolder.ManifestName} is missing.");
         var files = SavedFolder.Resolve(folder);
-        if (!files.TryGetValue(AssetPrefix + name, out var path))
-            throw new InvalidDataException($"{folder}: the saved model has no asset '{name}'; it has {(files.Keys.Any(k => k.StartsWith(AssetPrefix, StringComparison.Ordinal)) ? string.Join(", ", files.Keys.Where(k => k.StartsWith(AssetPrefix, StringComparison.Ordinal)).Select(k => k[AssetPrefix.Length..])) : "none")}.");
-        return File.ReadAllBytes(path);
+        var saved = files.Keys.Where(k => k.StartsWith(AssetPrefix, StringComparison.Ordinal)).Select(k => k[AssetPrefix.Length..]).ToArray();
+        var read = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        foreach (var name in names.Length > 0 ? names : saved)
+        {
+            if (!files.TryGetValue(AssetPrefix + name, out var path))
+                throw new InvalidDataException($"{folder}: the saved model has no asset '{name}'; it has {(saved.Length > 0 ? string.Join(", ", saved) : "none")}.");
+            try { read[name] = File.ReadAllBytes(path); }
+            catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+            {
+                throw new InvalidDataException($"{path} is gone: the folder was saved again while it was read; read it again.", e);
+            }
+        }
+        return read;
     }
 
     /// <summary>The metadata saved with the model (empty when none).</summary>

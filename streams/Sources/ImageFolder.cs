@@ -72,11 +72,12 @@ public static partial class DataStream
             int plane = width * height;
             var values = new float[channels * plane];
             var luma = Functional.Images.ImageOps.LumaWeights;
+            float lumaR = luma[0], lumaG = luma[1], lumaB = luma[2];
             for (int i = 0; i < plane; i++)
             {
                 float r = pixels[3 * i] / 255f, g = pixels[3 * i + 1] / 255f, b = pixels[3 * i + 2] / 255f;
                 if (channels == 3) (values[i], values[plane + i], values[2 * plane + i]) = (r, g, b);
-                else values[i] = luma[0] * r + luma[1] * g + luma[2] * b;
+                else values[i] = lumaR * r + lumaG * g + lumaB * b;
             }
             return torch.tensor(values, [channels, height, width]);
         }

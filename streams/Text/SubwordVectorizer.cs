@@ -7,8 +7,11 @@ using static TorchSharp.torch;
 namespace Functional.Streams.Text;
 
 /// <summary>
-/// Subword tokenisation (WordPiece as BERT uses it, byte-pair encoding as GPT-2 and RoBERTa use
-/// it) through Microsoft.ML.Tokenizers, from vocabulary files you supply: text to token ids,
+/// Subword tokenisation through Microsoft.ML.Tokenizers, from vocabulary files you supply:
+/// WordPiece over words split at white space (BERT's vocab.txt format, "##" continuations; no
+/// lower-casing or punctuation splitting, and no [CLS]/[SEP]: standardise the text first as your
+/// vocabulary expects) and byte-pair encoding over words (vocab.json and merges.txt; not GPT-2's
+/// byte-level variant). Text to token ids,
 /// int64 [texts, <see cref="OutputSequenceLength"/>], padded with <see cref="PaddingId"/> and
 /// truncated. Like <see cref="TextVectorizer"/> it is a preprocessing stage that saves with the
 /// model (its vocabulary files become assets of the model's generation).
@@ -69,6 +72,8 @@ public sealed class SubwordVectorizer
     public Tensor Apply(IReadOnlyList<string> texts)
     {
         ArgumentNullException.ThrowIfNull(texts);
+        if ((long)texts.Count * OutputSequenceLength > Array.MaxLength)
+            throw new ArgumentException($"{texts.Count} texts x {OutputSequenceLength} ids is more than one tensor of this kind holds here; vectorise them in batches.", nameof(texts));
         var ids = new long[texts.Count * OutputSequenceLength];
         Array.Fill(ids, PaddingId);
         for (int row = 0; row < texts.Count; row++)
@@ -93,16 +98,20 @@ public sealed class SubwordVectorizer
     /// <exception cref="InvalidDataException">The folder holds no subword vectorizer, or a damaged one.</exception>
     public static SubwordVectorizer Load(string folder)
     {
-        var read = Functional.Persistence.ModelFile.ReadAsset;
+        // Every asset from one reading of the manifest: the settings and files of one save.
+        var assets = Functional.Persistence.ModelFile.ReadAssets(folder);
+        byte[] Asset(string name) => assets.TryGetValue(name, out var bytes) ? bytes
+            : throw new InvalidDataException($"{folder}: the saved model has no asset '{name}'; it has {(assets.Count > 0 ? string.Join(", ", assets.Keys) : "none")}.");
         try
         {
-            var config = JsonNode.Parse(read(folder, ConfigAsset))!.AsObject();
+            var config = JsonNode.Parse(Asset(ConfigAsset))!.AsObject();
             string kind = (string)config["kind"]!;
             if (kind is not ("wordpiece" or "bpe")) throw new InvalidDataException($"unknown kind '{kind}'");
-            return new SubwordVectorizer(kind, read(folder, VocabularyAsset), kind == "bpe" ? read(folder, MergesAsset) : null,
+            return new SubwordVectorizer(kind, Asset(VocabularyAsset), kind == "bpe" ? Asset(MergesAsset) : null,
                 (int)config["output_sequence_length"]!, (int)config["padding_id"]!);
         }
-        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or NullReferenceException or FormatException)
+        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or NullReferenceException or FormatException
+            or ArgumentException or InvalidCastException)
         {
             throw new InvalidDataException($"{folder}: not a readable subword vectorizer: {e.Message}", e);
         }

@@ -47,7 +47,7 @@ public enum TextOutputMode
 /// <summary>
 /// Keras's TextVectorization: text is standardised, split into tokens (with n-grams), and
 /// mapped through a vocabulary that <see cref="Adapt(DataStream{string})"/> builds from a
-/// stream (tokens by falling frequency, ties in ordinal order, at most
+/// stream (tokens by falling frequency, ties in reverse ordinal order as Keras sorts them, at most
 /// <see cref="MaxTokens"/> including the reserved ones). In <see cref="TextOutputMode.Int"/>
 /// mode id 0 is padding and id 1 the out-of-vocabulary token "[UNK]"; in the other modes index 0
 /// is "[UNK]". It is a preprocessing stage, not a layer: strings are not tensors, and the
@@ -62,9 +62,10 @@ public sealed class TextVectorizer
     const string Unknown = "[UNK]", Padding = "";
     const string AssetName = "text_vectorization";
 
-    string[] vocabulary = [];
-    Dictionary<string, int> ids = new(StringComparer.Ordinal);
-    float[]? idf;
+    /// <summary>The vocabulary, its index and the idf weights, replaced as one (Apply may run on other threads).</summary>
+    sealed record Lookup(string[] Tokens, Dictionary<string, int> Ids, float[]? Idf);
+
+    volatile Lookup lookup = new([], new(StringComparer.Ordinal), null);
 
     /// <param name="maxTokens">The vocabulary's size limit, reserved tokens included; null: no limit.</param>
     /// <param name="standardize">How text is standardised.</param>
@@ -97,10 +98,10 @@ public sealed class TextVectorizer
     public int? OutputSequenceLength { get; }
 
     /// <summary>The vocabulary, reserved tokens first: id i is token i ("" and "[UNK]" in Int mode, "[UNK]" otherwise).</summary>
-    public IReadOnlyList<string> Vocabulary => vocabulary;
+    public IReadOnlyList<string> Vocabulary => lookup.Tokens;
 
     /// <summary>The inverse document frequencies (TfIdf mode, after Adapt), index i for token i.</summary>
-    public IReadOnlyList<float>? IdfWeights => idf;
+    public IReadOnlyList<float>? IdfWeights => lookup.Idf;
 
     string[] Reserved => OutputMode == TextOutputMode.Int ? [Padding, Unknown] : [Unknown];
 
@@ -126,7 +127,8 @@ public sealed class TextVectorizer
             documentCount++;
         }
         var reserved = Reserved;
-        var ordered = counts.Where(c => !reserved.Contains(c.Key)).OrderByDescending(c => c.Value).ThenBy(c => c.Key, StringComparer.Ordinal).Select(c => c.Key);
+        // Keras: by count, ties by token, both descending.
+        var ordered = counts.Where(c => !reserved.Contains(c.Key)).OrderByDescending(c => c.Value).ThenByDescending(c => c.Key, StringComparer.Ordinal).Select(c => c.Key);
         if (MaxTokens is { } max) ordered = ordered.Take(max - reserved.Length);
         var tokensKept = ordered.ToArray();
         double[]? weights = null;
@@ -150,13 +152,19 @@ public sealed class TextVectorizer
             if (list[i] is null) throw new ArgumentException("A vocabulary token is null.", nameof(tokens));
             if (!map.TryAdd(list[i], i)) throw new ArgumentException($"The vocabulary holds '{list[i]}' twice (or a reserved token: \"\" and \"[UNK]\").", nameof(tokens));
         }
+        float[]? weights = null;
         if (OutputMode == TextOutputMode.TfIdf)
         {
-            if (idfWeights is null || idfWeights.Count != list.Length - Reserved.Length + 1)
-                throw new ArgumentException($"TfIdf needs one weight for [UNK] and one per token ({list.Length - Reserved.Length + 1}); got {idfWeights?.Count ?? 0}.", nameof(idfWeights));
-            idf = [.. idfWeights.Select(w => (float)w)];
+            int count = list.Length - Reserved.Length;
+            // One weight per token (Keras's set_vocabulary: [UNK] gets their mean), or [UNK]'s first.
+            if (idfWeights is null || (idfWeights.Count != count && idfWeights.Count != count + 1))
+                throw new ArgumentException($"TfIdf needs a weight per token ({count}), or one more for [UNK] first; got {idfWeights?.Count ?? 0}.", nameof(idfWeights));
+            weights = idfWeights.Count == count + 1 ? [.. idfWeights.Select(w => (float)w)]
+                : [count == 0 ? 0 : (float)idfWeights.Average(), .. idfWeights.Select(w => (float)w)];
         }
-        (vocabulary, ids) = (list, map);
+        else if (idfWeights is not null)
+            throw new ArgumentException($"idf weights are for TfIdf output; this vectorizer's output is {OutputMode}.", nameof(idfWeights));
+        lookup = new Lookup(list, map, weights);
     }
 
     /// <summary>The tokens of <paramref name="text"/>: standardised, split, with n-grams (what the vocabulary holds).</summary>
@@ -197,7 +205,9 @@ public sealed class TextVectorizer
     }
 
     /// <summary>The id of <paramref name="token"/> (1, or 0 outside Int mode, when it is not in the vocabulary).</summary>
-    public long IdOf(string token) => ids.TryGetValue(token, out var id) ? id : OutputMode == TextOutputMode.Int ? 1 : 0;
+    public long IdOf(string token) => IdOf(lookup, token);
+
+    long IdOf(Lookup current, string token) => current.Ids.TryGetValue(token, out var id) ? id : OutputMode == TextOutputMode.Int ? 1 : 0;
 
     /// <summary>
     /// The texts vectorised: Int mode, ids int64 [texts, length] (0-padded on the right,
@@ -207,39 +217,44 @@ public sealed class TextVectorizer
     public Tensor Apply(IReadOnlyList<string> texts)
     {
         ArgumentNullException.ThrowIfNull(texts);
-        if (vocabulary.Length == 0) throw new InvalidOperationException("The vectorizer has no vocabulary yet: call Adapt (or SetVocabulary) first.");
+        var current = lookup;
+        int size = current.Tokens.Length;
+        if (size == 0) throw new InvalidOperationException("The vectorizer has no vocabulary yet: call Adapt (or SetVocabulary) first.");
         var tokenized = texts.Select((t, i) => Tokens(t ?? throw new ArgumentException($"Text {i} is null.", nameof(texts)))).ToArray();
+        int width = OutputMode == TextOutputMode.Int ? OutputSequenceLength ?? Math.Max(1, tokenized.Select(t => t.Count).DefaultIfEmpty(1).Max()) : size;
+        if ((long)texts.Count * width > Array.MaxLength)
+            throw new ArgumentException($"{texts.Count} texts x {width} values is more than one tensor of this kind holds here; vectorise them in batches.", nameof(texts));
         if (OutputMode == TextOutputMode.Int)
         {
-            int length = OutputSequenceLength ?? Math.Max(1, tokenized.Select(t => t.Count).DefaultIfEmpty(1).Max());
-            var idsOut = new long[texts.Count * length];
+            var idsOut = new long[texts.Count * width];
             for (int row = 0; row < tokenized.Length; row++)
-                for (int i = 0; i < Math.Min(length, tokenized[row].Count); i++) idsOut[row * length + i] = IdOf(tokenized[row][i]);
-            return torch.tensor(idsOut, [texts.Count, length]);
+                for (int i = 0; i < Math.Min(width, tokenized[row].Count); i++) idsOut[row * width + i] = IdOf(current, tokenized[row][i]);
+            return torch.tensor(idsOut, [texts.Count, width]);
         }
-        var values = new float[texts.Count * vocabulary.Length];
+        var values = new float[texts.Count * size];
         for (int row = 0; row < tokenized.Length; row++)
             foreach (var token in tokenized[row])
             {
-                long id = IdOf(token);
-                ref float cell = ref values[row * vocabulary.Length + id];
+                ref float cell = ref values[row * size + IdOf(current, token)];
                 cell = OutputMode == TextOutputMode.MultiHot ? 1 : cell + 1;
             }
         if (OutputMode == TextOutputMode.TfIdf)
-            for (int i = 0; i < values.Length; i++) values[i] *= idf![i % vocabulary.Length];
-        return torch.tensor(values, [texts.Count, vocabulary.Length]);
+            for (int i = 0; i < values.Length; i++) values[i] *= current.Idf![i % size];
+        return torch.tensor(values, [texts.Count, size]);
     }
 
     /// <summary>One text vectorised: [length] ids or [vocabulary size] values.</summary>
     public Tensor Apply(string text)
     {
         using var batch = Apply([text]);
-        return batch[0].clone();
+        using var row = batch[0];
+        return row.clone();
     }
 
     /// <summary>The settings, vocabulary and weights as JSON.</summary>
     public string ToJson()
     {
+        var current = lookup;
         var json = new JsonObject
         {
             ["format"] = "functional.text_vectorization",
@@ -249,9 +264,9 @@ public sealed class TextVectorizer
             ["ngrams"] = Ngrams,
             ["output_mode"] = OutputMode.ToString(),
             ["output_sequence_length"] = OutputSequenceLength,
-            ["vocabulary"] = new JsonArray([.. vocabulary.Skip(Reserved.Length).Select(t => (JsonNode)t)]),
+            ["vocabulary"] = new JsonArray([.. current.Tokens.Skip(Reserved.Length).Select(t => (JsonNode)t)]),
         };
-        if (idf is not null) json["idf_weights"] = new JsonArray([.. idf.Select(w => (JsonNode)w)]);
+        if (current.Idf is not null) json["idf_weights"] = new JsonArray([.. current.Idf.Select(w => (JsonNode)w)]);
         return json.ToJsonString();
     }
 
@@ -291,5 +306,5 @@ public sealed class TextVectorizer
     /// <summary>The vectorizer saved with a model by <see cref="Save"/>.</summary>
     /// <exception cref="InvalidDataException">The folder holds no vectorizer, or a damaged one.</exception>
     public static TextVectorizer Load(string folder) =>
-        FromJson(Encoding.UTF8.GetString(Functional.Persistence.ModelFile.ReadAsset(folder, AssetName)));
+        FromJson(Encoding.UTF8.GetString(Functional.Persistence.ModelFile.ReadAssets(folder, AssetName)[AssetName]));
 }

@@ -40,7 +40,7 @@ public sealed class Resizing(long height, long width, string? name = null) : Lay
         var batchAndChannels = graph.Node("Slice", hint, [graph.Node("Shape", hint, [input]), graph.Constant("start", 0L), graph.Constant("end", 2L)]);
         var sizes = graph.Node("Concat", hint, [batchAndChannels, graph.Constant("size", height, width)], OnnxGraph.Int("axis", 0));
         return graph.Node("Resize", hint, [input, "", "", sizes],
-            OnnxGraph.Text("mode", "linear"), OnnxGraph.Text("coordinate_transformation_mode", "pytorch_half_pixel"));
+            OnnxGraph.Text("mode", "linear"), OnnxGraph.Text("coordinate_transformation_mode", "half_pixel"));
     }
 }
 

@@ -8,9 +8,10 @@ namespace Functional.Layers;
 /// <summary>
 /// Keras's random image preprocessing layers: in training, each image of the batch is augmented
 /// with its own draws from the context's key (folded with the layer's path by its containers,
-/// then with the image's index in the batch), as <see cref="ImageAugmentation"/> draws them; in
-/// inference (Predict, Evaluate, ONNX export) the identity. Images are [channels, height, width]
-/// floats in [0, 1]. They have no variables, save with the model like any layer, and export to
+/// then with the image's index in the (global) batch), as <see cref="ImageAugmentation"/> draws
+/// them; in inference (Predict, Evaluate, ONNX export) the identity. Images are [channels,
+/// height, width] floats in [0, 1] (brightness and contrast keep values there; Keras's layers
+/// default to a 0-255 range). They have no variables, save with the model like any layer, and export to
 /// ONNX as their inference behaviour.
 /// </summary>
 public abstract class RandomImageLayer(string? name) : Layer(name), IOnnxExportable
@@ -27,7 +28,9 @@ public abstract class RandomImageLayer(string? name) : Layer(name), IOnnxExporta
     {
         if (!context.Training) return (input, variables.State);
         var key = context.Key ?? throw new ArgumentException($"Layer '{Name}' ({Kind}) needs a random key in training: pass ApplyContext.Train(key).");
-        return (Augmentation.ApplyBatch(input, i => key.Fold(i)), variables.State);
+        // Exact data parallelism: row i of this rank is row offset + i of the global batch.
+        long offset = context.Share is { } share && share.Rows == input.shape[0] ? share.Offset : 0;
+        return (Augmentation.ApplyBatch(input, i => key.Fold(offset + i)), variables.State);
     }
 
     /// <inheritdoc/>
@@ -154,8 +157,9 @@ public sealed class RandomBrightness(double factor, string? name = null) : Rando
 
 /// <summary>
 /// Crops a random <see cref="Height"/> x <see cref="Width"/> window of each image in training and
-/// the central one in inference (Keras's RandomCrop; an image smaller than the window is resized
-/// first, keeping its aspect ratio, as <see cref="CenterCrop"/> does).
+/// the central one in inference (an image smaller than the window is resized first, keeping its
+/// aspect ratio, as <see cref="CenterCrop"/> does). Keras's RandomCrop differs in inference: it
+/// resizes the largest central window of the target's aspect ratio to the target size.
 /// </summary>
 [LayerKind("random_crop")]
 public sealed class RandomCrop(long height, long width, string? name = null) : RandomImageLayer(name)
