@@ -140,6 +140,8 @@ let private readers () =
     (use image = new Image<Rgb24>(6, 5, Rgb24(10uy, 20uy, 30uy)) in
      image.SaveAsPng(Path.Combine(images, "one", "a.png")))
 
+    (use image = new Image<Rgb24>(9, 7, Rgb24(200uy, 100uy, 30uy)) in image.SaveAsJpeg(path "b.jpg"))
+
     File.Copy(
         Path.Combine(AppContext.BaseDirectory, "fixtures", "tfrecord", "examples.tfrecord"),
         path "t.tfrecord",
@@ -294,6 +296,12 @@ let private readers () =
                         y.Dispose())
             Documented = [ typeof<StreamException> ]
         }
+        {
+            Name = "jpeg"
+            File = path "b.jpg"
+            Read = (fun p -> (DataStream.DecodeImage(p, 6, 5, 3)).Dispose())
+            Documented = invalid
+        }
     ]
 
 /// model.json with one of its numbers replaced: shapes, units, kernel sizes, versions.
@@ -402,7 +410,7 @@ let tests =
                     failtestf "the fuzzing child ended with exit code %d during %A\n%s" exitCode last stderr
 
                 let summaries = lines |> Array.filter (fun l -> l.[0] = marker)
-                Expect.equal summaries.Length 13 "a summary per reader"
+                Expect.equal summaries.Length 14 "a summary per reader"
 
                 for s in summaries do
                     Expect.equal s.[2] "0" $"{s.[1]}: {s.[4]}"

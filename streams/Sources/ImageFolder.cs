@@ -58,9 +58,12 @@ public static partial class DataStream
         RequireImageSize(width, height, channels);
         Image<Rgb24> image;
         try { image = Image.Load<Rgb24>(path); }
-        catch (Exception e) when (e is ImageFormatException or NotSupportedException or InvalidDataException or ArgumentException)
+        catch (Exception e) when (e is not (IOException or UnauthorizedAccessException or OutOfMemoryException or OperationCanceledException)
+            || e is InvalidDataException)
         {
-            throw new InvalidDataException($"{path}: not a readable image: {e.Message}", e);
+            // Damaged files also make the decoder fail in its own code (a NullReferenceException
+            // on some cut JPEGs, found by the fuzzing): every failure of decoding names the file.
+            throw new InvalidDataException($"{path}: not a readable image: {e.GetType().Name}: {e.Message}", e);
         }
         using (image)
         {
