@@ -949,6 +949,48 @@ let private distributedCases =
             Dropout(0.5).Apply(Variables.None, torch.ones (5L, 2L), context) |> ignore)
     ]
 
+/// Image operations and augmentation: every path into interpolate, affine_grid and grid_sample is checked first.
+let private imageCases =
+    let augmentation =
+        Functional.Images.ImageAugmentation(Rotation = 0.1, Zoom = 0.1, CropHeight = 3, CropWidth = 3)
+
+    [
+        case "ImageOps.Resize: an integer image" "ArgumentException" [ "floating-point"; "Byte" ] (fun () ->
+            Functional.Images.ImageOps.Resize(torch.zeros (3L, 4L, 4L, dtype = torch.uint8), 2, 2)
+            |> ignore)
+        case "ImageOps.Resize: a size of 0" "ArgumentOutOfRangeException" [ "at least 1 x 1" ] (fun () ->
+            Functional.Images.ImageOps.Resize(torch.rand (3L, 4L, 4L), 0, 2) |> ignore)
+        case "ImageOps.Affine: a rank-2 image" "ArgumentException" [ "[channels, height, width]"; "[4, 4]" ] (fun () ->
+            Functional.Images.ImageOps.Affine(torch.rand (4L, 4L), 0.5) |> ignore)
+        case "ImageOps.Affine: an empty image" "ArgumentException" [ "empty image" ] (fun () ->
+            Functional.Images.ImageOps.Affine(torch.rand (3L, 0L, 4L), 0.5) |> ignore)
+        case "ImageOps.Normalize: a mean for 2 of 3 channels" "ArgumentException" [ "per channel (3)" ] (fun () ->
+            Functional.Images.ImageOps.Normalize(torch.rand (3L, 4L, 4L), [| 0.5f; 0.5f |], [| 1.0f; 1.0f |])
+            |> ignore)
+        case "ImageOps.Grayscale: one channel" "ArgumentException" [ "3 channels" ] (fun () ->
+            Functional.Images.ImageOps.Grayscale(torch.rand (1L, 4L, 4L)) |> ignore)
+        case
+            "ImageAugmentation.ApplyBatch: one image, not a batch"
+            "ArgumentException"
+            [ "[batch, channels, height, width]" ]
+            (fun () ->
+                augmentation.ApplyBatch(torch.rand (3L, 4L, 4L), (fun i -> RandomKey(uint64 i)))
+                |> ignore)
+        case
+            "ImageAugmentation.ApplyBatch: a crop larger than the images"
+            "ArgumentException"
+            [ "does not fit a 2 x 2 image" ]
+            (fun () ->
+                augmentation.ApplyBatch(torch.rand (2L, 1L, 2L, 2L), (fun i -> RandomKey(uint64 i)))
+                |> ignore)
+        case "ImageAugmentation.ApplyBatch: an empty batch" "none" [] (fun () ->
+            augmentation.ApplyBatch(torch.rand (0L, 1L, 4L, 4L), (fun i -> RandomKey(uint64 i)))
+            |> ignore)
+        case "ImageAugmentation.Apply: a float64 image" "none" [] (fun () ->
+            augmentation.Apply(torch.rand (1L, 4L, 4L, dtype = torch.float64), RandomKey(1UL))
+            |> ignore)
+    ]
+
 let cases: Case list =
     layerCases
     @ hugeCases
@@ -957,6 +999,7 @@ let cases: Case list =
     @ modelCases
     @ fileCases
     @ csvCases
+    @ imageCases
     @ pretrainedCases
     @ optimizationCases
     @ distributedCases

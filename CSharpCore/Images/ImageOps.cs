@@ -20,7 +20,7 @@ public static class ImageOps
     {
         int c = ChannelDim(image, nameof(image));
         if (image.shape[c] != 3) throw new ArgumentException($"Grayscale takes 3 channels (RGB); the image has {image.shape[c]} (shape [{string.Join(", ", image.shape)}]).", nameof(image));
-        using var weights = torch.tensor(LumaWeights.ToArray(), dtype: image.dtype, device: image.device).view(3, 1, 1);
+        using var weights = torch.tensor(LumaWeights.ToArray(), [3, 1, 1], dtype: image.dtype, device: image.device);
         using var weighted = image.mul(weights);
         return weighted.sum(c, keepdim: true);
     }
@@ -46,7 +46,8 @@ public static class ImageOps
         if (top < 0 || left < 0 || top + height > h || left + width > w)
             throw new ArgumentException($"A {height} x {width} crop at ({top}, {left}) does not fit a {h} x {w} image.", nameof(image));
         using var rows = image.narrow(-2, top, height);
-        return rows.narrow(-1, left, width).contiguous();
+        using var window = rows.narrow(-1, left, width);
+        return window.contiguous();
     }
 
     /// <summary>The central <paramref name="height"/> x <paramref name="width"/> window (Keras's CenterCrop; an image smaller than that is resized first).</summary>
@@ -91,8 +92,8 @@ public static class ImageOps
         bool single = ChannelDim(image, nameof(image)) == 0;
         if (zoom <= -1) throw new ArgumentOutOfRangeException(nameof(zoom), zoom, "A zoom of -1 or less leaves nothing to show.");
         using var batch = single ? image.unsqueeze(0) : image.alias();
-        using var theta = torch.tensor(AffineRow(radians, zoom, shiftX, shiftY, batch.shape[^2], batch.shape[^1]),
-            [1, 2, 3], dtype: ScalarType.Float32).to(batch.device).expand(batch.shape[0], 2, 3).to_type(batch.dtype);
+        using var row = torch.tensor(AffineRow(radians, zoom, shiftX, shiftY, batch.shape[^2], batch.shape[^1]), [1, 2, 3], dtype: batch.dtype, device: batch.device);
+        using var theta = row.expand(batch.shape[0], 2, 3);
         using var grid = nn.functional.affine_grid(theta, batch.shape, align_corners: false);
         using var sampled = nn.functional.grid_sample(batch, grid, GridSampleMode.Bilinear, GridSamplePaddingMode.Reflection, align_corners: false);
         return single ? sampled.squeeze(0) : sampled.alias();
@@ -139,8 +140,8 @@ public static class ImageOps
         if (mean.Length != image.shape[c] || std.Length != image.shape[c])
             throw new ArgumentException($"Normalize needs a mean and a std per channel ({image.shape[c]}); got {mean.Length} and {std.Length}.", nameof(mean));
         if (std.Any(s => !(s > 0))) throw new ArgumentException("Every std must be above 0.", nameof(std));
-        using var m = torch.tensor(mean, dtype: image.dtype, device: image.device).view(-1, 1, 1);
-        using var s = torch.tensor(std, dtype: image.dtype, device: image.device).view(-1, 1, 1);
+        using var m = torch.tensor(mean, [mean.Length, 1, 1], dtype: image.dtype, device: image.device);
+        using var s = torch.tensor(std, [std.Length, 1, 1], dtype: image.dtype, device: image.device);
         using var centred = image.sub(m);
         return centred.div(s);
     }

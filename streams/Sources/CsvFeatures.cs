@@ -54,7 +54,12 @@ public sealed class CsvFeatures : IDisposable
         var numericLabels = new List<double>();
         var textLabels = new List<string>();
         long rows = 0;
-        foreach (var batch in DataStream.CsvBatches(path, options with { SelectColumns = [.. schema.FieldsList.Select(f => f.Name)] }).Enumerate())
+        foreach (var batch in DataStream.CsvBatches(path, options with
+        {
+            // The schema inferred above, so the file is not read twice to infer it.
+            SelectColumns = [.. schema.FieldsList.Select(f => f.Name)],
+            ColumnTypes = schema.FieldsList.ToDictionary(f => f.Name, f => f.DataType),
+        }).Enumerate())
         {
             using (batch)
             {

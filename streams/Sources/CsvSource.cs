@@ -68,7 +68,8 @@ public static partial class DataStream
                     throw new ArgumentException($"{path}: {what} for column '{name}', which the file does not have; its columns are {string.Join(", ", csv.Names)}.", nameof(options));
         var selected = csv.Selected;
         var kinds = new CsvKind[selected.Length];
-        for (int row = 0; row < options.InferRows && csv.Read(); row++)
+        bool allDeclared = selected.All(index => declared.ContainsKey(csv.Names[index]));
+        for (int row = 0; !allDeclared && row < options.InferRows && csv.Read(); row++)
             for (int c = 0; c < selected.Length; c++)
             {
                 if (csv.Field(selected[c]) is { Length: > 0 } text) kinds[c] = Widen(kinds[c], text);
